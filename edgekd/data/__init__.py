@@ -1,0 +1,106 @@
+"""Registered datasets and the split arrays every stage reads.
+
+A dataset plugin is one file in this package: a class with an `Options` pydantic model, a
+`description`, and `load(options, source_dir) -> RawData`. The data stage splits, seeds and
+caches it in the run folder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edgekd.errors import DataError
+from edgekd.registry import Registry
+
+DATASETS: Registry = Registry("dataset", "edgekd.data.sets")
+
+SPLITS = ("train", "val", "test", "calib")
+
+
+@dataclass
+class RawData:
+    """What a dataset plugin returns: float32 inputs (N, *shape) and int64 labels."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    labels: list[str]
+    preprocessing: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Splits:
+    x: dict[str, np.ndarray]
+    y: dict[str, np.ndarray]
+    labels: list[str]
+    preprocessing: str
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.x["train"].shape[1:])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.labels)
+
+    def save(self, folder: Path) -> None:
+        arrays = {f"x_{s}": self.x[s] for s in SPLITS} | {f"y_{s}": self.y[s] for s in SPLITS}
+        np.savez(folder / "data.npz", **arrays)
+
+    @classmethod
+    def load(cls, folder: Path, meta: dict) -> Splits:
+        with np.load(folder / "data.npz", allow_pickle=False) as z:
+            x = {s: z[f"x_{s}"] for s in SPLITS}
+            y = {s: z[f"y_{s}"] for s in SPLITS}
+        return cls(x, y, meta["labels"], meta["preprocessing"])
+
+
+def check_raw(raw: RawData, name: str) -> None:
+    """Reject data no model could train on, with a message that says what is wrong."""
+    for split in ("train", "test"):
+        x, y = getattr(raw, f"x_{split}"), getattr(raw, f"y_{split}")
+        if len(x) == 0:
+            raise DataError(f"dataset '{name}': the {split} split is empty.")
+        if len(x) != len(y):
+            raise DataError(
+                f"dataset '{name}': the {split} split has {len(x)} inputs but {len(y)} labels; "
+                "they must match one to one."
+            )
+        if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+            raise DataError(f"dataset '{name}': labels must be a 1-D integer array.")
+        if y.min() < 0 or y.max() >= len(raw.labels):
+            raise DataError(
+                f"dataset '{name}': {split} labels must lie in 0..{len(raw.labels) - 1}; "
+                f"found {int(y.min())}..{int(y.max())}."
+            )
+        if not np.isfinite(x).all():
+            raise DataError(f"dataset '{name}': the {split} inputs contain NaN or inf.")
+
+
+def make_splits(raw: RawData, val_fraction: float, calib_size: int, seed: int) -> Splits:
+    """Hold out a validation split and draw a calibration split from the training data."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(raw.x_train))
+    n_val = int(round(len(order) * val_fraction))
+    val, train = order[:n_val], order[n_val:]
+    calib = rng.choice(train, size=min(calib_size, len(train)), replace=False)
+    x = {
+        "train": raw.x_train[train],
+        "val": raw.x_train[val],
+        "test": raw.x_test,
+        "calib": raw.x_train[calib],
+    }
+    y = {
+        "train": raw.y_train[train],
+        "val": raw.y_train[val],
+        "test": raw.y_test,
+        "calib": raw.y_train[calib],
+    }
+    x = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in x.items()}
+    y = {k: np.ascontiguousarray(v, dtype=np.int64) for k, v in y.items()}
+    return Splits(x, y, list(raw.labels), raw.preprocessing)

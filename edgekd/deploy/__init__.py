@@ -1,0 +1,87 @@
+"""Deploy bundles: the artifact, a manifest with sha256 of every file, and predict.py.
+
+`deploy/<target>/<model>-<precision>/` is rebuilt from cached stages on every run, written
+to a temporary folder and swapped into place, so a bundle is always whole.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from importlib import resources
+from pathlib import Path
+
+import edgekd
+from edgekd.errors import ArtifactError
+from edgekd.fsutil import replace_dir, write_json_atomic
+from edgekd.hashing import sha256_file
+
+SCHEMA = "edgekd.bundle/1"
+MANIFEST = "manifest.json"
+
+
+def write_bundle(run_dir: Path, target, backend, m, precision: str, comp, data, exp) -> Path:
+    final = Path(run_dir) / "deploy" / target.name / f"{m.label}-{precision}"
+    tmp = final.with_name(f".tmp-{final.name}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for f in comp.info["files"]:
+        shutil.copyfile(comp.path / f, tmp / f)
+    template = resources.files("edgekd.deploy") / "templates" / f"predict_{target.runtime}.py"
+    if template.is_file():
+        shutil.copyfile(str(template), tmp / "predict.py")
+    info, shape = m.stage.info, data.info["input_shape"]
+    manifest = {
+        "schema": SCHEMA,
+        "model": m.label,
+        "role": m.role,
+        "target": target.name,
+        "runtime": target.runtime,
+        "precision": precision,
+        "artifact": backend.artifact,
+        "files": {p.name: sha256_file(p) for p in sorted(tmp.iterdir())},
+        "input": {"name": "input", "shape": [None, *shape], "dtype": "float32"},
+        "output": {"name": "logits", "shape": [None, info["num_classes"]]},
+        "preprocessing": data.info["preprocessing"],
+        "labels": data.info["labels"],
+        "architecture": {"model": info["model"], "options": info["options"]},
+        "lineage": {
+            "model_stage": m.stage.path.name,
+            "model_hash": m.stage.content_hash,
+            "export_stage": exp.path.name,
+            "compile_stage": comp.path.name,
+            "data_hash": data.content_hash,
+        },
+        "versions": {"edgekd": edgekd.__version__, **comp.info.get("versions", {})},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    write_json_atomic(tmp / MANIFEST, manifest)
+    replace_dir(tmp, final)
+    return final
+
+
+def verify_bundle(path: Path) -> dict:
+    """Check every file against the manifest's sha256 before anything is loaded."""
+    path = Path(path)
+    mf = path / MANIFEST
+    if not mf.is_file():
+        raise ArtifactError(f"'{path}' is not a deploy bundle: it has no {MANIFEST}.")
+    try:
+        manifest = json.loads(mf.read_text())
+        files = manifest["files"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        raise ArtifactError(f"'{mf}' is not a valid edgekd manifest. Rebuild the bundle.") from None
+    for name, digest in files.items():
+        f = path / name
+        if Path(name).name != name or not f.is_file():
+            raise ArtifactError(
+                f"bundle '{path}': file '{name}' listed in the manifest is "
+                "missing or outside the bundle. Rebuild or re-copy the bundle."
+            )
+        if sha256_file(f) != digest:
+            raise ArtifactError(
+                f"bundle '{path}': '{name}' does not match its sha256 in the "
+                "manifest; it was changed or damaged. Refusing to load it."
+            )
+    return manifest

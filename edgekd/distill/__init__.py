@@ -1,0 +1,1 @@
+"""Knowledge distillation: losses (response/feature/relation), schemes and the trainer."""

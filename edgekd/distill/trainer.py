@@ -1,0 +1,128 @@
+"""The training loop shared by every scheme: seeded batches, checkpoints, resume, progress."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from edgekd.config import TrainConfig
+from edgekd.progress import Reporter
+
+CKPT = "resume-checkpoint.pt"
+
+
+def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(
+            params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, nesterov=True
+        )
+    cls = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
+    return cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def make_scheduler(opt, cfg: TrainConfig):
+    if cfg.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
+    if cfg.schedule == "step":
+        return torch.optim.lr_scheduler.MultiStepLR(opt, cfg.milestones, cfg.gamma)
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
+
+
+@torch.no_grad()
+def predict_logits(
+    model: nn.Module, x: np.ndarray | torch.Tensor, batch: int = 1024
+) -> torch.Tensor:
+    was = model.training
+    model.eval()
+    xt = torch.as_tensor(x)
+    out = torch.cat([model(xt[i : i + batch]) for i in range(0, len(xt), batch)])
+    model.train(was)
+    return out
+
+
+def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
+    pred = predict_logits(model, x).argmax(1).numpy()
+    return float((pred == y).mean())
+
+
+def fit(
+    trainable: nn.Module,
+    batch_loss: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
+    eval_model: nn.Module,
+    x: np.ndarray,
+    y: np.ndarray,
+    val: tuple[np.ndarray, np.ndarray] | None,
+    cfg: TrainConfig,
+    seed: int,
+    workdir: Path,
+    label: str,
+    reporter: Reporter,
+) -> list[dict]:
+    """Train `trainable` on `batch_loss(idx, x, y)` for cfg.epochs; resume from a checkpoint.
+
+    `batch_loss` gets the batch's row indices too, so schemes can look up cached teacher
+    outputs. Batches are drawn from a generator seeded by (seed, epoch): a resumed run sees
+    the same batches as an uninterrupted one.
+    """
+    torch.manual_seed(seed)
+    opt = make_optimizer([p for p in trainable.parameters() if p.requires_grad], cfg)
+    sched = make_scheduler(opt, cfg)
+    history: list[dict] = []
+    start = 0
+    ckpt = Path(workdir) / CKPT
+    if ckpt.is_file():
+        state = torch.load(ckpt, weights_only=True)
+        trainable.load_state_dict(state["model"])
+        opt.load_state_dict(state["optim"])
+        sched.load_state_dict(state["sched"])
+        torch.set_rng_state(state["rng"])
+        start, history = state["epoch"], state["history"]
+        reporter.line(f"  {label}: resuming after epoch {start}")
+    xt, yt = torch.as_tensor(x), torch.as_tensor(y)
+    n = len(xt)
+    with reporter.task(label, cfg.epochs) as advance:
+        for _ in range(start):
+            advance()
+        for epoch in range(start, cfg.epochs):
+            trainable.train()
+            perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100003 + epoch))
+            total, count = 0.0, 0
+            for i in range(0, n, cfg.batch_size):
+                idx = perm[i : i + cfg.batch_size]
+                if len(idx) < 2 and n >= 2:  # BatchNorm needs more than one sample
+                    continue
+                loss = batch_loss(idx, xt[idx], yt[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total += float(loss) * len(idx)
+                count += len(idx)
+            sched.step()
+            row = {"epoch": epoch + 1, "loss": total / max(count, 1)}
+            if val is not None and len(val[0]):
+                row["val_acc"] = accuracy(eval_model, *val)
+            history.append(row)
+            _save(ckpt, trainable, opt, sched, epoch + 1, history)
+            advance(**{k: v for k, v in row.items() if k != "epoch"})
+    trainable.eval()
+    return history
+
+
+def _save(path: Path, model, opt, sched, epoch: int, history: list[dict]) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(
+        {
+            "model": model.state_dict(),
+            "optim": opt.state_dict(),
+            "sched": sched.state_dict(),
+            "rng": torch.get_rng_state(),
+            "epoch": epoch,
+            "history": history,
+        },
+        tmp,
+    )
+    tmp.replace(path)

@@ -1,0 +1,185 @@
+"""Run a pipeline: data -> teacher -> students -> export -> compile x profile -> report.
+
+Every step goes through the content-addressed StageStore, so an unchanged rerun reuses all
+of it and a changed student or a new target recomputes only what depends on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgekd import stages
+from edgekd.backends import BACKENDS
+from edgekd.config import PipelineConfig, TargetConfig, load_target
+from edgekd.hashing import sha256_file
+from edgekd.pipeline import StageResult, StageStore
+from edgekd.progress import Reporter
+
+
+@dataclass
+class Trained:
+    label: str  # unique name in this run, e.g. "teacher", "mlp-s", "mlp-s-scratch"
+    role: str  # teacher | baseline | distilled
+    student: str | None
+    stage: StageResult
+
+
+def run_pipeline(
+    cfg: PipelineConfig,
+    pipeline_path: Path,
+    target_names: list[str] | None = None,
+    out: Path | None = None,
+    reporter: Reporter | None = None,
+) -> Path:
+    reporter = reporter or Reporter()
+    run_dir = Path(out) if out else Path("runs") / cfg.name
+    targets = [load_target(t, pipeline_path) for t in (target_names or cfg.targets)]
+    store = StageStore(run_dir)
+
+    def stage(kind, label, config, inputs, fn) -> StageResult:
+        res = store.run(kind, label, config, inputs, fn)
+        took = "" if res.cached else f" ({res.record['seconds']:.1f}s)"
+        reporter.line(f"[{'cached' if res.cached else 'done'}] {label}{took}")
+        return res
+
+    data = stage(
+        "data", "data", {"data": cfg.data, "seed": cfg.seed}, {}, lambda d: stages.run_data(cfg, d)
+    )
+    splits = stages.load_splits(data)
+    models = _train_all(cfg, stage, data, splits, reporter)
+    rows = []
+    for m in models:
+        net = stages.load_trained(m.stage, splits)
+        meta = _metadata(m, data)
+        exp = stage(
+            "export",
+            f"export-{m.label}",
+            cfg.export,
+            {"model": m.stage},
+            lambda d, net=net, meta=meta: stages.run_export(net, splits, cfg.export, meta, d),
+        )
+        for target in targets:
+            rows += _compile_and_profile(cfg, stage, m, exp, data, splits, target, run_dir)
+    from edgekd.report.build import write_report
+
+    write_report(run_dir, cfg, models, targets, rows)
+    reporter.line(f"report: {run_dir / 'report.md'}")
+    return run_dir
+
+
+def _train_all(cfg: PipelineConfig, stage, data, splits, reporter) -> list[Trained]:
+    t = cfg.teacher
+    if t.checkpoint is not None:
+        teacher = stage(
+            "teacher",
+            "teacher",
+            {"spec": t, "checkpoint": sha256_file(t.checkpoint)},
+            {"data": data},
+            lambda d: stages.run_teacher_checkpoint(t, splits, d),
+        )
+    else:
+        teacher = stage(
+            "train",
+            "teacher",
+            {"spec": t, "seed": cfg.seed},
+            {"data": data},
+            lambda d: stages.run_supervised(t, t.train, splits, cfg.seed, d, "teacher", reporter),
+        )
+    models = [Trained("teacher", "teacher", None, teacher)]
+    teacher_net = None
+    for s in cfg.students:
+        if s.baseline:
+            label = f"{s.name}-scratch"
+            res = stage(
+                "train",
+                label,
+                {"spec": s.model_dump(exclude={"name", "distill", "baseline"}), "seed": cfg.seed},
+                {"data": data},
+                lambda d, s=s, label=label: stages.run_supervised(
+                    s, s.train, splits, cfg.seed, d, label, reporter
+                ),
+            )
+            models.append(Trained(label, "baseline", s.name, res))
+        if s.distill is not None:
+            teacher_net = teacher_net or stages.load_trained(teacher, splits)
+            res = stage(
+                "distill",
+                s.name,
+                {"spec": s, "seed": cfg.seed},
+                {"data": data, "teacher": teacher},
+                lambda d, s=s: stages.run_distill(
+                    s, [teacher_net], splits, cfg.seed, d, s.name, reporter
+                ),
+            )
+            models.append(Trained(s.name, "distilled", s.name, res))
+    return models
+
+
+def _metadata(m: Trained, data: StageResult) -> dict[str, str]:
+    from edgekd.export.onnx import metadata_for
+
+    lineage = {
+        "model_stage": m.stage.path.name,
+        "model_hash": m.stage.content_hash,
+        "data_hash": data.content_hash,
+    }
+    return metadata_for(m.label, m.stage.info, data.info, lineage)
+
+
+def _compile_and_profile(
+    cfg,
+    stage,
+    m: Trained,
+    exp: StageResult,
+    data: StageResult,
+    splits,
+    target: TargetConfig,
+    run_dir: Path,
+) -> list[dict]:
+    from edgekd.deploy import write_bundle
+
+    backend = BACKENDS.get(target.runtime)(target)
+    reason = backend.available()
+    rows = []
+    for precision in target.precisions:
+        row = {
+            "model": m.label,
+            "role": m.role,
+            "student": m.student,
+            "target": target.name,
+            "runtime": target.runtime,
+            "precision": precision,
+        }
+        if reason is not None:
+            rows.append(row | {"status": "skipped", "reason": reason})
+            continue
+        settings = stages.target_settings(target)
+        name = f"{m.label}-{target.name}-{precision}"
+        comp = stage(
+            "compile",
+            f"compile-{name}",
+            {"target": settings, "precision": precision},
+            {"onnx": exp, "data": data},
+            lambda d, p=precision: stages.run_compile(
+                backend, exp.path / "model.onnx", p, splits, d
+            ),
+        )
+        prof = stage(
+            "profile",
+            f"profile-{name}",
+            {"target": settings, "profile": cfg.profile},
+            {"artifact": comp, "data": data},
+            lambda d: stages.run_profile(backend, comp.path, splits, cfg.profile, d),
+        )
+        bundle = write_bundle(run_dir, target, backend, m, precision, comp, data, exp)
+        rows.append(
+            row
+            | {
+                "status": "ok",
+                "compile": comp.info,
+                "profile": prof.info,
+                "bundle": str(bundle.relative_to(run_dir)),
+            }
+        )
+    return rows

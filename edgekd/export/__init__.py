@@ -1,0 +1,1 @@
+"""Export trained PyTorch models to checked, stamped ONNX files."""

@@ -1,0 +1,48 @@
+"""A small 1-D convolutional network for sequence data such as MNIST-1D."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+
+from edgekd.models import MODELS
+
+
+class Options(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    channels: list[int] = Field(default_factory=lambda: [32, 32, 32], min_length=1)
+    kernel_size: int = Field(5, ge=1)
+    stride: int = Field(2, ge=1)
+    batchnorm: bool = True
+
+
+class CNN1DNet(nn.Module):
+    def __init__(self, in_ch: int, length: int, opts: Options, num_classes: int):
+        super().__init__()
+        blocks: list[nn.Module] = []
+        width = in_ch
+        for ch in opts.channels:
+            block = [nn.Conv1d(width, ch, opts.kernel_size, opts.stride, opts.kernel_size // 2)]
+            if opts.batchnorm:
+                block.append(nn.BatchNorm1d(ch))
+            block.append(nn.ReLU())
+            blocks.append(nn.Sequential(*block))
+            width = ch
+        self.features = nn.Sequential(*blocks)
+        self.pool = nn.AdaptiveAvgPool1d(1)
+        self.fc = nn.Linear(width, num_classes)
+
+    def forward(self, x):
+        return self.fc(self.pool(self.features(x)).flatten(1))
+
+
+@MODELS.register("cnn1d")
+class CNN1D:
+    Options = Options
+    description = "1-D conv net (conv-bn-relu blocks, global pooling); knobs: channels, kernel"
+
+    @staticmethod
+    def build(options: Options, input_shape, num_classes: int) -> nn.Module:
+        if len(input_shape) != 2:
+            raise ValueError(f"cnn1d expects (channels, length) inputs, got {input_shape}")
+        return CNN1DNet(input_shape[0], input_shape[1], options, num_classes)

@@ -1,0 +1,43 @@
+"""A plain multi-layer perceptron over the flattened input."""
+
+from __future__ import annotations
+
+import math
+
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+
+from edgekd.models import MODELS
+
+
+class Options(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    hidden: list[int] = Field(default_factory=lambda: [100, 100], min_length=1)
+    dropout: float = Field(0.0, ge=0, lt=1)
+
+
+class MLPNet(nn.Module):
+    def __init__(self, in_features: int, hidden: list[int], num_classes: int, dropout: float):
+        super().__init__()
+        layers: list[nn.Module] = [nn.Flatten()]
+        width = in_features
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.ReLU()]
+            if dropout:
+                layers.append(nn.Dropout(dropout))
+            width = h
+        self.features = nn.Sequential(*layers)
+        self.fc = nn.Linear(width, num_classes)
+
+    def forward(self, x):
+        return self.fc(self.features(x))
+
+
+@MODELS.register("mlp")
+class MLP:
+    Options = Options
+    description = "multi-layer perceptron over the flattened input; knobs: hidden, dropout"
+
+    @staticmethod
+    def build(options: Options, input_shape, num_classes: int) -> nn.Module:
+        return MLPNet(math.prod(input_shape), options.hidden, num_classes, options.dropout)

@@ -1,0 +1,98 @@
+"""Content-addressed stage store: cache keys, atomic outputs, lineage.
+
+A stage's folder is `stages/<label>-<key>` where the key hashes the stage kind, its config,
+its inputs' content hashes and the edgekd code. Work happens in `stages/.partial-<label>-<key>`
+(kept across crashes so training can resume from its checkpoints) and is renamed into place
+only when complete, with a `stage.json` record of what produced it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import edgekd
+from edgekd.fsutil import write_json_atomic
+from edgekd.hashing import code_hash, sha256_dir, stable_hash, to_jsonable
+
+RECORD = "stage.json"
+
+
+@dataclass(frozen=True)
+class StageResult:
+    label: str
+    path: Path
+    content_hash: str
+    record: dict
+    cached: bool
+
+    @property
+    def info(self) -> dict:
+        return self.record.get("info", {})
+
+
+class StageStore:
+    def __init__(self, run_dir: Path):
+        self.run_dir = Path(run_dir)
+        self.root = self.run_dir / "stages"
+        self._code = code_hash()
+
+    def key(self, kind: str, config: Any, inputs: dict[str, str]) -> str:
+        return stable_hash(
+            {
+                "kind": kind,
+                "config": config,
+                "inputs": inputs,
+                "code": self._code,
+                "version": edgekd.__version__,
+            }
+        )[:16]
+
+    def run(
+        self,
+        kind: str,
+        label: str,
+        config: Any,
+        inputs: dict[str, StageResult | str],
+        fn: Callable[[Path], dict],
+    ) -> StageResult:
+        """Return the cached output for this key, or run `fn(folder) -> info` and store it."""
+        input_hashes = {
+            k: v.content_hash if isinstance(v, StageResult) else v for k, v in inputs.items()
+        }
+        key = self.key(kind, config, input_hashes)
+        final = self.root / f"{label}-{key}"
+        if (final / RECORD).is_file():
+            record = json.loads((final / RECORD).read_text())
+            return StageResult(label, final, record["content_hash"], record, True)
+        partial = self.root / f".partial-{label}-{key}"
+        partial.mkdir(parents=True, exist_ok=True)
+        start = time.perf_counter()
+        info = fn(partial)
+        for leftover in partial.glob("resume-*"):
+            leftover.unlink()
+        record = {
+            "kind": kind,
+            "label": label,
+            "key": key,
+            "edgekd_version": edgekd.__version__,
+            "config": to_jsonable(config),
+            "inputs": input_hashes,
+            "content_hash": sha256_dir(partial),
+            "seconds": round(time.perf_counter() - start, 3),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "info": to_jsonable(info),
+        }
+        write_json_atomic(partial / RECORD, record)
+        try:
+            os.rename(partial, final)
+        except OSError:  # another process finished the same stage first: keep theirs
+            shutil.rmtree(partial, ignore_errors=True)
+            record = json.loads((final / RECORD).read_text())
+        return StageResult(label, final, record["content_hash"], record, False)

@@ -1,0 +1,1 @@
+"""Measure compiled artifacts: latency, throughput, size and accuracy."""

@@ -1,0 +1,240 @@
+"""The stage functions: each takes typed config and input artifacts and fills one folder.
+
+The engine wraps each in `StageStore.run`, which decides whether it needs to run at all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from edgekd.config import (
+    ExportConfig,
+    ModelSpec,
+    PipelineConfig,
+    ProfileConfig,
+    StudentConfig,
+    TargetConfig,
+    TeacherConfig,
+)
+from edgekd.data import DATASETS, Splits, check_raw, make_splits
+from edgekd.distill.schemes import SCHEMES, DistillJob
+from edgekd.distill.trainer import accuracy, fit
+from edgekd.errors import CheckpointError
+from edgekd.export.onnx import check_export, export_onnx
+from edgekd.models import build_model, count_flops, count_params
+from edgekd.pipeline import StageResult
+from edgekd.profile.accuracy import artifact_accuracy
+from edgekd.profile.latency import measure_latency, measure_throughput
+from edgekd.progress import Reporter
+
+WEIGHTS = "model.pt"
+
+
+# ---------------------------------------------------------------- data
+
+
+def run_data(cfg: PipelineConfig, folder: Path) -> dict:
+    plugin = DATASETS.get(cfg.data.dataset)
+    raw = plugin.load(plugin.Options.model_validate(cfg.data.options))
+    check_raw(raw, cfg.data.dataset)
+    splits = make_splits(raw, cfg.data.val_fraction, cfg.data.calib_size, cfg.seed)
+    splits.save(folder)
+    return {
+        "dataset": cfg.data.dataset,
+        "labels": splits.labels,
+        "preprocessing": splits.preprocessing,
+        "input_shape": list(splits.input_shape),
+        "sizes": {k: int(len(v)) for k, v in splits.y.items()},
+    }
+
+
+def load_splits(res: StageResult) -> Splits:
+    return Splits.load(res.path, res.info)
+
+
+# ---------------------------------------------------------------- models
+
+
+def new_model(spec: ModelSpec, splits: Splits, seed: int) -> nn.Module:
+    torch.manual_seed(seed)
+    return build_model(spec.model, spec.options, splits.input_shape, splits.num_classes)
+
+
+def model_info(model: nn.Module, spec: ModelSpec, splits: Splits, **extra) -> dict:
+    return {
+        "model": spec.model,
+        "options": spec.options,
+        "input_shape": list(splits.input_shape),
+        "num_classes": splits.num_classes,
+        "params": count_params(model),
+        "flops": count_flops(model, splits.input_shape),
+        "acc_test": accuracy(model, splits.x["test"], splits.y["test"]),
+        **extra,
+    }
+
+
+def save_model(model: nn.Module, folder: Path) -> None:
+    torch.save(model.state_dict(), folder / WEIGHTS)
+
+
+def load_trained(res: StageResult, splits: Splits) -> nn.Module:
+    info = res.info
+    model = build_model(info["model"], info["options"], splits.input_shape, splits.num_classes)
+    model.load_state_dict(torch.load(res.path / WEIGHTS, weights_only=True))
+    return model.eval()
+
+
+def run_supervised(
+    spec: ModelSpec, train, splits: Splits, seed: int, folder: Path, label: str, reporter: Reporter
+) -> dict:
+    """Train a model on the labels alone (the teacher, or a student's scratch baseline)."""
+    model = new_model(spec, splits, seed)
+    ce = nn.CrossEntropyLoss()
+    val = (splits.x["val"], splits.y["val"])
+    history = fit(
+        model,
+        lambda _i, xb, yb: ce(model(xb), yb),
+        model,
+        splits.x["train"],
+        splits.y["train"],
+        val,
+        train,
+        seed,
+        folder,
+        label,
+        reporter,
+    )
+    save_model(model, folder)
+    return model_info(model, spec, splits, method="scratch", history=history)
+
+
+def read_state_dict(path: Path) -> dict:
+    """A state_dict from .safetensors or a weights-only torch file; never runs pickled code."""
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint '{path}' does not exist.")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path))
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(
+            f"checkpoint '{path}' holds pickled objects other than tensors and was refused "
+            f"({str(exc).splitlines()[0][:120]}). Save a plain state_dict "
+            "(torch.save(model.state_dict(), path)) or a .safetensors file."
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise CheckpointError(
+            f"checkpoint '{path}' is corrupt or truncated ({type(exc).__name__}). "
+            "Save it again with torch.save(model.state_dict(), path) or as .safetensors."
+        ) from None
+    for key in ("state_dict", "model", "model_state_dict"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
+        raise CheckpointError(f"checkpoint '{path}' does not hold a state_dict of tensors.")
+    return state
+
+
+def run_teacher_checkpoint(spec: TeacherConfig, splits: Splits, folder: Path) -> dict:
+    model = new_model(spec, splits, 0)
+    state = read_state_dict(spec.checkpoint)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise CheckpointError(
+            f"checkpoint '{spec.checkpoint}' does not fit teacher model '{spec.model}' with "
+            f"options {spec.options}: {first}. Check teacher.model and teacher.options."
+        ) from None
+    model.eval()
+    save_model(model, folder)
+    return model_info(model, spec, splits, method="checkpoint", source=str(spec.checkpoint))
+
+
+def run_distill(
+    student: StudentConfig,
+    teachers: list[nn.Module],
+    splits: Splits,
+    seed: int,
+    folder: Path,
+    label: str,
+    reporter: Reporter,
+) -> dict:
+    def build() -> nn.Module:
+        return build_model(student.model, student.options, splits.input_shape, splits.num_classes)
+
+    job = DistillJob(
+        new_model(student, splits, seed),
+        teachers,
+        splits,
+        student.distill,
+        student.train,
+        seed,
+        folder,
+        label,
+        reporter,
+        build,
+    )
+    model = SCHEMES.get(student.distill.scheme)().run(job)
+    save_model(model, folder)
+    method = "+".join(loss.name for loss in student.distill.losses)
+    return model_info(model, student, splits, method=method, scheme=student.distill.scheme)
+
+
+# ---------------------------------------------------------------- export, compile, profile
+
+
+def run_export(
+    model: nn.Module, splits: Splits, cfg: ExportConfig, metadata: dict, folder: Path
+) -> dict:
+    path = folder / "model.onnx"
+    export_onnx(model, splits.x["test"], path, cfg, metadata)
+    check = check_export(model, path, splits.x["test"], cfg)
+    return {"check": check, "opset": cfg.opset, "bytes": os.path.getsize(path)}
+
+
+def run_compile(backend, onnx_path: Path, precision: str, splits: Splits, folder: Path) -> dict:
+    info = backend.compile(onnx_path, precision, splits.x["calib"], folder)
+    info["versions"] = backend.versions()
+    info["bytes"] = sum(os.path.getsize(folder / f) for f in info["files"])
+    return info
+
+
+def run_profile(
+    backend, artifact_dir: Path, splits: Splits, cfg: ProfileConfig, folder: Path
+) -> dict:
+    import time
+
+    t0 = time.perf_counter()
+    runner = backend.load(artifact_dir)
+    load_ms = (time.perf_counter() - t0) * 1e3
+    x = splits.x["test"]
+    latency = measure_latency(runner, np.ascontiguousarray(x[:1]), cfg)
+    batch = np.ascontiguousarray(np.resize(x, (cfg.throughput_batch, *x.shape[1:])))
+    throughput = measure_throughput(runner, batch, cfg.throughput_time_s)
+    acc = artifact_accuracy(runner, x, splits.y["test"])
+    (folder / "latency_samples_ms.json").write_text(json.dumps(latency["samples_ms"]))
+    return {
+        "load_ms": load_ms,
+        "latency": latency["stats"],
+        "throughput": throughput,
+        "acc_artifact": acc,
+        "placement": runner.describe(),
+        "source": "measured-local",
+        "settings": cfg.model_dump(),
+    }
+
+
+def target_settings(target: TargetConfig) -> dict:
+    return target.model_dump(mode="json", exclude={"description", "device"})
