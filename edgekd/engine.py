@@ -6,6 +6,7 @@ of it and a changed student or a new target recomputes only what depends on it.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,7 +88,7 @@ def _train_all(cfg: PipelineConfig, stage, data, splits, reporter) -> list[Train
             lambda d: stages.run_supervised(t, t.train, splits, cfg.seed, d, "teacher", reporter),
         )
     models = [Trained("teacher", "teacher", None, teacher)]
-    teacher_net = None
+    load_teacher = functools.cache(lambda: stages.load_trained(teacher, splits))
     for s in cfg.students:
         if s.baseline:
             label = f"{s.name}-scratch"
@@ -102,14 +103,13 @@ def _train_all(cfg: PipelineConfig, stage, data, splits, reporter) -> list[Train
             )
             models.append(Trained(label, "baseline", s.name, res))
         if s.distill is not None:
-            teacher_net = teacher_net or stages.load_trained(teacher, splits)
             res = stage(
                 "distill",
                 s.name,
                 {"spec": s, "seed": cfg.seed},
                 {"data": data, "teacher": teacher},
                 lambda d, s=s: stages.run_distill(
-                    s, [teacher_net], splits, cfg.seed, d, s.name, reporter
+                    s, [load_teacher()], splits, cfg.seed, d, s.name, reporter
                 ),
             )
             models.append(Trained(s.name, "distilled", s.name, res))
@@ -170,7 +170,7 @@ def _compile_and_profile(
             f"profile-{name}",
             {"target": settings, "profile": cfg.profile},
             {"artifact": comp, "data": data},
-            lambda d: stages.run_profile(backend, comp.path, splits, cfg.profile, d),
+            lambda d, comp=comp: stages.run_profile(backend, comp.path, splits, cfg.profile, d),
         )
         bundle = write_bundle(run_dir, target, backend, m, precision, comp, data, exp)
         rows.append(
