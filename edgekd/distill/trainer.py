@@ -99,7 +99,7 @@ def fit(
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                total += float(loss) * len(idx)
+                total += float(loss.detach()) * len(idx)
                 count += len(idx)
             sched.step()
             row = {"epoch": epoch + 1, "loss": total / max(count, 1)}

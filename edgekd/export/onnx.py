@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import warnings
 from pathlib import Path
 
@@ -29,25 +30,35 @@ def export_onnx(
 
     model = model.eval()
     x = torch.as_tensor(sample[:1])
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            model,
-            (x,),
-            str(path),
-            input_names=[INPUT],
-            output_names=[OUTPUT],
-            dynamic_axes={INPUT: {0: "batch"}, OUTPUT: {0: "batch"}},
-            opset_version=cfg.opset,
-            external_data=False,
-            verbose=False,
-        )
+    quiet = logging.getLogger("torch.onnx")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            _export(model, x, path, cfg)
+    finally:
+        quiet.setLevel(level)
     proto = onnx.load(str(path))
     for key, value in metadata.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
     onnx.checker.check_model(proto)
     onnx.save(proto, str(path))
+
+
+def _export(model: nn.Module, x: torch.Tensor, path: Path, cfg: ExportConfig) -> None:
+    torch.onnx.export(
+        model,
+        (x,),
+        str(path),
+        input_names=[INPUT],
+        output_names=[OUTPUT],
+        dynamic_axes={INPUT: {0: "batch"}, OUTPUT: {0: "batch"}},
+        opset_version=cfg.opset,
+        external_data=False,
+        verbose=False,
+    )
 
 
 def check_export(model: nn.Module, path: Path, x: np.ndarray, cfg: ExportConfig) -> dict:

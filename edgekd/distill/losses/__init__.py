@@ -27,17 +27,28 @@ class Outputs:
     t_logits: torch.Tensor | None = None
     s_feats: dict[str, torch.Tensor] = field(default_factory=dict)
     t_feats: dict[str, torch.Tensor] = field(default_factory=dict)
+    index: torch.Tensor | None = None  # row indices into the training split (memory banks)
 
 
 @dataclass
 class LossContext:
-    """What a loss may need at construction (e.g. to size adapters)."""
+    """What a loss may need at construction (e.g. to size adapters).
+
+    `s_shapes`/`t_shapes` hold the per-sample output shape of every tapped module path.
+    """
 
     num_classes: int
     num_train: int = 0
+    s_shapes: dict[str, tuple] = field(default_factory=dict)
+    t_shapes: dict[str, tuple] = field(default_factory=dict)
 
 
 class DistillLoss(nn.Module):
     kind: str = "response"
     description: str = ""
     paper: str = ""
+
+    @classmethod
+    def taps(cls, options) -> tuple[list[str], list[str]]:
+        """Module paths whose outputs this loss reads: (student paths, teacher paths)."""
+        return [], []

@@ -49,6 +49,17 @@ class WeightedLosses(nn.Module):
             for s in cfg.losses
         )
 
+    @staticmethod
+    def required_taps(cfg: DistillConfig) -> tuple[list[str], list[str]]:
+        """The student and teacher module paths the configured losses read."""
+        s_paths, t_paths = [], []
+        for spec in cfg.losses:
+            cls = LOSSES.get(spec.name)
+            s, t = cls.taps(cls.Options.model_validate(spec.options))
+            s_paths += s
+            t_paths += t
+        return list(dict.fromkeys(s_paths)), list(dict.fromkeys(t_paths))
+
     @property
     def response_only(self) -> bool:
         return all(loss.kind == "response" for loss in self.losses)
