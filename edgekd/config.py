@@ -145,6 +145,15 @@ class DeviceSpec(Strict):
     source: str = ""
 
 
+class SshConfig(Strict):
+    """How to reach a target's `host: ssh://user@host[:port]` and run the worker there."""
+
+    known_hosts: Path | None = None  # default ~/.ssh/known_hosts; unknown hosts are refused
+    identity: Path | None = None  # default: ssh-agent and ~/.ssh/id_*
+    python: str = "python3"  # needs numpy, pydantic, pyyaml and the runtime on the host
+    connect_timeout_s: float = Field(15.0, gt=0)
+
+
 class TargetConfig(Strict):
     name: str = Field(pattern=SAFE_NAME)
     runtime: str
@@ -154,6 +163,7 @@ class TargetConfig(Strict):
     host: str = "local"
     runtime_options: dict[str, Any] = Field(default_factory=dict)
     device: DeviceSpec = DeviceSpec()
+    ssh: SshConfig = SshConfig()
 
 
 # ---------------------------------------------------------------- loading and errors

@@ -138,6 +138,9 @@ def _compile_and_profile(
     run_dir: Path,
 ) -> list[dict]:
     from edgekd.deploy import write_bundle
+    from edgekd.errors import RuntimeMissingError
+    from edgekd.profile.estimate import estimate_row
+    from edgekd.profile.remote import RemoteError
 
     backend = BACKENDS.get(target.runtime)(target)
     reason = backend.available()
@@ -152,7 +155,7 @@ def _compile_and_profile(
             "precision": precision,
         }
         if reason is not None:
-            rows.append(row | {"status": "skipped", "reason": reason})
+            rows.append(estimate_row(row, target, exp.path / "model.onnx", reason))
             continue
         settings = stages.target_settings(target)
         name = f"{m.label}-{target.name}-{precision}"
@@ -165,13 +168,21 @@ def _compile_and_profile(
                 backend, exp.path / "model.onnx", p, splits, d
             ),
         )
-        prof = stage(
-            "profile",
-            f"profile-{name}",
-            {"target": settings, "profile": cfg.profile},
-            {"artifact": comp, "data": data},
-            lambda d, comp=comp: stages.run_profile(backend, comp.path, splits, cfg.profile, d),
-        )
+        try:
+            prof = stage(
+                "profile",
+                f"profile-{name}",
+                {"target": settings, "profile": cfg.profile},
+                {"artifact": comp, "data": data},
+                lambda d, comp=comp: stages.run_profile(
+                    backend, target, comp, data, cfg.profile, d
+                ),
+            )
+        except (RemoteError, RuntimeMissingError) as exc:
+            if target.host == "local":
+                raise
+            rows.append(estimate_row(row, target, exp.path / "model.onnx", str(exc)))
+            continue
         bundle = write_bundle(run_dir, target, backend, m, precision, comp, data, exp)
         rows.append(
             row

@@ -46,9 +46,10 @@ def profile_artifact(spec: dict, host: str = "local", ssh=None) -> dict:
     """Measure in a fresh process here, or on `host` (ssh://user@host[:port])."""
     if host == "local":
         return run_local(spec) | {"source": "measured-local"}
-    from edgekd.profile.remote import SshOptions, run_remote
+    from edgekd.config import SshConfig
+    from edgekd.profile.remote import run_remote
 
-    return run_remote(spec, host, ssh or SshOptions()) | {"source": "measured-remote"}
+    return run_remote(spec, host, ssh or SshConfig()) | {"source": "measured-remote"}
 
 
 def run_local(spec: dict, python: str | None = None) -> dict:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from edgekd.config import SshConfig
 from edgekd.errors import EdgeKDError
 from edgekd.profile.isolate import read_result
 
@@ -26,14 +27,6 @@ PACKAGE = Path(__file__).resolve().parent.parent
 
 class RemoteError(EdgeKDError):
     """A remote host cannot be reached, refuses us, or times out."""
-
-
-@dataclass(frozen=True)
-class SshOptions:
-    known_hosts: Path | None = None  # default: ~/.ssh/known_hosts
-    identity: Path | None = None  # default: ssh-agent and ~/.ssh/id_*
-    python: str = "python3"  # the remote interpreter with numpy, pydantic, pyyaml, runtime
-    connect_timeout_s: float = 15.0
 
 
 @dataclass(frozen=True)
@@ -60,7 +53,7 @@ def parse_host(url: str) -> Host:
     return Host(parsed.username, parsed.hostname, port)
 
 
-def connect(host: Host, opts: SshOptions):
+def connect(host: Host, opts: SshConfig):
     import paramiko
 
     client = paramiko.SSHClient()
@@ -128,6 +121,16 @@ def package_tar() -> bytes:
     return buf.getvalue()
 
 
+def test_split_npz(path: str) -> bytes:
+    """Only the test split travels to the host, not the training data."""
+    import numpy as np
+
+    buf = io.BytesIO()
+    with np.load(path, allow_pickle=False) as z:
+        np.savez(buf, x_test=z["x_test"], y_test=z["y_test"])
+    return buf.getvalue()
+
+
 def exec_checked(client, command: str, timeout: float) -> tuple[int, str]:
     try:
         _, stdout, stderr = client.exec_command(command, timeout=timeout)
@@ -141,7 +144,7 @@ def exec_checked(client, command: str, timeout: float) -> tuple[int, str]:
         ) from None
 
 
-def run_remote(spec: dict, url: str, opts: SshOptions) -> dict:
+def run_remote(spec: dict, url: str, opts: SshConfig) -> dict:
     host = parse_host(url)
     client = connect(host, opts)
     timeout = spec["profile"]["timeout_s"]
@@ -167,8 +170,8 @@ def _profile_in(client, spec: dict, remote: str, opts, timeout: float, host: Hos
         sftp.put(str(local_dir / name), f"{remote}/artifact/{name}")
     remote_spec = spec | {"artifact_dir": f"{remote}/artifact", "out": f"{remote}/result.json"}
     if spec.get("data"):
-        sftp.put(spec["data"]["npz"], f"{remote}/data.npz")
-        remote_spec["data"] = spec["data"] | {"npz": f"{remote}/data.npz"}
+        sftp.putfo(io.BytesIO(test_split_npz(spec["data"]["npz"])), f"{remote}/data.npz")
+        remote_spec["data"] = {"npz": f"{remote}/data.npz"}
     sftp.putfo(io.BytesIO(package_tar()), f"{remote}/edgekd.tar.gz")
     sftp.putfo(io.BytesIO(json.dumps(remote_spec).encode()), f"{remote}/spec.json")
     q = shlex.quote(remote)

@@ -24,7 +24,16 @@ RESULT_SCHEMA = "edgekd.profile-result/1"
 
 
 def peak_rss_bytes() -> int:
-    """High-water resident set size of this process (ru_maxrss: KiB on Linux, bytes on macOS)."""
+    """High-water resident set size of this process.
+
+    Linux: VmHWM of /proc/self/status, which starts afresh at exec; ru_maxrss would also
+    count the parent's memory at fork. Elsewhere ru_maxrss (bytes on macOS).
+    """
+    status = Path("/proc/self/status")
+    if status.is_file():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
     import resource
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
