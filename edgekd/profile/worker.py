@@ -46,7 +46,9 @@ def load_runner(spec: dict, target):
     from edgekd.errors import RuntimeMissingError
 
     runtime = target.runtime
-    if runtime not in BACKENDS and runtime == "openvino":
+    # benchmark_app-equivalent settings on request, or when no openvino backend is registered
+    minimal = spec.get("runner") == "openvino-latency" or runtime not in BACKENDS
+    if runtime == "openvino" and minimal:
         from edgekd.profile.ov_runner import load_openvino
 
         return load_openvino(Path(spec["artifact_dir"]) / spec["artifact"], target)

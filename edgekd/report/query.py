@@ -70,9 +70,9 @@ def _fmt(v, spec: str) -> str:
 def print_compare(a: dict, b: dict, names: tuple[str, str], console: Console | None = None):
     console = console or Console()
     table = Table(title=f"{names[0]} (A) vs {names[1]} (B)")
-    for h in ("model", "target", "prec", "acc A", "acc B", "p90 A", "p90 B", "B/A", "source"):
+    for h in ("model", "target", "prec", "acc A", "acc B", "p90 A", "p90 B", "B/A", "src"):
         wide = h in ("model", "target")
-        table.add_column(h, no_wrap=not wide, overflow="fold", min_width=10 if wide else None)
+        table.add_column(h, no_wrap=not wide, overflow="fold", min_width=7 if wide else None)
     for c in compare_rows(a, b):
         ra, rb = c["a"], c["b"]
         pa, pb = ra.get("p90_ms"), rb.get("p90_ms")
