@@ -54,20 +54,26 @@ def parse_host(url: str) -> Host:
 
 
 def connect(host: Host, opts: SshConfig):
+    import logging
+
     import paramiko
 
+    # paramiko logs failed handshakes with tracebacks; we raise a clear RemoteError instead
+    logging.getLogger("paramiko").addHandler(logging.NullHandler())
     client = paramiko.SSHClient()
     known = opts.known_hosts or Path("~/.ssh/known_hosts").expanduser()
     if known.is_file():
         client.load_host_keys(str(known))
     client.set_missing_host_key_policy(paramiko.RejectPolicy())
     try:
+        # Our own TCP connection: paramiko's connect timeout races its banner timeout.
+        sock = socket.create_connection((host.hostname, host.port), opts.connect_timeout_s)
         client.connect(
             host.hostname,
             port=host.port,
             username=host.user,
             key_filename=str(opts.identity) if opts.identity else None,
-            timeout=opts.connect_timeout_s,
+            sock=sock,
             banner_timeout=opts.connect_timeout_s,
             auth_timeout=opts.connect_timeout_s,
         )
@@ -86,7 +92,7 @@ def connect_error(exc: Exception, host: Host, known: Path) -> RemoteError:
             "intercepting the connection, or the device was reinstalled; check, then remove the "
             f"old key with ssh-keygen -R '[{host.hostname}]:{host.port}'."
         )
-    if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError):
+    if isinstance(exc, (paramiko.ssh_exception.NoValidConnectionsError, ConnectionError)):
         return RemoteError(
             f"{host}: unreachable; nothing accepts SSH connections on port {host.port}. Check "
             "that the device is on, the address and port, and that sshd runs there."

@@ -14,15 +14,18 @@ def pareto_svg(rows: list[dict], target: str) -> str:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     pts = [r for r in rows if r.get("p90_ms") is not None and r.get("accuracy") is not None]
+    # microseconds when every point is below 1 ms, so tick labels stay short
+    scale, unit = (1e3, "us") if pts and max(r["p90_ms"] for r in pts) < 1 else (1.0, "ms")
     fig, ax = plt.subplots(figsize=(7.0, 4.2), dpi=100)
     try:
         for r in pts:
             colour = ROLE_COLOURS.get(r["role"], "#2ca02c")
             hollow = r.get("latency_source") == "estimated"
             ax.scatter(
-                r["p90_ms"],
+                r["p90_ms"] * scale,
                 r["accuracy"] * 100,
                 marker=SOURCE_MARKERS.get(r.get("latency_source"), "o"),
                 s=60,
@@ -33,7 +36,7 @@ def pareto_svg(rows: list[dict], target: str) -> str:
             )
             ax.annotate(
                 f"{r['model']}-{r['precision']}",
-                (r["p90_ms"], r["accuracy"] * 100),
+                (r["p90_ms"] * scale, r["accuracy"] * 100),
                 textcoords="offset points",
                 xytext=(5, 4),
                 fontsize=8,
@@ -41,7 +44,7 @@ def pareto_svg(rows: list[dict], target: str) -> str:
         front = sorted((r for r in pts if r.get("pareto")), key=lambda r: r["p90_ms"])
         if front:
             ax.step(
-                [r["p90_ms"] for r in front],
+                [r["p90_ms"] * scale for r in front],
                 [r["accuracy"] * 100 for r in front],
                 where="post",
                 color="#2ca02c",
@@ -52,7 +55,8 @@ def pareto_svg(rows: list[dict], target: str) -> str:
         _legend(ax, pts)
         if pts and max(r["p90_ms"] for r in pts) > 20 * min(r["p90_ms"] for r in pts):
             ax.set_xscale("log")
-        ax.set_xlabel("p90 latency, batch 1 (ms)")
+        ax.set_xlabel(f"p90 latency, batch 1 ({unit})")
+        ax.xaxis.set_major_locator(MaxNLocator(6))
         ax.set_ylabel("accuracy (%)")
         ax.set_title(f"{target}: accuracy vs p90 latency")
         ax.grid(True, alpha=0.3)
