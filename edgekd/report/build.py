@@ -121,6 +121,7 @@ def estimated_fields(r: dict, info: dict) -> dict:
     est = r["estimate"]
     ms = est["latency_ms"]
     return {
+        "acc_artifact": None,  # the artifact was not run
         "accuracy": info["acc_test"],
         "accuracy_source": "torch",
         "gate": "n/a",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 ROLE_COLOURS = {"teacher": "#d62728", "baseline": "#7f7f7f", "distilled": "#1f77b4"}
 SOURCE_MARKERS = {"measured-local": "o", "measured-remote": "s", "estimated": "D"}
@@ -66,6 +67,7 @@ def pareto_svg(rows: list[dict], target: str) -> str:
     finally:
         plt.close(fig)
     svg = buf.getvalue()
+    svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)  # RDF licence boilerplate
     return svg[svg.index("<svg") :]
 
 
