@@ -36,7 +36,8 @@ def hand_written(teacher, student, x, y, epochs: int) -> float:
         student.train()
         perm = torch.randperm(len(xt), generator=torch.Generator().manual_seed(epoch))
         for i in range(0, len(xt), BATCH):
-            xb = xt[perm[i : i + BATCH]]
+            idx = perm[i : i + BATCH]
+            xb, _yb = xt[idx], yt[idx]
             with torch.no_grad():
                 t_logits = teacher(xb)
             s_logits = student(xb)
