@@ -22,7 +22,7 @@ TINY = {
     },
     "teacher": {
         "model": "cnn1d",
-        "options": {"channels": [8, 8]},
+        "options": {"channels": [16, 16]},
         "train": {"epochs": 2, "batch_size": 64, "lr": 0.01},
     },
     "students": [

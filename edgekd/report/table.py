@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from rich.console import Console
 from rich.table import Table
 
@@ -38,6 +40,8 @@ HEADERS = ["model", "target", "prec", "acc", "gate", "p90 ms", "KB", "source", "
 
 def print_table(report: dict, console: Console | None = None) -> None:
     console = console or Console()
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = max(console.width, 120)  # piped into a log: no need to wrap
     table = Table(title=f"edgekd report: {report['pipeline']} (seed {report['seed']})")
     for h in HEADERS:
         table.add_column(h, no_wrap=h not in ("model", "target"), overflow="fold")
