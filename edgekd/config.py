@@ -107,8 +107,18 @@ class ProfileConfig(Strict):
     @model_validator(mode="before")
     @classmethod
     def _quick_defaults(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("tier") == "quick":
+        if not isinstance(data, dict):
+            return data
+        if data.get("tier") == "quick":
             return {**QUICK_TIER, **data}
+        if "tier" not in data:  # no tier named: label short settings as what they are
+            try:
+                short = int(data.get("min_queries", REPORT_MIN_QUERIES)) < REPORT_MIN_QUERIES
+                untimed = not float(data.get("min_time_s", 1.0))
+            except (TypeError, ValueError):
+                return data  # the field validators report the bad value
+            if short and untimed:
+                return {**data, "tier": "quick"}
         return data
 
     @model_validator(mode="after")

@@ -42,7 +42,10 @@ def test_report_tier_needs_1024_queries_or_a_time_bound():
     assert ProfileConfig().min_queries >= 1024
     assert ProfileConfig(min_queries=10, min_time_s=2.0).min_time_s == 2.0
     with pytest.raises(ConfigError, match="report tier needs min_queries >= 1024"):
-        validate(ProfileConfig, {"min_queries": 10, "min_time_s": 0}, "pipeline.yaml")
+        validate(ProfileConfig, {"tier": "report", "min_queries": 10, "min_time_s": 0}, "p.yaml")
+    # with no tier named, short settings are labelled quick (and keep their values)
+    short = ProfileConfig(min_queries=10, min_time_s=0)
+    assert short.tier == "quick" and short.min_queries == 10 and short.warmup == 50
 
 
 def test_measure_latency_honours_counts_and_the_time_cap():
