@@ -128,6 +128,18 @@ def report(
 
 @app.command()
 @user_errors
+def verify(
+    bundle: Annotated[Path, typer.Argument(help="A deploy bundle folder (with manifest.json).")],
+) -> None:
+    """Check a deploy bundle: sha256 of every file, then load and run it once."""
+    from edgekd.deploy.check import check_bundle
+
+    info = check_bundle(bundle)
+    print(f"ok: {info['bundle']} ({info['runtime']}, input {info['input']})")
+
+
+@app.command()
+@user_errors
 def targets() -> None:
     """List the known targets and whether their runtime is installed here."""
     from rich.console import Console
