@@ -73,5 +73,7 @@ def clear_leftovers(run_dir: Path) -> None:
         shutil.rmtree(d, ignore_errors=True)
     for d in deploy.glob("*/.old-*") if deploy.is_dir() else []:
         shutil.rmtree(d, ignore_errors=True)
+    for d in run_dir.glob("stages/.scratch-rank*"):
+        shutil.rmtree(d, ignore_errors=True)
     for f in run_dir.glob(".report.*"):
         f.unlink(missing_ok=True)

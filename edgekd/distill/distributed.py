@@ -15,7 +15,7 @@ trainer's tensors live on CUDA (EDGEKD_DIST_BACKEND overrides the choice).
 from __future__ import annotations
 
 import os
-import tempfile
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,8 +98,11 @@ def run_stage(store, kind: str, label: str, config, inputs: dict, fn: Callable[[
     if d.is_main:
         result = store.run(kind, label, config, inputs, fn)
     elif kind in TRAINING_KINDS:
-        with tempfile.TemporaryDirectory(prefix=f"edgekd-rank{d.rank}-") as scratch:
-            fn(Path(scratch))
+        scratch = store.root / f".scratch-rank{d.rank}-{label}"  # removed on the next start
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir(parents=True)
+        fn(scratch)
+        shutil.rmtree(scratch, ignore_errors=True)
         result = None
     else:
         result = None
