@@ -77,6 +77,14 @@ def run(
     out: Annotated[Optional[Path], typer.Option(help="Run folder. Default: runs/<name>.")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Override the pipeline's seed.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    nproc: Annotated[
+        int,
+        typer.Option(min=1, help="Train with DDP on this many local processes (torchrun)."),
+    ] = 1,
+    no_wait: Annotated[
+        bool,
+        typer.Option("--no-wait", help="Refuse, instead of waiting, if the run folder is in use."),
+    ] = False,
 ) -> None:
     """Run a pipeline: train, distill, export, compile, profile and report."""
     from edgekd.config import load_pipeline
@@ -88,8 +96,14 @@ def run(
     cfg = load_pipeline(pipeline, seed=seed)
     if seed is not None and out is None:
         out = Path("runs") / f"{cfg.name}-seed{seed}"
-    run_dir = run_pipeline(cfg, pipeline, target, out, Reporter(quiet=quiet))
-    if not quiet:
+    if nproc > 1:
+        from edgekd.config import load_target
+        from edgekd.distill.distributed import launch, strip_nproc
+
+        [load_target(t, pipeline) for t in (target or cfg.targets)]  # fail before spawning
+        raise typer.Exit(launch(nproc, strip_nproc(sys.argv[1:])))
+    run_dir = run_pipeline(cfg, pipeline, target, out, Reporter(quiet=quiet), wait=not no_wait)
+    if run_dir is not None and not quiet:
         print_table(load_report(run_dir))
 
 
@@ -110,6 +124,18 @@ def report(
         print(json.dumps(rep, indent=2))
     else:
         print_table(rep)
+
+
+@app.command()
+@user_errors
+def verify(
+    bundle: Annotated[Path, typer.Argument(help="A deploy bundle folder (with manifest.json).")],
+) -> None:
+    """Check a deploy bundle: sha256 of every file, then load and run it once."""
+    from edgekd.deploy.check import check_bundle
+
+    info = check_bundle(bundle)
+    print(f"ok: {info['bundle']} ({info['runtime']}, input {info['input']})")
 
 
 @app.command()
