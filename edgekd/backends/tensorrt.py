@@ -69,6 +69,10 @@ class TensorRTBackend:
     Options = Options
     description = "NVIDIA TensorRT (.engine built on the device from (QDQ) ONNX)"
     packages = ["tensorrt", "cuda-python"]
+    install_hint = (
+        "on a Jetson: use JetPack (TensorRT is preinstalled; pip install cuda-python) or "
+        "docker/Dockerfile.jetson; on an x86 NVIDIA GPU: pip install tensorrt cuda-python"
+    )
     artifact = ENGINE
     compiles_without_runtime = True
 
