@@ -8,6 +8,7 @@ the accuracy the pipeline measured for that artifact.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -117,3 +118,33 @@ def test_tampered_bundle_is_refused(runtime, tmp_path):
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert out.returncode != 0 and "does not match" in out.stderr
+
+
+def test_backends_import_their_runtimes_lazily():
+    code = (
+        "import sys; from edgekd.backends import BACKENDS; BACKENDS.names(); "
+        "heavy = ['onnxruntime', 'openvino', 'nncf', 'executorch', 'tensorrt', 'cuda']; "
+        "print([m for m in heavy if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def _wide_cli(*args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, COLUMNS="300")
+    cmd = [sys.executable, "-m", "edgekd", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_doctor_and_targets_list_every_runtime():
+    doctor = _wide_cli("doctor")
+    assert doctor.returncode == 0, doctor.stderr
+    for name in BACKENDS.names():
+        assert name in doctor.stdout
+    targets = _wide_cli("targets")
+    assert targets.returncode == 0, targets.stderr
+    for name in ["cpu-onnxruntime", "cpu-openvino", "mobile-executorch", "mobile-ort"]:
+        assert name in targets.stdout
+    for name in ["jetson-orin-nano", "jetson-agx-orin", "raspberry-pi-5"]:
+        assert name in targets.stdout
