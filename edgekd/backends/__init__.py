@@ -76,6 +76,11 @@ def default_threads() -> int:
         return os.cpu_count() or 1
 
 
+def local_threads(target) -> int:
+    """The target's thread count, capped at the CPUs here (a phone's 4 cores on a 2-CPU box)."""
+    return min(target.threads or default_threads(), default_threads())
+
+
 def check_precision(target, supported: tuple[str, ...], precision: str) -> None:
     if precision not in supported:
         raise ConfigError(

@@ -21,7 +21,7 @@ from edgekd.backends import (
     BACKENDS,
     CompileContext,
     check_precision,
-    default_threads,
+    local_threads,
     missing_packages,
     package_versions,
 )
@@ -97,6 +97,7 @@ class EtRunner:
         from executorch.runtime import Runtime
 
         self.torch, self.max_batch, self.threads = torch, max_batch, threads
+        _set_threads(threads)
         try:
             self.method = Runtime.get().load_program(str(pte)).load_method("forward")
         except Exception as exc:  # the runtime raises RuntimeError/ValueError on bad files
@@ -113,7 +114,11 @@ class EtRunner:
         return outs[0] if len(outs) == 1 else np.concatenate(outs)
 
     def describe(self) -> dict:
-        return {"runtime": "executorch.runtime (XNNPACK)", "max_batch": self.max_batch}
+        return {
+            "runtime": "executorch.runtime (XNNPACK)",
+            "max_batch": self.max_batch,
+            "intra_op_threads": self.threads,
+        }
 
 
 @BACKENDS.register("executorch")
@@ -162,8 +167,17 @@ class ExecuTorchBackend:
     def load(self, artifact_dir: Path) -> EtRunner:
         if (reason := self.available()) is not None:
             raise RuntimeMissingError(reason)
-        threads = self.target.threads or default_threads()
+        threads = local_threads(self.target)
         return EtRunner(Path(artifact_dir) / self.artifact, self.options.max_batch, threads)
+
+
+def _set_threads(threads: int) -> None:
+    """Size ExecuTorch's shared XNNPACK threadpool (a private but stable pybinding)."""
+    from executorch.extension.pybindings import portable_lib
+
+    reset = getattr(portable_lib, "_unsafe_reset_threadpool", None)
+    if reset is not None:
+        reset(threads)
 
 
 @contextlib.contextmanager

@@ -17,7 +17,13 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from edgekd.backends import BACKENDS, CompileContext, check_precision, missing_packages
+from edgekd.backends import (
+    BACKENDS,
+    CompileContext,
+    check_precision,
+    local_threads,
+    missing_packages,
+)
 from edgekd.backends.onnxruntime import Options as OrtOptions
 from edgekd.backends.onnxruntime import OrtRunner, compile_onnx
 from edgekd.config import TargetConfig
@@ -114,5 +120,5 @@ class OrtMobileBackend:
     def load(self, artifact_dir: Path) -> OrtRunner:
         if (reason := self.available()) is not None:
             raise RuntimeMissingError(reason)
-        threads_opts = OrtOptions()
-        return OrtRunner(Path(artifact_dir) / self.artifact, self.target, threads_opts)
+        here = self.target.model_copy(update={"threads": local_threads(self.target)})
+        return OrtRunner(Path(artifact_dir) / self.artifact, here, OrtOptions())
