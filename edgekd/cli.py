@@ -166,6 +166,34 @@ def targets() -> None:
 
 @app.command()
 @user_errors
+def doctor() -> None:
+    """Say which runtimes are installed (with versions) and what to install for the rest."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from edgekd.backends import BACKENDS, package_versions
+    from edgekd.config import TargetConfig
+
+    table = Table(title="runtimes")
+    for col in ("runtime", "status", "installed packages", "to install"):
+        table.add_column(col, overflow="fold")
+    for name, cls in BACKENDS.items():
+        backend = cls(TargetConfig(name="doctor", runtime=name))
+        reason = backend.available()
+        have = package_versions(*cls.packages)
+        missing = [p for p in cls.packages if p not in have]
+        hint = getattr(cls, "install_hint", "") or (f"pip install {' '.join(missing)}")
+        table.add_row(
+            name,
+            "ok" if reason is None else f"missing: {reason}",
+            ", ".join(f"{k} {v}" for k, v in have.items()) or "-",
+            "-" if reason is None else hint,
+        )
+    Console().print(table)
+
+
+@app.command()
+@user_errors
 def methods() -> None:
     """List every distillation loss and scheme with its kind, description and paper."""
     from rich.console import Console

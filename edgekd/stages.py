@@ -221,8 +221,11 @@ def run_export(
     return {"check": check, "opset": cfg.opset, "bytes": os.path.getsize(path)}
 
 
-def run_compile(backend, onnx_path: Path, precision: str, splits: Splits, folder: Path) -> dict:
-    info = backend.compile(onnx_path, precision, splits.x["calib"], folder)
+def run_compile(
+    backend, onnx_path: Path, precision: str, splits: Splits, folder: Path, context=None
+) -> dict:
+    """Compile for one precision; calibration data is the calib split, drawn from train."""
+    info = backend.compile(onnx_path, precision, splits.x["calib"], folder, context=context)
     info["versions"] = backend.versions()
     info["bytes"] = sum(os.path.getsize(folder / f) for f in info["files"])
     return info

@@ -57,6 +57,10 @@ def write_report(run_dir: Path, cfg, models, targets, rows: list[dict]) -> dict:
             )
         else:
             row["reason"] = r.get("reason", "")
+            if "bundle" in r:
+                row.update(bundle=r["bundle"], size_bytes=r["compile"]["bytes"])
+        if "compile" in r:
+            row["placement"] = placement_summary(r["compile"], r.get("profile", {}))
         table.append(row)
     report = {
         "schema": SCHEMA,
@@ -73,6 +77,23 @@ def write_report(run_dir: Path, cfg, models, targets, rows: list[dict]) -> dict:
     write_json_atomic(Path(run_dir) / "report.json", report)
     write_text_atomic(Path(run_dir) / "report.md", render_markdown(report))
     return report
+
+
+def placement_summary(compile_info: dict, profile: dict) -> str:
+    """One short cell: where ops ran (delegation, runtime precisions) or how int8 was made."""
+    where = compile_info.get("placement") or {}
+    if "delegated_ops" in where:
+        text = f"{where['delegated_ops']} ops delegated, {where['non_delegated_ops']} not"
+        return text + (
+            f" ({', '.join(where['non_delegated_by_op'])})" if where["non_delegated_ops"] else ""
+        )
+    layers = profile.get("placement", {}).get("runtime_precision_layers")
+    if layers:
+        return "layers " + ", ".join(f"{k}:{v}" for k, v in sorted(layers.items()))
+    quant = compile_info.get("quantization") or {}
+    if "mode" in quant:
+        return f"{quant['mode']} int8, reduce_range={quant.get('reduce_range')}"
+    return quant.get("method", "-") if quant else "-"
 
 
 def _model_summary(info: dict) -> dict:
@@ -110,6 +131,7 @@ COLUMNS = [
     ("size_bytes", "size KB", "{}"),
     ("speedup_vs_teacher", "speed-up vs teacher", "{:.2f}x"),
     ("latency_source", "latency", "{}"),
+    ("placement", "placement", "{}"),
 ]
 
 
@@ -119,6 +141,8 @@ def cell(row: dict, key: str, fmt: str) -> str:
         return row.get("reason", "-") if key == "p50_ms" else "-"
     if key == "size_bytes":
         return f"{value / 1024:.1f}"
+    if key == "gate" and value == "fail":
+        return "**FAIL**"
     return fmt.format(value)
 
 
@@ -136,12 +160,22 @@ def render_markdown(report: dict) -> str:
     ]
     for row in report["rows"]:
         lines.append("| " + " | ".join(cell(row, k, f) for k, _, f in COLUMNS) + " |")
+    failed = [r for r in report["rows"] if r.get("gate") == "fail"]
+    if failed:
+        lines += ["", "## Accuracy gate failures", ""]
+        lines += [
+            f"- {r['model']} on {r['target']} ({r['precision']}): keeps "
+            f"{r['accuracy_kept']:.2%} of the PyTorch accuracy ({r['acc_artifact']:.2%} vs "
+            f"{r['acc_torch']:.2%}), below the {report['accuracy_gate']:.0%} gate; bundle "
+            f"{r['bundle']}"
+            for r in failed
+        ]
     skipped = [r for r in report["rows"] if r["status"] != "ok"]
     if skipped:
         lines += ["", "## Not measured", ""]
         lines += [
             f"- {r['model']} on {r['target']} ({r['precision']}): {r['status']} — "
-            f"{r.get('reason', '')}"
+            f"{r.get('reason', '')}" + (f"; bundle {r['bundle']}" if r.get("bundle") else "")
             for r in skipped
         ]
     return "\n".join(lines) + "\n"
