@@ -157,9 +157,13 @@ def _compile_and_profile(
 ) -> list[dict]:
     from edgekd.backends import CompileContext
     from edgekd.deploy import verified, write_bundle
+    from edgekd.errors import RuntimeMissingError
+    from edgekd.profile.estimate import estimate_row
+    from edgekd.profile.remote import RemoteError
 
     backend = BACKENDS.get(target.runtime)(target)
     reason = backend.available()
+    onnx_path = exp.path / "model.onnx"
     context = CompileContext(
         load_model=lambda: stages.load_trained(m.stage, splits),
         val=(splits.x["val"], splits.y["val"]),
@@ -176,7 +180,7 @@ def _compile_and_profile(
             "precision": precision,
         }
         if reason is not None and not getattr(backend, "compiles_without_runtime", False):
-            rows.append(row | {"status": "skipped", "reason": reason})
+            rows.append(estimate_row(row, target, onnx_path, reason))
             continue
         settings = stages.target_settings(target)
         name = f"{m.label}-{target.name}-{precision}"
@@ -185,25 +189,28 @@ def _compile_and_profile(
             f"compile-{name}",
             {"target": settings, "precision": precision, "gate": cfg.accuracy_gate},
             {"onnx": exp, "data": data},
-            lambda d, p=precision: stages.run_compile(
-                backend, exp.path / "model.onnx", p, splits, d, context
-            ),
+            lambda d, p=precision: stages.run_compile(backend, onnx_path, p, splits, d, context),
         )
         bundle = write_bundle(run_dir, target, backend, m, precision, comp, data, exp)
         row |= {"compile": comp.info, "bundle": str(bundle.relative_to(run_dir))}
-        if reason is not None:  # compiled for the device, but the runtime is not here
-            rows.append(row | {"status": "not-built", "reason": reason})
+        if reason is not None:  # compiled for the device, but its runtime is not here
+            rows.append(estimate_row(row, target, onnx_path, f"not built here: {reason}"))
             continue
-        if target.host != "local":
-            why = f"not measured here: the device is at {target.host} (remote, not attached)"
-            rows.append(row | {"status": "not-measured", "reason": why})
+        verified(bundle)
+        try:
+            prof = stage(
+                "profile",
+                f"profile-{name}",
+                {"target": settings, "profile": cfg.profile},
+                {"artifact": comp, "data": data},
+                lambda d, comp=comp: stages.run_profile(
+                    backend, target, comp, data, cfg.profile, d
+                ),
+            )
+        except (RemoteError, RuntimeMissingError) as exc:
+            if target.host == "local":
+                raise
+            rows.append(estimate_row(row, target, onnx_path, f"not measured: {exc}"))
             continue
-        prof = stage(
-            "profile",
-            f"profile-{name}",
-            {"target": settings, "profile": cfg.profile},
-            {"artifact": comp, "data": data},
-            lambda d, b=bundle: stages.run_profile(backend, verified(b), splits, cfg.profile, d),
-        )
         rows.append(row | {"status": "ok", "profile": prof.info})
     return rows

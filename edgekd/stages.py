@@ -11,7 +11,6 @@ import pickle
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -31,8 +30,6 @@ from edgekd.errors import CheckpointError
 from edgekd.export.onnx import check_export, export_onnx
 from edgekd.models import build_model, count_flops, count_params
 from edgekd.pipeline import StageResult
-from edgekd.profile.accuracy import artifact_accuracy
-from edgekd.profile.latency import measure_latency, measure_throughput
 from edgekd.progress import Reporter
 
 WEIGHTS = "model.pt"
@@ -232,28 +229,25 @@ def run_compile(
 
 
 def run_profile(
-    backend, artifact_dir: Path, splits: Splits, cfg: ProfileConfig, folder: Path
+    backend, target: TargetConfig, comp, data, cfg: ProfileConfig, folder: Path
 ) -> dict:
-    import time
+    """Latency, throughput, memory, accuracy and per-layer times of one compiled artifact,
+    measured in a fresh worker process here or on the target's SSH host."""
+    from edgekd.profile.isolate import make_spec, profile_artifact
 
-    t0 = time.perf_counter()
-    runner = backend.load(artifact_dir)
-    load_ms = (time.perf_counter() - t0) * 1e3
-    x = splits.x["test"]
-    latency = measure_latency(runner, np.ascontiguousarray(x[:1]), cfg)
-    batch = np.ascontiguousarray(np.resize(x, (cfg.throughput_batch, *x.shape[1:])))
-    throughput = measure_throughput(runner, batch, cfg.throughput_time_s)
-    acc = artifact_accuracy(runner, x, splits.y["test"])
-    (folder / "latency_samples_ms.json").write_text(json.dumps(latency["samples_ms"]))
-    return {
-        "load_ms": load_ms,
-        "latency": latency["stats"],
-        "throughput": throughput,
-        "acc_artifact": acc,
-        "placement": runner.describe(),
-        "source": "measured-local",
-        "settings": cfg.model_dump(),
-    }
+    spec = make_spec(
+        comp.path,
+        backend.artifact,
+        target,
+        cfg,
+        data.info["input_shape"],
+        data_npz=data.path / "data.npz",
+        files=comp.info.get("files"),
+    )
+    result = profile_artifact(spec, target.host, target.ssh)
+    (folder / "latency_samples_ms.json").write_text(json.dumps(result.pop("samples_ms")))
+    result["placement"] = result["environment"].get("placement", {})
+    return result
 
 
 def target_settings(target: TargetConfig) -> dict:

@@ -39,6 +39,7 @@ TINY = {
     ],
     "targets": ["cpu-onnxruntime"],
     "profile": {
+        "tier": "quick",
         "warmup": 2,
         "min_queries": 20,
         "min_time_s": 0.0,
