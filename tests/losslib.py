@@ -130,3 +130,13 @@ def assert_golden(case: dict) -> None:
 
     loss, out = from_golden(case)
     assert loss(out).item() == pytest.approx(case["value"], rel=1e-5, abs=1e-10)
+
+
+def loss_names_under_test() -> list[str]:
+    """The union of LOSS_NAMES declared by the tests/test_losses_*.py modules."""
+    import importlib
+
+    names: list[str] = []
+    for f in sorted(Path(__file__).parent.glob("test_losses_*.py")):
+        names += getattr(importlib.import_module(f.stem), "LOSS_NAMES", ())
+    return names

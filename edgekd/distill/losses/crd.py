@@ -49,6 +49,7 @@ class CRDLoss(_RelationLoss):
     `LossContext.num_train`, addressed by `Outputs.index`) live in the loss and are never
     exported. As in the authors' code, the partition constant Z of each side is estimated
     once, from the first batch, and the memories are updated with momentum `nce_m`.
+    The paper weighs it beta = 0.8 (set it as the YAML weight).
     """
 
     Options = CRDOptions
