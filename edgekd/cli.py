@@ -278,7 +278,10 @@ def methods() -> None:
     for col in ("name", "kind", "description", "paper", "options"):
         table.add_column(col, overflow="fold")
     for name, cls in LOSSES.items():
-        opts = ", ".join(f"{k}={f.default!r}" for k, f in cls.Options.model_fields.items())
+        opts = ", ".join(
+            f"{k}={'(required)' if f.is_required() else repr(f.default)}"
+            for k, f in cls.Options.model_fields.items()
+        )
         table.add_row(name, f"loss/{cls.kind}", cls.description, cls.paper, opts)
     for name, cls in SCHEMES.items():
         table.add_row(name, "scheme", cls.description, cls.paper, "")
