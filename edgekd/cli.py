@@ -77,6 +77,14 @@ def run(
     out: Annotated[Optional[Path], typer.Option(help="Run folder. Default: runs/<name>.")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Override the pipeline's seed.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    nproc: Annotated[
+        int,
+        typer.Option(min=1, help="Train with DDP on this many local processes (torchrun)."),
+    ] = 1,
+    no_wait: Annotated[
+        bool,
+        typer.Option("--no-wait", help="Refuse, instead of waiting, if the run folder is in use."),
+    ] = False,
 ) -> None:
     """Run a pipeline: train, distill, export, compile, profile and report."""
     from edgekd.config import load_pipeline
@@ -88,8 +96,14 @@ def run(
     cfg = load_pipeline(pipeline, seed=seed)
     if seed is not None and out is None:
         out = Path("runs") / f"{cfg.name}-seed{seed}"
-    run_dir = run_pipeline(cfg, pipeline, target, out, Reporter(quiet=quiet))
-    if not quiet:
+    if nproc > 1:
+        from edgekd.config import load_target
+        from edgekd.distill.distributed import launch, strip_nproc
+
+        [load_target(t, pipeline) for t in (target or cfg.targets)]  # fail before spawning
+        raise typer.Exit(launch(nproc, strip_nproc(sys.argv[1:])))
+    run_dir = run_pipeline(cfg, pipeline, target, out, Reporter(quiet=quiet), wait=not no_wait)
+    if run_dir is not None and not quiet:
         print_table(load_report(run_dir))
 
 
@@ -186,6 +200,18 @@ def profile(
 
 @app.command()
 @user_errors
+def verify(
+    bundle: Annotated[Path, typer.Argument(help="A deploy bundle folder (with manifest.json).")],
+) -> None:
+    """Check a deploy bundle: sha256 of every file, then load and run it once."""
+    from edgekd.deploy.check import check_bundle
+
+    info = check_bundle(bundle)
+    print(f"ok: {info['bundle']} ({info['runtime']}, input {info['input']})")
+
+
+@app.command()
+@user_errors
 def targets() -> None:
     """List the known targets and whether their runtime is installed here."""
     from rich.console import Console
@@ -212,6 +238,34 @@ def targets() -> None:
 
 @app.command()
 @user_errors
+def doctor() -> None:
+    """Say which runtimes are installed (with versions) and what to install for the rest."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from edgekd.backends import BACKENDS, package_versions
+    from edgekd.config import TargetConfig
+
+    table = Table(title="runtimes")
+    for col in ("runtime", "status", "installed packages", "to install"):
+        table.add_column(col, overflow="fold")
+    for name, cls in BACKENDS.items():
+        backend = cls(TargetConfig(name="doctor", runtime=name))
+        reason = backend.available()
+        have = package_versions(*cls.packages)
+        missing = [p for p in cls.packages if p not in have]
+        hint = getattr(cls, "install_hint", "") or (f"pip install {' '.join(missing)}")
+        table.add_row(
+            name,
+            "ok" if reason is None else f"missing: {reason}",
+            ", ".join(f"{k} {v}" for k, v in have.items()) or "-",
+            "-" if reason is None else hint,
+        )
+    Console().print(table)
+
+
+@app.command()
+@user_errors
 def methods() -> None:
     """List every distillation loss and scheme with its kind, description and paper."""
     from rich.console import Console
@@ -224,7 +278,10 @@ def methods() -> None:
     for col in ("name", "kind", "description", "paper", "options"):
         table.add_column(col, overflow="fold")
     for name, cls in LOSSES.items():
-        opts = ", ".join(f"{k}={f.default!r}" for k, f in cls.Options.model_fields.items())
+        opts = ", ".join(
+            f"{k}={'(required)' if f.is_required() else repr(f.default)}"
+            for k, f in cls.Options.model_fields.items()
+        )
         table.add_row(name, f"loss/{cls.kind}", cls.description, cls.paper, opts)
     for name, cls in SCHEMES.items():
         table.add_row(name, "scheme", cls.description, cls.paper, "")

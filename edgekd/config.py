@@ -56,6 +56,8 @@ class DistillConfig(Strict):
     scheme: str = "offline"
     ce_weight: float = Field(1.0, ge=0)
     losses: list[LossSpec] = Field(min_length=1)
+    # auto: reuse the teacher's outputs every epoch when that is exact (see distill/cache.py)
+    cache_teacher_outputs: Literal["auto", "on", "off"] = "auto"
 
 
 class StudentConfig(ModelSpec):

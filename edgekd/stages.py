@@ -119,15 +119,19 @@ def read_state_dict(path: Path) -> dict:
         raise CheckpointError(f"checkpoint '{path}' does not exist.")
     try:
         if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            state = load_file(str(path))
+            state = _read_safetensors(path)
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        what = [ln.strip() for ln in str(exc).splitlines() if "GLOBAL" in ln.upper()]
+        if not what:  # not a pickle of disallowed objects: junk or a cut-off file
+            raise CheckpointError(
+                f"checkpoint '{path}' is corrupt, truncated or not a PyTorch/safetensors file. "
+                "Save it again with torch.save(model.state_dict(), path) or as .safetensors."
+            ) from None
         raise CheckpointError(
-            f"checkpoint '{path}' holds pickled objects other than tensors and was refused "
-            f"({str(exc).splitlines()[0][:120]}). Save a plain state_dict "
+            f"checkpoint '{path}' holds pickled objects other than tensors and was refused, "
+            f"unloaded ({what[0][:160]}). Save a plain state_dict "
             "(torch.save(model.state_dict(), path)) or a .safetensors file."
         ) from None
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
@@ -141,6 +145,19 @@ def read_state_dict(path: Path) -> dict:
     if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
         raise CheckpointError(f"checkpoint '{path}' does not hold a state_dict of tensors.")
     return state
+
+
+def _read_safetensors(path: Path) -> dict:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))
+    except SafetensorError as exc:
+        raise CheckpointError(
+            f"checkpoint '{path}' is not a readable .safetensors file ({exc}); it is corrupt or "
+            "truncated. Save it again with safetensors.torch.save_file(model.state_dict(), path)."
+        ) from None
 
 
 def run_teacher_checkpoint(spec: TeacherConfig, splits: Splits, folder: Path) -> dict:
@@ -201,8 +218,11 @@ def run_export(
     return {"check": check, "opset": cfg.opset, "bytes": os.path.getsize(path)}
 
 
-def run_compile(backend, onnx_path: Path, precision: str, splits: Splits, folder: Path) -> dict:
-    info = backend.compile(onnx_path, precision, splits.x["calib"], folder)
+def run_compile(
+    backend, onnx_path: Path, precision: str, splits: Splits, folder: Path, context=None
+) -> dict:
+    """Compile for one precision; calibration data is the calib split, drawn from train."""
+    info = backend.compile(onnx_path, precision, splits.x["calib"], folder, context=context)
     info["versions"] = backend.versions()
     info["bytes"] = sum(os.path.getsize(folder / f) for f in info["files"])
     return info

@@ -21,3 +21,7 @@ fi
 .venv/bin/python -m pip install -q "${TORCH_SPEC:-torch==2.13.0}"
 .venv/bin/python -m pip install -q -e ".[dev,openvino,executorch,report]"
 echo "edgekd installed in .venv ($(.venv/bin/edgekd --version))"
+# Every backend's runtime comes from the extras above (ONNX Runtime incl. its quantization and
+# .ort tools, OpenVINO + NNCF, ExecuTorch + torchao); TensorRT needs an NVIDIA GPU or a Jetson
+# and is not installed here. Show what is installed:
+.venv/bin/edgekd doctor

@@ -82,7 +82,27 @@ def report_row(r: dict, info: dict, gate: float) -> dict:
         row.update(estimated_fields(r, info))
     else:
         row["reason"] = r.get("reason", "")
+    if "compile" in r:  # compiled here (measured or not): the bundle ships either way
+        row.update(bundle=r["bundle"], size_bytes=r["compile"]["bytes"])
+        row["placement"] = placement_summary(r["compile"], r.get("profile", {}))
     return row
+
+
+def placement_summary(compile_info: dict, profile: dict) -> str:
+    """One short cell: where ops ran (delegation, runtime precisions) or how int8 was made."""
+    where = compile_info.get("placement") or {}
+    if "delegated_ops" in where:
+        text = f"{where['delegated_ops']} ops delegated, {where['non_delegated_ops']} not"
+        return text + (
+            f" ({', '.join(where['non_delegated_by_op'])})" if where["non_delegated_ops"] else ""
+        )
+    layers = profile.get("placement", {}).get("runtime_precision_layers")
+    if layers:
+        return "layers " + ", ".join(f"{k}:{v}" for k, v in sorted(layers.items()))
+    quant = compile_info.get("quantization") or {}
+    if "mode" in quant:
+        return f"{quant['mode']} int8, reduce_range={quant.get('reduce_range')}"
+    return quant.get("method", "-") if quant else "-"
 
 
 def measured_fields(r: dict, info: dict, gate: float) -> dict:

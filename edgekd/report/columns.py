@@ -23,6 +23,7 @@ FULL = [
     ("speedup_vs_teacher", "speed-up vs teacher", "{:.2f}x"),
     ("latency_source", "latency source", "{}"),
     ("pareto", "Pareto", "{}"),
+    ("placement", "placement", "{}"),
 ]
 COMPACT = [
     ("model", "model", "{}"),

@@ -78,14 +78,26 @@ def estimate_lines(report: dict) -> list[str]:
     return out
 
 
+def gate_lines(report: dict) -> list[str]:
+    failed = [r for r in report["rows"] if r.get("gate") == "fail"]
+    if not failed:
+        return []
+    return ["", "## Accuracy gate failures", ""] + [
+        f"- {r['model']} on {r['target']} ({r['precision']}): keeps {r['accuracy_kept']:.2%} of "
+        f"the PyTorch accuracy ({r['acc_artifact']:.2%} vs {r['acc_torch']:.2%}), below the "
+        f"{report['accuracy_gate']:.0%} gate; bundle {r.get('bundle', '-')}"
+        for r in failed
+    ]
+
+
 def render_markdown(report: dict) -> str:
     lines = [f"# edgekd report: {report['pipeline']}", "", method_text(report)]
     for target in sorted({r["target"] for r in report["rows"]}):
         lines += ["", f"## Pareto frontier on {target} (accuracy vs p90 latency)", ""]
         lines += frontier_lines(report, target)
     lines += ["", "## All rows", ""] + table_lines(report["rows"])
-    lines += layer_lines(report) + estimate_lines(report)
-    skipped = [r for r in report["rows"] if r["status"] == "skipped"]
+    lines += gate_lines(report) + layer_lines(report) + estimate_lines(report)
+    skipped = [r for r in report["rows"] if r["status"] not in ("ok", "estimated")]
     if skipped:
         lines += ["", "## Not measured", ""]
         lines += [

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from torch import nn
 
+from edgekd.distill.cache import teacher_logits
 from edgekd.distill.losses import LossContext, Outputs
 from edgekd.distill.schemes import SCHEMES, DistillJob, WeightedLosses, freeze
 from edgekd.distill.taps import Taps, probe_shapes
-from edgekd.distill.trainer import fit, predict_logits
+from edgekd.distill.trainer import fit
 
 
 @SCHEMES.register("offline")
@@ -28,8 +29,9 @@ class Offline:
         )
         losses = WeightedLosses(job.distill, ctx)
         # With no augmentation and only logit losses, the teacher's outputs are the same
-        # every epoch: compute them once.
-        cached = predict_logits(teacher, x) if not t_paths else None
+        # every epoch: compute them once (distill.cache_teacher_outputs).
+        mode = job.distill.cache_teacher_outputs
+        cached = teacher_logits(mode, teacher, x, t_paths, job.reporter, job.label)
 
         with Taps(student, s_paths) as s_taps, Taps(teacher, t_paths) as t_taps:
 
