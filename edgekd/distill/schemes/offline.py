@@ -4,32 +4,34 @@ from __future__ import annotations
 
 from torch import nn
 
-from edgekd.distill.losses import LossContext, Outputs
-from edgekd.distill.schemes import SCHEMES, DistillJob, WeightedLosses, freeze
-from edgekd.distill.taps import Taps, probe_shapes
-from edgekd.distill.trainer import fit, predict_logits
+from edgekd.distill.losses import Outputs
+from edgekd.distill.schemes import (
+    SCHEMES,
+    DistillJob,
+    NoOptions,
+    WeightedLosses,
+    freeze,
+    loss_context,
+)
+from edgekd.distill.taps import Taps
+from edgekd.distill.trainer import predict_logits
 
 
 @SCHEMES.register("offline")
 class Offline:
+    Options = NoOptions
+    kind = "scheme/offline"
     description = "frozen pre-trained teacher; the student learns from its outputs"
     paper = "Hinton, Vinyals, Dean. Distilling the Knowledge in a Neural Network. 2015"
 
     def run(self, job: DistillJob) -> nn.Module:
         teacher, student = freeze(job.teachers[0]), job.student
-        x, y = job.splits.x["train"], job.splits.y["train"]
         s_paths, t_paths = WeightedLosses.required_taps(job.distill)
-        shape = job.splits.input_shape
-        ctx = LossContext(
-            job.splits.num_classes,
-            len(x),
-            probe_shapes(student, s_paths, shape),
-            probe_shapes(teacher, t_paths, shape),
-        )
-        losses = WeightedLosses(job.distill, ctx)
+        losses = WeightedLosses(job.distill, loss_context(job, student, teacher))
         # With no augmentation and only logit losses, the teacher's outputs are the same
         # every epoch: compute them once.
-        cached = predict_logits(teacher, x) if not t_paths else None
+        static = not t_paths and job.splits.augmentation() is None
+        cached = predict_logits(teacher, job.splits.x["train"]) if static else None
 
         with Taps(student, s_paths) as s_taps, Taps(teacher, t_paths) as t_taps:
 
@@ -40,18 +42,5 @@ class Offline:
                 return losses(Outputs(xb, yb, s_logits, t_logits, *feats, index=idx))
 
             trainable = nn.ModuleDict({"student": student, "losses": losses})
-            val = (job.splits.x["val"], job.splits.y["val"])
-            fit(
-                trainable,
-                batch_loss,
-                student,
-                x,
-                y,
-                val,
-                job.train,
-                job.seed,
-                job.workdir,
-                job.label,
-                job.reporter,
-            )
+            job.fit(trainable, batch_loss, student)
         return student
