@@ -46,7 +46,18 @@ class DistillJob:
         """The scheme's validated `Options` (validated at config load too)."""
         return scheme.Options.model_validate(self.distill.options)
 
-    def fit(self, trainable, batch_loss, eval_model, x=None, y=None, val=True, augment=True):
+    def fit(
+        self,
+        trainable,
+        batch_loss,
+        eval_model,
+        x=None,
+        y=None,
+        val=True,
+        augment=True,
+        workdir=None,
+        label=None,
+    ):
         """`trainer.fit` on the training split (or the given x, y) with the job's settings."""
         from edgekd.distill.trainer import fit
 
@@ -63,8 +74,8 @@ class DistillJob:
             v,
             self.train,
             self.seed,
-            self.workdir,
-            self.label,
+            self.workdir if workdir is None else workdir,
+            self.label if label is None else label,
             self.reporter,
             augment=aug,
         )
@@ -128,3 +139,17 @@ def freeze(model: nn.Module) -> nn.Module:
     for p in model.parameters():
         p.requires_grad_(False)
     return model
+
+
+def check_response_only(student, where: str, why: str) -> None:
+    """Refuse losses that read feature taps where the scheme has only logits to give."""
+    from edgekd.errors import ConfigError
+
+    for j, spec in enumerate(student.distill.losses):
+        cls = LOSSES.get(spec.name)
+        s, t = cls.taps(cls.Options.model_validate(spec.options))
+        if s or t or cls.kind != "response":
+            raise ConfigError(
+                f"{where}.losses[{j}]: loss '{spec.name}' is a {cls.kind} loss, but scheme "
+                f"'{student.distill.scheme}' {why}. Use response losses (e.g. kd) here."
+            )
