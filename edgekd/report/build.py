@@ -77,6 +77,7 @@ def write_report(run_dir: Path, cfg, models, targets, rows: list[dict]) -> dict:
 
 def _model_summary(info: dict) -> dict:
     keep = ("model", "options", "method", "scheme", "params", "flops", "acc_test")
+    keep += ("synthetic_samples", "synthesis", "training_samples_read", "peers", "teachers")
     return {k: info[k] for k in keep if k in info}
 
 
@@ -122,6 +123,24 @@ def cell(row: dict, key: str, fmt: str) -> str:
     return fmt.format(value)
 
 
+def _scheme_notes(report: dict) -> list[str]:
+    """What a reader must know to judge a distilled row: e.g. data-free sample counts."""
+    notes = []
+    for label, m in report["models"].items():
+        if "synthetic_samples" in m:
+            notes.append(
+                f"- {label}: distilled data-free from {m['synthetic_samples']:,} synthetic "
+                f"inputs ({m.get('synthesis')}); {m.get('training_samples_read', 0)} training "
+                "samples read."
+            )
+        for i, peer in enumerate(m.get("peers", [])[1:], start=1):
+            notes.append(
+                f"- {label}: mutual-learning peer {i} ({peer['model']}) reached "
+                f"{peer['acc_test']:.2%} test accuracy (not exported)."
+            )
+    return ["", "## Notes", "", *notes] if notes else []
+
+
 def render_markdown(report: dict) -> str:
     lines = [
         f"# edgekd report: {report['pipeline']}",
@@ -136,6 +155,7 @@ def render_markdown(report: dict) -> str:
     ]
     for row in report["rows"]:
         lines.append("| " + " | ".join(cell(row, k, f) for k, _, f in COLUMNS) + " |")
+    lines += _scheme_notes(report)
     skipped = [r for r in report["rows"] if r["status"] != "ok"]
     if skipped:
         lines += ["", "## Not measured", ""]
