@@ -77,7 +77,8 @@ def synthesize(teacher: nn.Module, shape, num_classes: int, opts: Options, seed:
             "`method: noise`."
         )
     gen = torch.Generator().manual_seed(seed)
-    xs, ys, history = [], [], np.zeros(opts.steps)
+    xs, ys = [], []
+    history = np.zeros(opts.steps if opts.method == "deepinversion" else 0)
     stats = BNStatistics(teacher)
     try:
         for start in range(0, opts.num_samples, opts.batch_size):
