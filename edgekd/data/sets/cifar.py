@@ -42,10 +42,14 @@ class Options(BaseModel):
     normalize: bool = True  # per-channel mean/std of the training set
 
 
+class Refused(pickle.UnpicklingError):
+    """A pickle asked for something other than plain arrays."""
+
+
 def _encode(text: str, encoding: str = "utf-8", errors: str = "strict") -> bytes:
     """`_codecs.encode` as protocol-2 pickles use it for bytes: latin-1 only."""
     if encoding.lower().replace("-", "") != "latin1":
-        raise pickle.UnpicklingError(f"refused _codecs.encode with encoding {encoding!r}")
+        raise Refused(f"refused _codecs.encode with encoding {encoding!r}")
     return codecs.encode(text, "latin-1", errors)
 
 
@@ -69,7 +73,7 @@ class ArrayUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):
         found = _allowed().get((module, name))
         if found is None:
-            raise pickle.UnpicklingError(f"global '{module}.{name}' is not allowed")
+            raise Refused(f"global '{module}.{name}' is not allowed")
         return found
 
 
@@ -82,12 +86,21 @@ def read_pickle(path: Path) -> dict:
     try:
         with open(path, "rb") as f:
             obj = ArrayUnpickler(f, encoding="bytes").load()
-    except pickle.UnpicklingError as exc:
+    except Refused as exc:
         raise DataError(
             f"cifar dataset: '{path}' was refused: {exc}. Only plain dicts of numpy arrays, "
             "lists and strings are read; this file is not a CIFAR batch as distributed."
         ) from None
-    except (EOFError, ValueError, TypeError, AttributeError, IndexError, OSError) as exc:
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        KeyError,
+        OSError,
+    ) as exc:
         raise DataError(f"cifar dataset: '{path}' is corrupt or truncated ({exc}).") from None
     if not isinstance(obj, dict):
         raise DataError(f"cifar dataset: '{path}' does not hold a dict; not a CIFAR batch.")
