@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 COMMAND = "python benchmarks/kd_schemes.py"
 
 STUDENT = {"model": "mlp", "options": {"hidden": [64, 64]}}
+CNN_STUDENT = {"model": "cnn1d", "options": {"channels": [16, 16, 16]}}
 TRAIN = {"epochs": 30, "batch_size": 64, "lr": 0.002, "optimizer": "adamw", "weight_decay": 1e-4}
 SYNTH = {"num_samples": 1024, "batch_size": 256, "steps": 200, "lr": 0.05, "bn_weight": 10.0}
 
@@ -32,6 +33,12 @@ SYNTH = {"num_samples": 1024, "batch_size": 256, "steps": 200, "lr": 0.05, "bn_w
 def pipeline(seed: int) -> dict:
     kd = [{"name": "kd", "weight": 1.0, "options": {"temperature": 4.0}}]
     free = {"scheme": "data-free", "ce_weight": 0.0, "losses": kd}
+    dml = {  # the DML paper's loss: CE + KL(peer || other peer) at T = 1, weight 1
+        "scheme": "dml",
+        "ce_weight": 1.0,
+        "losses": [{"name": "kd", "weight": 1.0, "options": {"temperature": 1.0}}],
+        "options": {"peers": 2},
+    }
     return {
         "name": f"kd-schemes-s{seed}",
         "seed": seed,
@@ -43,18 +50,9 @@ def pipeline(seed: int) -> dict:
         },
         "students": [
             STUDENT | {"name": "scratch", "train": TRAIN, "baseline": True},
-            STUDENT
-            | {
-                "name": "dml",
-                "train": TRAIN,
-                "baseline": False,
-                "distill": {
-                    "scheme": "dml",
-                    "ce_weight": 1.0,
-                    "losses": [{"name": "kd", "weight": 1.0, "options": {"temperature": 1.0}}],
-                    "options": {"peers": 2},
-                },
-            },
+            STUDENT | {"name": "dml", "train": TRAIN, "baseline": False, "distill": dml},
+            CNN_STUDENT | {"name": "cnn", "train": TRAIN, "baseline": True},
+            CNN_STUDENT | {"name": "cnn-dml", "train": TRAIN, "baseline": False, "distill": dml},
             STUDENT
             | {
                 "name": "data-free",
@@ -83,12 +81,15 @@ def run_seed(seed: int, out: Path) -> dict:
     path.write_text(yaml.safe_dump(pipeline(seed), sort_keys=False))
     run_dir = run_pipeline(load_pipeline(path), path, out=out / f"seed{seed}", reporter=Reporter())
     models = json.loads((run_dir / "report.json").read_text())["models"]
-    peers = models["dml"]["peers"]
+    peers, cnn_peers = models["dml"]["peers"], models["cnn-dml"]["peers"]
     return {
         "teacher": models["teacher"]["acc_test"],
         "scratch": models["scratch-scratch"]["acc_test"],
         "dml_peer0": peers[0]["acc_test"],
         "dml_peer1": peers[1]["acc_test"],
+        "cnn_scratch": models["cnn-scratch"]["acc_test"],
+        "cnn_dml_peer0": cnn_peers[0]["acc_test"],
+        "cnn_dml_peer1": cnn_peers[1]["acc_test"],
         "data_free": models["data-free"]["acc_test"],
         "noise": models["noise"]["acc_test"],
         "synthetic_samples": models["data-free"]["synthetic_samples"],
@@ -104,8 +105,11 @@ def render(results: dict) -> str:
     rows = [
         ("teacher (cnn1d 32x3)", "teacher"),
         ("student from scratch (mlp 64-64)", "scratch"),
-        ("DML peer 0 (exported student)", "dml_peer0"),
-        ("DML peer 1", "dml_peer1"),
+        ("DML mlp peer 0 (exported student)", "dml_peer0"),
+        ("DML mlp peer 1", "dml_peer1"),
+        ("student from scratch (cnn1d 16x3)", "cnn_scratch"),
+        ("DML cnn1d peer 0 (exported student)", "cnn_dml_peer0"),
+        ("DML cnn1d peer 1", "cnn_dml_peer1"),
         ("data-free KD, DeepInversion inputs", "data_free"),
         ("KD on random-noise inputs (same count)", "noise"),
     ]
@@ -131,9 +135,11 @@ def render(results: dict) -> str:
         f"random-noise inputs labelled by the teacher: **{c['data_free_beats_noise']}** "
         f"(mean difference {c['data_free_minus_noise']:+.2%}, better on "
         f"{c['data_free_wins']}/{len(per)} seeds). Neither student reads any training input.",
-        f"- DML peers beat their scratch twins: **{c['dml_beats_scratch']}** (peer mean minus "
-        f"scratch {c['dml_minus_scratch']:+.2%}; peer 0 better on {c['dml_wins']}/{len(per)} "
-        "seeds).",
+        f"- DML peers beat their scratch twins, mlp 64-64: **{c['dml_beats_scratch']}** (peer "
+        f"mean minus scratch {c['dml_minus_scratch']:+.2%}; peer 0 better on "
+        f"{c['dml_wins']}/{len(per)} seeds); cnn1d 16x3: **{c['cnn_dml_beats_scratch']}** "
+        f"({c['cnn_dml_minus_scratch']:+.2%}; peer 0 better on {c['cnn_dml_wins']}/{len(per)} "
+        "seeds). A scratch twin has the same architecture, initial seed and training settings.",
         "",
         "## Settings",
         "",
@@ -147,6 +153,9 @@ def render(results: dict) -> str:
 def claims(per: list[dict]) -> dict:
     df = statistics.mean(p["data_free"] - p["noise"] for p in per)
     dml = statistics.mean((p["dml_peer0"] + p["dml_peer1"]) / 2 - p["scratch"] for p in per)
+    cnn = statistics.mean(
+        (p["cnn_dml_peer0"] + p["cnn_dml_peer1"]) / 2 - p["cnn_scratch"] for p in per
+    )
     return {
         "data_free_minus_noise": df,
         "data_free_beats_noise": df > 0,
@@ -154,6 +163,9 @@ def claims(per: list[dict]) -> dict:
         "dml_minus_scratch": dml,
         "dml_beats_scratch": dml > 0,
         "dml_wins": sum(p["dml_peer0"] > p["scratch"] for p in per),
+        "cnn_dml_minus_scratch": cnn,
+        "cnn_dml_beats_scratch": cnn > 0,
+        "cnn_dml_wins": sum(p["cnn_dml_peer0"] > p["cnn_scratch"] for p in per),
     }
 
 

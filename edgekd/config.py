@@ -313,12 +313,28 @@ def check_plugins(cfg: PipelineConfig, source: str) -> None:
                 f"{source}: students[{i}].distill: scheme '{s.distill.scheme}' needs a teacher; "
                 "add `teacher:` (or `teachers:`) to the pipeline."
             )
+        if any(t.onnx is not None for t in cfg.all_teachers) and _reads_teacher_taps(s):
+            raise ConfigError(
+                f"{source}: students[{i}].distill: a feature or relation loss reads the "
+                "teacher's layers, but an ONNX teacher is a black box that gives only logits. "
+                "Use response losses (kd, dkd, dist) with an ONNX teacher."
+            )
         if hasattr(scheme, "check"):  # what the scheme needs of the rest of the pipeline
             scheme.check(cfg, s, f"{source}: students[{i}].distill")
         for j, loss in enumerate(s.distill.losses):
             cls = lookup(LOSSES, loss.name, f"students[{i}].distill.losses[{j}].name")
             loc = (f"students[{i}]", "distill", f"losses[{j}]", "options")
             validate_options(cls, loss.options, source, loc)
+
+
+def _reads_teacher_taps(student: StudentConfig) -> bool:
+    from edgekd.distill.losses import LOSSES
+
+    for spec in student.distill.losses:
+        cls = LOSSES.get(spec.name)
+        if cls.taps(cls.Options.model_validate(spec.options))[1]:
+            return True
+    return False
 
 
 # ---------------------------------------------------------------- targets

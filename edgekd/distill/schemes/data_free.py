@@ -132,7 +132,9 @@ class DataFree:
                 x, y, history = z["x"], z["y"], z["history"]
         else:
             x, y, history = synthesize(job.teachers[0], shape, k, opts, job.seed)
-            np.savez(cache, x=x, y=y, history=history)
+            tmp = cache.with_name("resume-synthetic.tmp.npz")
+            np.savez(tmp, x=x, y=y, history=history)
+            tmp.replace(cache)
         job.info |= {
             "synthetic_samples": int(len(x)),
             "synthesis": opts.method,
