@@ -169,6 +169,7 @@ def add_speedups(rows: list[dict]) -> None:
 
 def _model_summary(info: dict) -> dict:
     keep = ("model", "options", "method", "scheme", "params", "flops", "acc_test")
+    keep += ("synthetic_samples", "synthesis", "training_samples_read", "peers", "teachers")
     return {k: info[k] for k in keep if k in info}
 
 
