@@ -284,8 +284,16 @@ def methods() -> None:
         )
         table.add_row(name, f"loss/{cls.kind}", cls.description, cls.paper, opts)
     for name, cls in SCHEMES.items():
-        table.add_row(name, "scheme", cls.description, cls.paper, "")
+        fields = cls.Options.model_fields.items()
+        opts = ", ".join(f"{k}={_default_text(f)}" for k, f in fields)
+        table.add_row(name, getattr(cls, "kind", "scheme"), cls.description, cls.paper, opts)
     Console().print(table)
+
+
+def _default_text(field) -> str:
+    if field.is_required():
+        return "(required)"
+    return repr(field.get_default(call_default_factory=True))
 
 
 def main() -> None:

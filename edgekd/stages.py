@@ -50,6 +50,8 @@ def run_data(cfg: PipelineConfig, folder: Path) -> dict:
         "preprocessing": splits.preprocessing,
         "input_shape": list(splits.input_shape),
         "sizes": {k: int(len(v)) for k, v in splits.y.items()},
+        "augment": splits.augment,
+        "teacher_input_shape": list(splits.teacher_view().input_shape),
     }
 
 
@@ -84,6 +86,10 @@ def save_model(model: nn.Module, folder: Path) -> None:
 
 def load_trained(res: StageResult, splits: Splits) -> nn.Module:
     info = res.info
+    if info.get("onnx"):
+        from edgekd.distill.onnx_teacher import OnnxTeacher
+
+        return OnnxTeacher(res.path / info["onnx"])
     model = build_model(info["model"], info["options"], splits.input_shape, splits.num_classes)
     model.load_state_dict(torch.load(res.path / WEIGHTS, weights_only=True))
     return model.eval()
@@ -108,6 +114,7 @@ def run_supervised(
         folder,
         label,
         reporter,
+        augment=splits.augmentation(),
     )
     save_model(model, folder)
     return model_info(model, spec, splits, method="scratch", history=history)
@@ -176,6 +183,34 @@ def run_teacher_checkpoint(spec: TeacherConfig, splits: Splits, folder: Path) ->
     return model_info(model, spec, splits, method="checkpoint", source=str(spec.checkpoint))
 
 
+def run_teacher_onnx(spec: TeacherConfig, splits: Splits, folder: Path) -> dict:
+    """Copy a black-box ONNX teacher into the run and check it fits the data."""
+    import shutil
+
+    import onnx
+    from onnx import numpy_helper
+
+    from edgekd.distill.onnx_teacher import OnnxTeacher
+
+    shutil.copyfile(spec.onnx, folder / "teacher.onnx")
+    teacher = OnnxTeacher(folder / "teacher.onnx")
+    teacher.check_io(splits.input_shape, splits.num_classes)
+    graph = onnx.load(str(folder / "teacher.onnx")).graph
+    params = sum(int(numpy_helper.to_array(t).size) for t in graph.initializer)
+    return {
+        "model": "onnx",
+        "onnx": "teacher.onnx",
+        "source": str(spec.onnx),
+        "options": {},
+        "input_shape": list(splits.input_shape),
+        "num_classes": splits.num_classes,
+        "params": params,
+        "flops": None,
+        "acc_test": accuracy(teacher, splits.x["test"], splits.y["test"]),
+        "method": "onnx (black box)",
+    }
+
+
 def run_distill(
     student: StudentConfig,
     teachers: list[nn.Module],
@@ -203,7 +238,8 @@ def run_distill(
     model = SCHEMES.get(student.distill.scheme)().run(job)
     save_model(model, folder)
     method = "+".join(loss.name for loss in student.distill.losses)
-    return model_info(model, student, splits, method=method, scheme=student.distill.scheme)
+    scheme = student.distill.scheme
+    return model_info(model, student, splits, method=method, scheme=scheme, **job.info)
 
 
 # ---------------------------------------------------------------- export, compile, profile
