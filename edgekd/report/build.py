@@ -154,6 +154,7 @@ def estimated_fields(r: dict, info: dict) -> dict:
         "latency_source": "estimated",
         "estimate": est,
         "reason": r.get("reason", ""),
+        "bundle": r.get("bundle"),  # built here for the device, when its compiler runs here
     }
 
 
