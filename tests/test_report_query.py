@@ -34,6 +34,8 @@ def row(model, target, acc, p90, gate="pass", source="measured-local", **kw):
         "gate": "n/a" if est else gate, "p50_ms": p90 * 0.9, "p90_ms": p90, "p99_ms": p90,
         "size_bytes": 2048, "latency_source": source, "bundle": f"deploy/{target}/{model}-fp32",
     }  # fmt: skip
+    if not est:
+        r["accuracy_kept"] = 1.0 if gate == "pass" else 0.95
     if est:
         r["estimate"] = {"latency_ms": p90, "bound": "memory", "flops": 20, "peak": 100.0}
         r["estimate"] |= {"bytes": 800, "memory_bandwidth_gbps": 50.0, "spec_source": "test"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from edgekd.report.columns import FULL, cell
-from edgekd.report.markdown import method_text, point_label
+from edgekd.report.markdown import environment_text, method_text, point_label
 from edgekd.report.plot import pareto_svg
 
 CSS = """
@@ -20,7 +20,7 @@ tr.front td:first-child{font-weight:bold}
 .badge{display:inline-block;padding:0 .4em;border-radius:3px;font-size:.8em;color:#fff}
 .measured-local{background:#2c7a2c}.measured-remote{background:#1f5fa8}
 .estimated{background:#a86b1f}.plot svg{max-width:100%;height:auto}
-.wrap{overflow-x:auto}
+.wrap{overflow-x:auto}.env{color:#555;font-size:.9em}
 """
 
 
@@ -67,6 +67,7 @@ def target_section(report: dict, target: str) -> str:
         f'<section class="target" id="target-{escape(target)}"><h2>{escape(target)} '
         f"<small>({where})</small></h2>"
         f'<div class="plot">{plot}</div><h3>Pareto frontier</h3><ol>{items}</ol>'
+        f'<p class="env">{escape(environment_text(report, target))}</p>'
         f"{layers_html(rows)}</section>"
     )
 
@@ -97,7 +98,7 @@ def render_html(report: dict) -> str:
     skipped = "".join(
         f"<li>{escape(point_label(r))} on {escape(r['target'])}: {escape(r.get('reason', ''))}</li>"
         for r in report["rows"]
-        if r["status"] == "skipped"
+        if r["status"] not in ("ok", "estimated")
     )
     title = escape(f"edgekd report: {report['pipeline']}")
     return (

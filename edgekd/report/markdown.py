@@ -35,6 +35,28 @@ def frontier_lines(report: dict, target: str) -> list[str]:
     ] or ["- (no measured or estimated artifacts)"]
 
 
+def environment_text(report: dict, target: str) -> str:
+    """Where and with what the target's rows were measured (distinct values, in row order)."""
+    rows = [r for r in report["rows"] if r["target"] == target and r["status"] == "ok"]
+    if not rows:
+        return ""
+
+    def distinct(key: str) -> str:
+        seen = []
+        for r in rows:
+            v = r.get(key)
+            v = ", ".join(f"{k} {x}" for k, x in v.items()) if isinstance(v, dict) else str(v)
+            if v not in seen:
+                seen.append(v)
+        return " / ".join(seen)
+
+    return (
+        f"Measured on {distinct('cpu')} (host {distinct('host')}), "
+        f"{distinct('latency_source')}; threads {distinct('threads')}, CPU affinity "
+        f"{distinct('affinity')}; {distinct('versions')}."
+    )
+
+
 def table_lines(rows: list[dict], columns=FULL) -> list[str]:
     lines = ["| " + " | ".join(h for _, h, _ in columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(r, k, f) for k, _, f in columns) + " |" for r in rows]
@@ -134,6 +156,8 @@ def render_markdown(report: dict) -> str:
     for target in sorted({r["target"] for r in report["rows"]}):
         lines += ["", f"## Pareto frontier on {target} (accuracy vs p90 latency)", ""]
         lines += frontier_lines(report, target)
+        env = environment_text(report, target)
+        lines += ["", env] if env else []
     lines += ["", "## All rows", ""] + table_lines(report["rows"])
     lines += scheme_notes(report) + gate_lines(report) + layer_lines(report)
     lines += estimate_lines(report)
