@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from edgekd.report.columns import FULL, cell
+from edgekd.report.columns import FULL, cell, fmt_ms
 from edgekd.report.markdown import environment_text, method_text, point_label
 from edgekd.report.plot import pareto_svg
 
@@ -92,6 +92,19 @@ def layers_html(rows: list[dict]) -> str:
     return ("<h3>Slowest ops (top 10)</h3>" + "".join(parts)) if parts else ""
 
 
+def recommended_html(report: dict) -> str:
+    rec = report.get("recommended") or {}
+    source = {(r["target"], r["model"], r["precision"]): r.get("latency_source")
+              for r in report["rows"]}  # fmt: skip
+    items = "".join(
+        f"<li><b>{escape(t)}</b>: {escape(r['model'])} ({escape(str(r.get('method')))}, "
+        f"{escape(r['precision'])}): accuracy {r['accuracy']:.2%}, p90 {fmt_ms(r['p90_ms'])} ms"
+        f" {badge(source.get((t, r['model'], r['precision'])))}</li>"
+        for t, r in rec.items()
+    )
+    return f"<h2>Recommended artifact per target</h2><ul>{items}</ul>" if items else ""
+
+
 def render_html(report: dict) -> str:
     targets = sorted({r["target"] for r in report["rows"]})
     sections = "".join(target_section(report, t) for t in targets)
@@ -105,7 +118,7 @@ def render_html(report: dict) -> str:
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
         f'<meta name="viewport" content="width=device-width,initial-scale=1">'
         f"<style>{CSS}</style></head><body><h1>{title}</h1><p>{escape(method_text(report))}</p>"
-        f"{sections}<h2>All rows</h2>{full_table(report['rows'])}"
+        f"{recommended_html(report)}{sections}<h2>All rows</h2>{full_table(report['rows'])}"
         + (f"<h2>Not measured</h2><ul>{skipped}</ul>" if skipped else "")
         + "</body></html>\n"
     )
