@@ -118,9 +118,13 @@ def test_parse_ort_trace_keeps_only_the_last_runs():
         node(21, "a", "Gemm", 4),
     ]
     per_node = parse_ort_trace(trace, runs=2)  # the warm-up run at ts 0 is dropped
-    assert per_node == {("a", "Gemm"): 10.0, ("b", "Relu"): 2.0}
+    assert per_node == {("a", "Gemm"): 10.0, ("b", "Relu"): 2.0}  # runs x per-run median
     summary = summarize_nodes(per_node, 2, "t")
     assert summary["top"][0]["mean_us"] == 5.0 and math.isclose(summary["total_us"], 6.0)
+    # one preempted run does not move a node's figure: the median of 3 runs ignores it
+    trace3 = [run(0), node(1, "a", "Gemm", 5), run(10), node(11, "a", "Gemm", 900),
+              run(20), node(21, "a", "Gemm", 6)]  # fmt: skip
+    assert parse_ort_trace(trace3, runs=3) == {("a", "Gemm"): 18.0}
 
 
 def test_corrupt_artifact_is_a_clear_error_from_the_worker(tmp_path):

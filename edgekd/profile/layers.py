@@ -8,7 +8,9 @@ own session after the latency measurement and its times are only compared with e
 
 from __future__ import annotations
 
+import bisect
 import json
+import statistics
 import tempfile
 from collections import defaultdict
 from pathlib import Path
@@ -82,16 +84,21 @@ def ort_node_times(
 
 
 def parse_ort_trace(trace: list[dict], runs: int) -> dict[tuple[str, str], float]:
-    """Sum of kernel time (us) per node over the last `runs` model runs of an ORT trace."""
-    model_runs = [e for e in trace if e.get("cat") == "Session" and e.get("name") == "model_run"]
-    since = model_runs[-runs]["ts"] if len(model_runs) >= runs else 0
-    out: dict[tuple[str, str], float] = defaultdict(float)
+    """Kernel time (us) per node over the last `runs` model runs of an ORT trace, as
+    runs x the per-run median: one preempted run on a shared CPU does not skew a node."""
+    starts = sorted(
+        e["ts"] for e in trace if e.get("cat") == "Session" and e.get("name") == "model_run"
+    )[-runs:]
+    per_run: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0] * len(starts))
     for e in trace:
         name = e.get("name", "")
-        if e.get("cat") == "Node" and name.endswith("_kernel_time") and e.get("ts", 0) >= since:
+        if e.get("cat") != "Node" or not name.endswith("_kernel_time"):
+            continue
+        i = bisect.bisect_right(starts, e.get("ts", 0)) - 1
+        if i >= 0:
             op = e.get("args", {}).get("op_name", "?")
-            out[(name.removesuffix("_kernel_time"), op)] += float(e.get("dur", 0))
-    return dict(out)
+            per_run[(name.removesuffix("_kernel_time"), op)][i] += float(e.get("dur", 0))
+    return {k: statistics.median(v) * len(v) for k, v in per_run.items()}
 
 
 def openvino_node_times(
@@ -101,11 +108,11 @@ def openvino_node_times(
 
     runner = OvRunner(path, threads, perf_count=True)
     runner(sample)  # warm-up
-    out: dict[tuple[str, str], float] = defaultdict(float)
-    for _ in range(runs):
+    per_run: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0] * runs)
+    for i in range(runs):
         runner(sample)
         for info in runner.request.get_profiling_info():
             if str(info.status).endswith("EXECUTED") and "NOT" not in str(info.status):
-                us = info.real_time.total_seconds() * 1e6
-                out[(info.node_name, f"{info.node_type} ({info.exec_type})")] += us
-    return dict(out)
+                key = (info.node_name, f"{info.node_type} ({info.exec_type})")
+                per_run[key][i] += info.real_time.total_seconds() * 1e6
+    return {k: statistics.median(v) * runs for k, v in per_run.items()}
