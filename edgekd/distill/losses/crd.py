@@ -10,7 +10,7 @@ from pydantic import Field
 from torch import nn
 
 from edgekd.distill.losses import LOSSES, LossContext, Outputs
-from edgekd.distill.losses.common import OptionalPair, shape_of
+from edgekd.distill.losses.common import OptionalPair, gather_rows, shape_of
 from edgekd.distill.losses.relation import _RelationLoss
 from edgekd.errors import ConfigError
 
@@ -114,6 +114,11 @@ class CRDLoss(_RelationLoss):
         loss = nce_loss(self.scores(self.memory_t, idx, v_s, self.z_s), self.num_data)
         loss = loss + nce_loss(self.scores(self.memory_s, idx, v_t, self.z_t), self.num_data)
         if self.training:
-            self.update(self.memory_s, out.index, v_s)
-            self.update(self.memory_t, out.index, v_t)
+            # Under DDP every rank applies every rank's update, so the banks stay identical
+            # (DDP re-broadcasts rank 0's buffers each step; other ranks' rows would be lost).
+            d = v_s.shape[1]
+            rows = gather_rows(torch.cat([out.index[:, None].to(v_s.dtype), v_s, v_t], 1))
+            index = rows[:, 0].round().long()
+            self.update(self.memory_s, index, rows[:, 1 : 1 + d])
+            self.update(self.memory_t, index, rows[:, 1 + d :])
         return loss
