@@ -246,7 +246,12 @@ def markdown(table: dict) -> str:
             f"| {r['method']} | {kind} | {pct(r['mean'])} ± {pct(r['std'])} | {seeds} | "
             f"{gap} | {beats} |"
         )
-    lines += [
+    return "\n".join(lines + hyper_parameters(table) + footer(table))
+
+
+def hyper_parameters(table: dict) -> list[str]:
+    t, s = table["teacher"], table["student"]
+    lines = [
         "",
         "## Hyper-parameters",
         "",
@@ -267,8 +272,12 @@ def markdown(table: dict) -> str:
             f"| {r['method']} | {r['ce_weight']} | {r['loss_weight']:g} (×{r['multiplier']}) | "
             f"`{json.dumps(r['options'])}` | {tried} |"
         )
-    lines += ["", "## Reading the table", "", *notes(table)]
-    lines += [
+    return lines
+
+
+def footer(table: dict) -> list[str]:
+    lines = ["", "## Reading the table", "", *notes(table)]
+    return lines + [
         "",
         "## Reproduce",
         "",
@@ -279,7 +288,6 @@ def markdown(table: dict) -> str:
         "deterministic for a given seed, so a rerun should reproduce these figures closely.",
         "",
     ]
-    return "\n".join(lines)
 
 
 def notes(table: dict) -> list[str]:
