@@ -304,6 +304,13 @@ CASES = [
         with_checkpoint("t.safetensors", safetensors_truncated),
         "corrupt",
     ),
+    Case(
+        "ckpt-corrupt-under-ddp",
+        lambda d: (
+            with_checkpoint("t.pt", lambda p: p.write_bytes(os.urandom(512)))(d) + ["--nproc", "2"]
+        ),
+        "corrupt",
+    ),
     # datasets
     Case("npz-missing", lambda d: pipeline(d, npz=False), "does not exist"),
     Case("npz-corrupt", npz_bytes(os.urandom(300)), "not a readable .npz"),
