@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,7 +170,15 @@ def load_resume(path: Path) -> dict | None:
     """The resume checkpoint (read by rank 0 and sent to all ranks), or None."""
     state = None
     if _current.is_main and Path(path).is_file():
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # cut short by a power loss or a full disk: start over
+            print(
+                f"warning: unreadable resume checkpoint '{path}' ({type(exc).__name__}); "
+                "training this stage from the start.",
+                file=sys.stderr,
+            )
+            Path(path).unlink()
     return broadcast(state)
 
 
@@ -200,7 +209,6 @@ def launch(nproc: int, argv: list[str]) -> int:
     that rank printed), so a failed worker is not reported a second time as a traceback.
     """
     import logging
-    import sys
     import uuid
 
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
