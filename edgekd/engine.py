@@ -12,8 +12,9 @@ from pathlib import Path
 
 from edgekd import stages
 from edgekd.backends import BACKENDS
-from edgekd.config import PipelineConfig, TargetConfig, load_target
+from edgekd.config import PipelineConfig, TargetConfig, TeacherConfig, load_target
 from edgekd.distill import distributed as ddp
+from edgekd.distill.schemes import SCHEMES
 from edgekd.hashing import sha256_file
 from edgekd.pipeline import StageResult, StageStore
 from edgekd.progress import Reporter
@@ -65,17 +66,21 @@ def _run_locked(cfg, run_dir: Path, targets, reporter: Reporter) -> Path:
     splits = stages.load_splits(data)
     rows = []
     for m in models:
-        net = stages.load_trained(m.stage, splits)
+        sp = splits.teacher_view() if m.role == "teacher" else splits  # cross-modal teachers
+        if m.stage.info.get("onnx"):
+            rows += _onnx_teacher_rows(m, targets)
+            continue
+        net = stages.load_trained(m.stage, sp)
         meta = _metadata(m, data)
         exp = stage(
             "export",
             f"export-{m.label}",
             cfg.export,
             {"model": m.stage},
-            lambda d, net=net, meta=meta: stages.run_export(net, splits, cfg.export, meta, d),
+            lambda d, net=net, meta=meta, sp=sp: stages.run_export(net, sp, cfg.export, meta, d),
         )
         for target in targets:
-            rows += _compile_and_profile(cfg, stage, m, exp, data, splits, target, run_dir)
+            rows += _compile_and_profile(cfg, stage, m, exp, data, sp, target, run_dir)
     from edgekd.report.build import write_report
 
     write_report(run_dir, cfg, models, targets, rows)
@@ -88,25 +93,13 @@ def _train_all(cfg: PipelineConfig, stage, reporter) -> tuple[StageResult, list[
         "data", "data", {"data": cfg.data, "seed": cfg.seed}, {}, lambda d: stages.run_data(cfg, d)
     )
     splits = stages.load_splits(data)
-    t = cfg.teacher
-    if t.checkpoint is not None:
-        teacher = stage(
-            "teacher",
-            "teacher",
-            {"spec": t, "checkpoint": sha256_file(t.checkpoint)},
-            {"data": data},
-            lambda d: stages.run_teacher_checkpoint(t, splits, d),
-        )
-    else:
-        teacher = stage(
-            "train",
-            "teacher",
-            {"spec": t, "seed": cfg.seed},
-            {"data": data},
-            lambda d: stages.run_supervised(t, t.train, splits, cfg.seed, d, "teacher", reporter),
-        )
-    models = [Trained("teacher", "teacher", None, teacher)]
-    load_teacher = functools.cache(lambda: stages.load_trained(teacher, splits))
+    tsplits = splits.teacher_view()
+    teachers = [
+        _teacher_stage(cfg, stage, data, tsplits, t, i, reporter)
+        for i, t in enumerate(cfg.all_teachers)
+    ]
+    models = [Trained(res.label, "teacher", None, res) for res in teachers]
+    load_teachers = functools.cache(lambda: [stages.load_trained(t, tsplits) for t in teachers])
     for s in cfg.students:
         if s.baseline:
             label = f"{s.name}-scratch"
@@ -121,17 +114,71 @@ def _train_all(cfg: PipelineConfig, stage, reporter) -> tuple[StageResult, list[
             )
             models.append(Trained(label, "baseline", s.name, res))
         if s.distill is not None:
+            uses = getattr(SCHEMES.get(s.distill.scheme), "needs_teacher", True)
+            inputs = {"data": data}
+            if uses:  # the first teacher keeps the key "teacher": old cache keys stay valid
+                inputs |= {
+                    ("teacher" if i == 0 else f"teacher-{i}"): t for i, t in enumerate(teachers)
+                }
             res = stage(
                 "distill",
                 s.name,
                 {"spec": s, "seed": cfg.seed},
-                {"data": data, "teacher": teacher},
-                lambda d, s=s: stages.run_distill(
-                    s, [load_teacher()], splits, cfg.seed, d, s.name, reporter
+                inputs,
+                lambda d, s=s, uses=uses: stages.run_distill(
+                    s, load_teachers() if uses else [], splits, cfg.seed, d, s.name, reporter
                 ),
             )
             models.append(Trained(s.name, "distilled", s.name, res))
     return data, models
+
+
+def _teacher_stage(cfg, stage, data, tsplits, t: TeacherConfig, i: int, reporter) -> StageResult:
+    """Train, load (checkpoint) or take over (ONNX) teacher number `i`."""
+    label = "teacher" if i == 0 else f"teacher-{i}"
+    if t.onnx is not None:
+        config = {"spec": t, "onnx": sha256_file(t.onnx)}
+        return stage(
+            "teacher",
+            label,
+            config,
+            {"data": data},
+            lambda d: stages.run_teacher_onnx(t, tsplits, d),
+        )
+    if t.checkpoint is not None:
+        return stage(
+            "teacher",
+            label,
+            {"spec": t, "checkpoint": sha256_file(t.checkpoint)},
+            {"data": data},
+            lambda d: stages.run_teacher_checkpoint(t, tsplits, d),
+        )
+    seed = cfg.seed + i  # several teachers of one architecture should differ
+    return stage(
+        "train",
+        label,
+        {"spec": t, "seed": seed},
+        {"data": data},
+        lambda d: stages.run_supervised(t, t.train, tsplits, seed, d, label, reporter),
+    )
+
+
+def _onnx_teacher_rows(m: Trained, targets) -> list[dict]:
+    reason = "black-box ONNX teacher: used for distillation only, not compiled or profiled"
+    return [
+        {
+            "model": m.label,
+            "role": m.role,
+            "student": None,
+            "target": t.name,
+            "runtime": t.runtime,
+            "precision": p,
+            "status": "skipped",
+            "reason": reason,
+        }
+        for t in targets
+        for p in t.precisions
+    ]
 
 
 def _metadata(m: Trained, data: StageResult) -> dict[str, str]:
@@ -155,10 +202,20 @@ def _compile_and_profile(
     target: TargetConfig,
     run_dir: Path,
 ) -> list[dict]:
-    from edgekd.deploy import write_bundle
+    from edgekd.backends import CompileContext
+    from edgekd.deploy import verified, write_bundle
+    from edgekd.errors import RuntimeMissingError
+    from edgekd.profile.estimate import estimate_row
+    from edgekd.profile.remote import RemoteError
 
     backend = BACKENDS.get(target.runtime)(target)
     reason = backend.available()
+    onnx_path = exp.path / "model.onnx"
+    context = CompileContext(
+        load_model=lambda: stages.load_trained(m.stage, splits),
+        val=(splits.x["val"], splits.y["val"]),
+        accuracy_gate=cfg.accuracy_gate,
+    )
     rows = []
     for precision in target.precisions:
         row = {
@@ -169,35 +226,38 @@ def _compile_and_profile(
             "runtime": target.runtime,
             "precision": precision,
         }
-        if reason is not None:
-            rows.append(row | {"status": "skipped", "reason": reason})
+        if reason is not None and not getattr(backend, "compiles_without_runtime", False):
+            rows.append(estimate_row(row, target, onnx_path, reason))
             continue
         settings = stages.target_settings(target)
         name = f"{m.label}-{target.name}-{precision}"
         comp = stage(
             "compile",
             f"compile-{name}",
-            {"target": settings, "precision": precision},
+            {"target": settings, "precision": precision, "gate": cfg.accuracy_gate},
             {"onnx": exp, "data": data},
-            lambda d, p=precision: stages.run_compile(
-                backend, exp.path / "model.onnx", p, splits, d
-            ),
-        )
-        prof = stage(
-            "profile",
-            f"profile-{name}",
-            {"target": settings, "profile": cfg.profile},
-            {"artifact": comp, "data": data},
-            lambda d, comp=comp: stages.run_profile(backend, comp.path, splits, cfg.profile, d),
+            lambda d, p=precision: stages.run_compile(backend, onnx_path, p, splits, d, context),
         )
         bundle = write_bundle(run_dir, target, backend, m, precision, comp, data, exp)
-        rows.append(
-            row
-            | {
-                "status": "ok",
-                "compile": comp.info,
-                "profile": prof.info,
-                "bundle": str(bundle.relative_to(run_dir)),
-            }
-        )
+        row |= {"compile": comp.info, "bundle": str(bundle.relative_to(run_dir))}
+        if reason is not None:  # compiled for the device, but its runtime is not here
+            rows.append(estimate_row(row, target, onnx_path, f"not built here: {reason}"))
+            continue
+        verified(bundle)
+        try:
+            prof = stage(
+                "profile",
+                f"profile-{name}",
+                {"target": settings, "profile": cfg.profile},
+                {"artifact": comp, "data": data},
+                lambda d, comp=comp: stages.run_profile(
+                    backend, target, comp, data, cfg.profile, d
+                ),
+            )
+        except (RemoteError, RuntimeMissingError) as exc:
+            if target.host == "local":
+                raise
+            rows.append(estimate_row(row, target, onnx_path, f"not measured: {exc}"))
+            continue
+        rows.append(row | {"status": "ok", "profile": prof.info})
     return rows

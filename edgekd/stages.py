@@ -11,7 +11,6 @@ import pickle
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -31,8 +30,6 @@ from edgekd.errors import CheckpointError
 from edgekd.export.onnx import check_export, export_onnx
 from edgekd.models import build_model, count_flops, count_params
 from edgekd.pipeline import StageResult
-from edgekd.profile.accuracy import artifact_accuracy
-from edgekd.profile.latency import measure_latency, measure_throughput
 from edgekd.progress import Reporter
 
 WEIGHTS = "model.pt"
@@ -53,6 +50,8 @@ def run_data(cfg: PipelineConfig, folder: Path) -> dict:
         "preprocessing": splits.preprocessing,
         "input_shape": list(splits.input_shape),
         "sizes": {k: int(len(v)) for k, v in splits.y.items()},
+        "augment": splits.augment,
+        "teacher_input_shape": list(splits.teacher_view().input_shape),
     }
 
 
@@ -87,6 +86,10 @@ def save_model(model: nn.Module, folder: Path) -> None:
 
 def load_trained(res: StageResult, splits: Splits) -> nn.Module:
     info = res.info
+    if info.get("onnx"):
+        from edgekd.distill.onnx_teacher import OnnxTeacher
+
+        return OnnxTeacher(res.path / info["onnx"])
     model = build_model(info["model"], info["options"], splits.input_shape, splits.num_classes)
     model.load_state_dict(torch.load(res.path / WEIGHTS, weights_only=True))
     return model.eval()
@@ -111,6 +114,7 @@ def run_supervised(
         folder,
         label,
         reporter,
+        augment=splits.augmentation(),
     )
     save_model(model, folder)
     return model_info(model, spec, splits, method="scratch", history=history)
@@ -179,6 +183,34 @@ def run_teacher_checkpoint(spec: TeacherConfig, splits: Splits, folder: Path) ->
     return model_info(model, spec, splits, method="checkpoint", source=str(spec.checkpoint))
 
 
+def run_teacher_onnx(spec: TeacherConfig, splits: Splits, folder: Path) -> dict:
+    """Copy a black-box ONNX teacher into the run and check it fits the data."""
+    import shutil
+
+    import onnx
+    from onnx import numpy_helper
+
+    from edgekd.distill.onnx_teacher import OnnxTeacher
+
+    shutil.copyfile(spec.onnx, folder / "teacher.onnx")
+    teacher = OnnxTeacher(folder / "teacher.onnx")
+    teacher.check_io(splits.input_shape, splits.num_classes)
+    graph = onnx.load(str(folder / "teacher.onnx")).graph
+    params = sum(int(numpy_helper.to_array(t).size) for t in graph.initializer)
+    return {
+        "model": "onnx",
+        "onnx": "teacher.onnx",
+        "source": str(spec.onnx),
+        "options": {},
+        "input_shape": list(splits.input_shape),
+        "num_classes": splits.num_classes,
+        "params": params,
+        "flops": None,
+        "acc_test": accuracy(teacher, splits.x["test"], splits.y["test"]),
+        "method": "onnx (black box)",
+    }
+
+
 def run_distill(
     student: StudentConfig,
     teachers: list[nn.Module],
@@ -206,7 +238,8 @@ def run_distill(
     model = SCHEMES.get(student.distill.scheme)().run(job)
     save_model(model, folder)
     method = "+".join(loss.name for loss in student.distill.losses)
-    return model_info(model, student, splits, method=method, scheme=student.distill.scheme)
+    scheme = student.distill.scheme
+    return model_info(model, student, splits, method=method, scheme=scheme, **job.info)
 
 
 # ---------------------------------------------------------------- export, compile, profile
@@ -221,36 +254,36 @@ def run_export(
     return {"check": check, "opset": cfg.opset, "bytes": os.path.getsize(path)}
 
 
-def run_compile(backend, onnx_path: Path, precision: str, splits: Splits, folder: Path) -> dict:
-    info = backend.compile(onnx_path, precision, splits.x["calib"], folder)
+def run_compile(
+    backend, onnx_path: Path, precision: str, splits: Splits, folder: Path, context=None
+) -> dict:
+    """Compile for one precision; calibration data is the calib split, drawn from train."""
+    info = backend.compile(onnx_path, precision, splits.x["calib"], folder, context=context)
     info["versions"] = backend.versions()
     info["bytes"] = sum(os.path.getsize(folder / f) for f in info["files"])
     return info
 
 
 def run_profile(
-    backend, artifact_dir: Path, splits: Splits, cfg: ProfileConfig, folder: Path
+    backend, target: TargetConfig, comp, data, cfg: ProfileConfig, folder: Path
 ) -> dict:
-    import time
+    """Latency, throughput, memory, accuracy and per-layer times of one compiled artifact,
+    measured in a fresh worker process here or on the target's SSH host."""
+    from edgekd.profile.isolate import make_spec, profile_artifact
 
-    t0 = time.perf_counter()
-    runner = backend.load(artifact_dir)
-    load_ms = (time.perf_counter() - t0) * 1e3
-    x = splits.x["test"]
-    latency = measure_latency(runner, np.ascontiguousarray(x[:1]), cfg)
-    batch = np.ascontiguousarray(np.resize(x, (cfg.throughput_batch, *x.shape[1:])))
-    throughput = measure_throughput(runner, batch, cfg.throughput_time_s)
-    acc = artifact_accuracy(runner, x, splits.y["test"])
-    (folder / "latency_samples_ms.json").write_text(json.dumps(latency["samples_ms"]))
-    return {
-        "load_ms": load_ms,
-        "latency": latency["stats"],
-        "throughput": throughput,
-        "acc_artifact": acc,
-        "placement": runner.describe(),
-        "source": "measured-local",
-        "settings": cfg.model_dump(),
-    }
+    spec = make_spec(
+        comp.path,
+        backend.artifact,
+        target,
+        cfg,
+        data.info["input_shape"],
+        data_npz=data.path / "data.npz",
+        files=comp.info.get("files"),
+    )
+    result = profile_artifact(spec, target.host, target.ssh)
+    (folder / "latency_samples_ms.json").write_text(json.dumps(result.pop("samples_ms")))
+    result["placement"] = result["environment"].get("placement", {})
+    return result
 
 
 def target_settings(target: TargetConfig) -> dict:

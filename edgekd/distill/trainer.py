@@ -19,7 +19,11 @@ CKPT = "resume-checkpoint.pt"
 def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(
-            params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, nesterov=True
+            params,
+            lr=cfg.lr,
+            momentum=cfg.momentum,
+            weight_decay=cfg.weight_decay,
+            nesterov=cfg.nesterov,
         )
     cls = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
     return cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -62,12 +66,14 @@ def fit(
     workdir: Path,
     label: str,
     reporter: Reporter,
+    augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
 ) -> list[dict]:
     """Train `trainable` on `batch_loss(idx, x, y)` for cfg.epochs; resume from a checkpoint.
 
     `batch_loss` gets the batch's row indices too, so schemes can look up cached teacher
     outputs. Batches are drawn from a generator seeded by (seed, epoch): a resumed run sees
-    the same batches as an uninterrupted one.
+    the same batches as an uninterrupted one. `augment(x, generator)`, when given, transforms
+    each training batch (seeded per epoch too) before `batch_loss` sees it.
     """
     torch.manual_seed(seed + ddp.current().rank)
     opt = make_optimizer([p for p in trainable.parameters() if p.requires_grad], cfg)
@@ -92,13 +98,15 @@ def fit(
         for epoch in range(start, cfg.epochs):
             trainable.train()
             perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100003 + epoch))
+            aug_gen = torch.Generator().manual_seed(seed * 100003 + epoch + 7919)
             total, count = 0.0, 0
             for i in range(0, n, cfg.batch_size):
                 idx = perm[i : i + cfg.batch_size]
                 if len(idx) < ddp.min_batch() and n >= 2:  # BatchNorm needs 2+ samples
                     continue
                 part = ddp.shard(idx)
-                loss = step(part, xt[part], yt[part])
+                xb = xt[part] if augment is None else augment(xt[part], aug_gen)
+                loss = step(part, xb, yt[part])
                 opt.zero_grad(set_to_none=True)
                 ddp.scale(loss, len(part), len(idx)).backward()
                 opt.step()
