@@ -19,12 +19,12 @@ import pytest
 import torch
 from conftest import REPO
 
-EPOCHS = 8
+EPOCHS = 6
 
 
 def _pipeline(tiny_config: dict) -> dict:
     cfg = tiny_config
-    cfg["data"]["options"]["num_samples"] = 1000
+    cfg["data"]["options"]["num_samples"] = 800
     cfg["teacher"]["train"].update(epochs=EPOCHS, optimizer="sgd", schedule="cosine")
     cfg["students"][0]["options"]["dropout"] = 0.2
     cfg["students"][0]["baseline"] = False
