@@ -136,7 +136,7 @@ def test_ddp_with_augmentation_matches_single_process(tiny_config, write_pipelin
     """Each rank augments the whole global batch with the shared seeded generator and keeps
     its rows, so random crops and flips do not break the equality (augmenting only its own
     shard gave 5e-3 here; this gives ~1e-8). SGD: on these random-pixel inputs Adam turns the
-    reduction-order noise of near-zero gradients into full-size steps (~1e-3 apart)."""
+    reduction-order noise of near-zero gradients into full-size steps (1e-4 to 1e-3 apart)."""
     cfg = _pipeline(tiny_config)
     cfg["data"] = {
         "dataset": "cifar",
