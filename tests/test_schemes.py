@@ -26,6 +26,7 @@ CASES = {
     "tf-kd": {"options": {"correct_prob": 0.9}},
     "tf-kd-self": {"scheme": "tf-kd", "options": {"teacher": "self"}},
     "byot": {"options": {"taps": ["features.1"]}},
+    "cs-kd": {},
     "multi-teacher": {"options": {"weighting": "confidence"}},
     "data-free": {"options": {"num_samples": 96, "batch_size": 48, "steps": 3}},
     "adversarial": {},
@@ -141,6 +142,16 @@ def test_dml_updates_every_peer(prepared, tmp_path):
     w0, w1 = (p.state_dict()["fc.weight"] for p in scheme.peers[:2])
     assert not torch.allclose(w0, w1)
     assert len(job.info["peers"]) == 3
+
+
+def test_cs_kd_partners_share_the_class():
+    from edgekd.distill.schemes.cskd import by_class, partners
+
+    y = np.array([0, 1, 0, 1, 2, 0])
+    idx = torch.arange(6)
+    got = partners(y, by_class(y), idx, torch.Generator().manual_seed(0))
+    assert (y[got.numpy()] == y).all()
+    assert (got != idx)[y != 2].all() and got[4] == 4  # a lone sample is its own partner
 
 
 def test_tf_kd_virtual_teacher_distribution():
