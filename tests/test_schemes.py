@@ -219,3 +219,16 @@ def test_paired_views_are_row_aligned():
     signal = splits.x_teacher["test"][:5]
     spectrum = np.log1p(np.abs(np.fft.rfft(signal, axis=-1)))
     assert np.allclose(splits.x["test"][:5], spectrum, atol=1e-5)
+
+
+def test_methods_lists_every_scheme_with_kind_paper_and_options():
+    from typer.testing import CliRunner
+
+    from edgekd.cli import app
+
+    res = CliRunner().invoke(app, ["methods"], env={"COLUMNS": "400"})
+    assert res.exit_code == 0, res.output
+    for name, cls in SCHEMES.items():
+        line = next(ln for ln in res.output.splitlines() if f" {name} " in ln)
+        assert cls.kind in line and cls.paper.split(".")[0] in line
+    assert "correct_prob=0.99" in res.output and "taps=(required)" in res.output
