@@ -72,6 +72,8 @@ class DistillConfig(Strict):
     scheme: str = "offline"
     ce_weight: float = Field(1.0, ge=0)
     losses: list[LossSpec] = Field(min_length=1)
+    # auto: reuse the teacher's outputs every epoch when that is exact (see distill/cache.py)
+    cache_teacher_outputs: Literal["auto", "on", "off"] = "auto"
     options: dict[str, Any] = Field(default_factory=dict)  # validated by the scheme's Options
 
 
@@ -96,13 +98,46 @@ class ExportConfig(Strict):
     check_samples: int = Field(256, ge=1)
 
 
+# The quick tier (CI, smoke tests) fills the keys a pipeline leaves out with these; the report
+# tier keeps the MLPerf-style defaults below and must run >= 1,024 queries or a time bound.
+QUICK_TIER = {
+    "warmup": 5,
+    "min_queries": 64,
+    "min_time_s": 0.0,
+    "max_time_s": 5.0,
+    "throughput_time_s": 0.1,
+    "layer_runs": 5,
+}
+REPORT_MIN_QUERIES = 1024
+
+
 class ProfileConfig(Strict):
+    tier: Literal["report", "quick"] = "report"
     warmup: int = Field(50, ge=0)
     min_queries: int = Field(1024, ge=1)
     min_time_s: float = Field(1.0, ge=0)
     max_time_s: float = Field(60.0, gt=0)
     throughput_batch: int = Field(32, ge=1)
     throughput_time_s: float = Field(1.0, gt=0)
+    layers: bool = True  # per-layer profile: ORT profiler / OpenVINO PERF_COUNT
+    layer_runs: int = Field(50, ge=1)
+    timeout_s: float = Field(900.0, gt=0)  # for one artifact's worker process
+
+    @model_validator(mode="before")
+    @classmethod
+    def _quick_defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("tier") == "quick":
+            return {**QUICK_TIER, **data}
+        return data
+
+    @model_validator(mode="after")
+    def _report_tier_is_long_enough(self) -> ProfileConfig:
+        if self.tier == "report" and self.min_queries < REPORT_MIN_QUERIES and not self.min_time_s:
+            raise ValueError(
+                f"the report tier needs min_queries >= {REPORT_MIN_QUERIES} or a time bound "
+                "(min_time_s > 0); set tier: quick for a short CI measurement"
+            )
+        return self
 
 
 class PipelineConfig(Strict):
@@ -140,6 +175,15 @@ class DeviceSpec(Strict):
     source: str = ""
 
 
+class SshConfig(Strict):
+    """How to reach a target's `host: ssh://user@host[:port]` and run the worker there."""
+
+    known_hosts: Path | None = None  # default ~/.ssh/known_hosts; unknown hosts are refused
+    identity: Path | None = None  # default: ssh-agent and ~/.ssh/id_*
+    python: str = "python3"  # needs numpy, pydantic, pyyaml and the runtime on the host
+    connect_timeout_s: float = Field(15.0, gt=0)
+
+
 class TargetConfig(Strict):
     name: str = Field(pattern=SAFE_NAME)
     runtime: str
@@ -149,6 +193,7 @@ class TargetConfig(Strict):
     host: str = "local"
     runtime_options: dict[str, Any] = Field(default_factory=dict)
     device: DeviceSpec = DeviceSpec()
+    ssh: SshConfig = SshConfig()
 
 
 # ---------------------------------------------------------------- loading and errors

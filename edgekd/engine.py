@@ -13,6 +13,7 @@ from pathlib import Path
 from edgekd import stages
 from edgekd.backends import BACKENDS
 from edgekd.config import PipelineConfig, TargetConfig, TeacherConfig, load_target
+from edgekd.distill import distributed as ddp
 from edgekd.distill.schemes import SCHEMES
 from edgekd.hashing import sha256_file
 from edgekd.pipeline import StageResult, StageStore
@@ -33,23 +34,36 @@ def run_pipeline(
     target_names: list[str] | None = None,
     out: Path | None = None,
     reporter: Reporter | None = None,
-) -> Path:
-    reporter = reporter or Reporter()
+    wait: bool = True,
+) -> Path | None:
+    """Run every stage; returns the run folder (None on a torchrun rank other than 0)."""
+    from edgekd.runlock import run_lock
+
     run_dir = Path(out) if out else Path("runs") / cfg.name
     targets = [load_target(t, pipeline_path) for t in (target_names or cfg.targets)]
-    store = StageStore(run_dir)
+    if not ddp.init_from_env().is_main:
+        _train_all(cfg, _stage_fn(StageStore(run_dir), Reporter(quiet=True)), Reporter(True))
+        ddp.shutdown()
+        return None
+    with run_lock(run_dir, wait, reporter):
+        return _run_locked(cfg, run_dir, targets, reporter or Reporter())
 
+
+def _stage_fn(store: StageStore, reporter: Reporter):
     def stage(kind, label, config, inputs, fn) -> StageResult:
-        res = store.run(kind, label, config, inputs, fn)
+        res = ddp.run_stage(store, kind, label, config, inputs, fn)
         took = "" if res.cached else f" ({res.record['seconds']:.1f}s)"
         reporter.line(f"[{'cached' if res.cached else 'done'}] {label}{took}")
         return res
 
-    data = stage(
-        "data", "data", {"data": cfg.data, "seed": cfg.seed}, {}, lambda d: stages.run_data(cfg, d)
-    )
+    return stage
+
+
+def _run_locked(cfg, run_dir: Path, targets, reporter: Reporter) -> Path:
+    stage = _stage_fn(StageStore(run_dir), reporter)
+    data, models = _train_all(cfg, stage, reporter)
+    ddp.shutdown()  # the other ranks leave here; export and the rest run on rank 0
     splits = stages.load_splits(data)
-    models = _train_all(cfg, stage, data, splits, reporter)
     rows = []
     for m in models:
         sp = splits.teacher_view() if m.role == "teacher" else splits  # cross-modal teachers
@@ -74,7 +88,11 @@ def run_pipeline(
     return run_dir
 
 
-def _train_all(cfg: PipelineConfig, stage, data, splits, reporter) -> list[Trained]:
+def _train_all(cfg: PipelineConfig, stage, reporter) -> tuple[StageResult, list[Trained]]:
+    data = stage(
+        "data", "data", {"data": cfg.data, "seed": cfg.seed}, {}, lambda d: stages.run_data(cfg, d)
+    )
+    splits = stages.load_splits(data)
     tsplits = splits.teacher_view()
     teachers = [
         _teacher_stage(cfg, stage, data, tsplits, t, i, reporter)
@@ -112,7 +130,7 @@ def _train_all(cfg: PipelineConfig, stage, data, splits, reporter) -> list[Train
                 ),
             )
             models.append(Trained(s.name, "distilled", s.name, res))
-    return models
+    return data, models
 
 
 def _teacher_stage(cfg, stage, data, tsplits, t: TeacherConfig, i: int, reporter) -> StageResult:
@@ -184,10 +202,20 @@ def _compile_and_profile(
     target: TargetConfig,
     run_dir: Path,
 ) -> list[dict]:
-    from edgekd.deploy import write_bundle
+    from edgekd.backends import CompileContext
+    from edgekd.deploy import verified, write_bundle
+    from edgekd.errors import RuntimeMissingError
+    from edgekd.profile.estimate import estimate_row
+    from edgekd.profile.remote import RemoteError
 
     backend = BACKENDS.get(target.runtime)(target)
     reason = backend.available()
+    onnx_path = exp.path / "model.onnx"
+    context = CompileContext(
+        load_model=lambda: stages.load_trained(m.stage, splits),
+        val=(splits.x["val"], splits.y["val"]),
+        accuracy_gate=cfg.accuracy_gate,
+    )
     rows = []
     for precision in target.precisions:
         row = {
@@ -198,35 +226,38 @@ def _compile_and_profile(
             "runtime": target.runtime,
             "precision": precision,
         }
-        if reason is not None:
-            rows.append(row | {"status": "skipped", "reason": reason})
+        if reason is not None and not getattr(backend, "compiles_without_runtime", False):
+            rows.append(estimate_row(row, target, onnx_path, reason))
             continue
         settings = stages.target_settings(target)
         name = f"{m.label}-{target.name}-{precision}"
         comp = stage(
             "compile",
             f"compile-{name}",
-            {"target": settings, "precision": precision},
+            {"target": settings, "precision": precision, "gate": cfg.accuracy_gate},
             {"onnx": exp, "data": data},
-            lambda d, p=precision: stages.run_compile(
-                backend, exp.path / "model.onnx", p, splits, d
-            ),
-        )
-        prof = stage(
-            "profile",
-            f"profile-{name}",
-            {"target": settings, "profile": cfg.profile},
-            {"artifact": comp, "data": data},
-            lambda d, comp=comp: stages.run_profile(backend, comp.path, splits, cfg.profile, d),
+            lambda d, p=precision: stages.run_compile(backend, onnx_path, p, splits, d, context),
         )
         bundle = write_bundle(run_dir, target, backend, m, precision, comp, data, exp)
-        rows.append(
-            row
-            | {
-                "status": "ok",
-                "compile": comp.info,
-                "profile": prof.info,
-                "bundle": str(bundle.relative_to(run_dir)),
-            }
-        )
+        row |= {"compile": comp.info, "bundle": str(bundle.relative_to(run_dir))}
+        if reason is not None:  # compiled for the device, but its runtime is not here
+            rows.append(estimate_row(row, target, onnx_path, f"not built here: {reason}"))
+            continue
+        verified(bundle)
+        try:
+            prof = stage(
+                "profile",
+                f"profile-{name}",
+                {"target": settings, "profile": cfg.profile},
+                {"artifact": comp, "data": data},
+                lambda d, comp=comp: stages.run_profile(
+                    backend, target, comp, data, cfg.profile, d
+                ),
+            )
+        except (RemoteError, RuntimeMissingError) as exc:
+            if target.host == "local":
+                raise
+            rows.append(estimate_row(row, target, onnx_path, f"not measured: {exc}"))
+            continue
+        rows.append(row | {"status": "ok", "profile": prof.info})
     return rows

@@ -11,7 +11,6 @@ import pickle
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -31,8 +30,6 @@ from edgekd.errors import CheckpointError
 from edgekd.export.onnx import check_export, export_onnx
 from edgekd.models import build_model, count_flops, count_params
 from edgekd.pipeline import StageResult
-from edgekd.profile.accuracy import artifact_accuracy
-from edgekd.profile.latency import measure_latency, measure_throughput
 from edgekd.progress import Reporter
 
 WEIGHTS = "model.pt"
@@ -129,15 +126,19 @@ def read_state_dict(path: Path) -> dict:
         raise CheckpointError(f"checkpoint '{path}' does not exist.")
     try:
         if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            state = load_file(str(path))
+            state = _read_safetensors(path)
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        what = [ln.strip() for ln in str(exc).splitlines() if "GLOBAL" in ln.upper()]
+        if not what:  # not a pickle of disallowed objects: junk or a cut-off file
+            raise CheckpointError(
+                f"checkpoint '{path}' is corrupt, truncated or not a PyTorch/safetensors file. "
+                "Save it again with torch.save(model.state_dict(), path) or as .safetensors."
+            ) from None
         raise CheckpointError(
-            f"checkpoint '{path}' holds pickled objects other than tensors and was refused "
-            f"({str(exc).splitlines()[0][:120]}). Save a plain state_dict "
+            f"checkpoint '{path}' holds pickled objects other than tensors and was refused, "
+            f"unloaded ({what[0][:160]}). Save a plain state_dict "
             "(torch.save(model.state_dict(), path)) or a .safetensors file."
         ) from None
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
@@ -151,6 +152,19 @@ def read_state_dict(path: Path) -> dict:
     if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
         raise CheckpointError(f"checkpoint '{path}' does not hold a state_dict of tensors.")
     return state
+
+
+def _read_safetensors(path: Path) -> dict:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))
+    except SafetensorError as exc:
+        raise CheckpointError(
+            f"checkpoint '{path}' is not a readable .safetensors file ({exc}); it is corrupt or "
+            "truncated. Save it again with safetensors.torch.save_file(model.state_dict(), path)."
+        ) from None
 
 
 def run_teacher_checkpoint(spec: TeacherConfig, splits: Splits, folder: Path) -> dict:
@@ -240,36 +254,36 @@ def run_export(
     return {"check": check, "opset": cfg.opset, "bytes": os.path.getsize(path)}
 
 
-def run_compile(backend, onnx_path: Path, precision: str, splits: Splits, folder: Path) -> dict:
-    info = backend.compile(onnx_path, precision, splits.x["calib"], folder)
+def run_compile(
+    backend, onnx_path: Path, precision: str, splits: Splits, folder: Path, context=None
+) -> dict:
+    """Compile for one precision; calibration data is the calib split, drawn from train."""
+    info = backend.compile(onnx_path, precision, splits.x["calib"], folder, context=context)
     info["versions"] = backend.versions()
     info["bytes"] = sum(os.path.getsize(folder / f) for f in info["files"])
     return info
 
 
 def run_profile(
-    backend, artifact_dir: Path, splits: Splits, cfg: ProfileConfig, folder: Path
+    backend, target: TargetConfig, comp, data, cfg: ProfileConfig, folder: Path
 ) -> dict:
-    import time
+    """Latency, throughput, memory, accuracy and per-layer times of one compiled artifact,
+    measured in a fresh worker process here or on the target's SSH host."""
+    from edgekd.profile.isolate import make_spec, profile_artifact
 
-    t0 = time.perf_counter()
-    runner = backend.load(artifact_dir)
-    load_ms = (time.perf_counter() - t0) * 1e3
-    x = splits.x["test"]
-    latency = measure_latency(runner, np.ascontiguousarray(x[:1]), cfg)
-    batch = np.ascontiguousarray(np.resize(x, (cfg.throughput_batch, *x.shape[1:])))
-    throughput = measure_throughput(runner, batch, cfg.throughput_time_s)
-    acc = artifact_accuracy(runner, x, splits.y["test"])
-    (folder / "latency_samples_ms.json").write_text(json.dumps(latency["samples_ms"]))
-    return {
-        "load_ms": load_ms,
-        "latency": latency["stats"],
-        "throughput": throughput,
-        "acc_artifact": acc,
-        "placement": runner.describe(),
-        "source": "measured-local",
-        "settings": cfg.model_dump(),
-    }
+    spec = make_spec(
+        comp.path,
+        backend.artifact,
+        target,
+        cfg,
+        data.info["input_shape"],
+        data_npz=data.path / "data.npz",
+        files=comp.info.get("files"),
+    )
+    result = profile_artifact(spec, target.host, target.ssh)
+    (folder / "latency_samples_ms.json").write_text(json.dumps(result.pop("samples_ms")))
+    result["placement"] = result["environment"].get("placement", {})
+    return result
 
 
 def target_settings(target: TargetConfig) -> dict:

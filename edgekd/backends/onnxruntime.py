@@ -9,9 +9,16 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from edgekd.backends import BACKENDS, default_threads, missing_packages
+from edgekd.backends import (
+    BACKENDS,
+    CompileContext,
+    check_precision,
+    default_threads,
+    int8_reduce_range,
+    missing_packages,
+)
 from edgekd.config import TargetConfig
-from edgekd.errors import ArtifactError, ConfigError, RuntimeMissingError
+from edgekd.errors import ArtifactError, RuntimeMissingError
 
 LEVELS = {
     "disable": "ORT_DISABLE_ALL",
@@ -26,6 +33,8 @@ class Options(BaseModel):
     graph_optimization_level: Literal["disable", "basic", "extended", "all"] = "all"
     execution_mode: Literal["sequential", "parallel"] = "sequential"
     inter_op_threads: int = 1
+    int8_mode: Literal["auto", "static", "dynamic"] = "auto"
+    reduce_range: Literal["auto", "on", "off"] = "auto"
 
 
 class OrtRunner:
@@ -60,6 +69,33 @@ class OrtRunner:
         return {"providers": self.session.get_providers(), "intra_op_threads": self.threads}
 
 
+def reduce_range_decision(options: Options) -> tuple[bool, str]:
+    if options.reduce_range != "auto":
+        return options.reduce_range == "on", f"reduce_range: {options.reduce_range} in target"
+    return int8_reduce_range()
+
+
+def compile_onnx(
+    onnx_path: Path, precision: str, calib: np.ndarray, out: Path, options: Options
+) -> dict:
+    """fp32 copy, fp16 conversion, or int8 (static QDQ or dynamic) of `onnx_path` into `out`."""
+    from edgekd.backends import ortquant
+
+    if precision == "fp32":
+        shutil.copyfile(onnx_path, out)
+        return {"precision": precision}
+    if precision == "fp16":
+        return {"precision": precision, "quantization": ortquant.convert_fp16(onnx_path, out)}
+    reduce, why = reduce_range_decision(options)
+    mode, mode_why = ortquant.choose_int8_mode(onnx_path, options.int8_mode)
+    if mode == "static":
+        quant = ortquant.quantize_static(onnx_path, out, calib, reduce)
+    else:
+        quant = ortquant.quantize_dynamic(onnx_path, out, reduce)
+    quant.update(mode=mode, mode_reason=mode_why, reduce_range=reduce, reduce_range_reason=why)
+    return {"precision": precision, "quantization": quant}
+
+
 @BACKENDS.register("onnxruntime")
 class OnnxRuntimeBackend:
     Options = Options
@@ -81,14 +117,17 @@ class OnnxRuntimeBackend:
 
         return {"onnxruntime": ort.__version__}
 
-    def compile(self, onnx_path: Path, precision: str, calib: np.ndarray, out_dir: Path) -> dict:
-        if precision != "fp32":
-            raise ConfigError(
-                f"target '{self.target.name}': precision '{precision}' is not supported by the "
-                "onnxruntime backend yet; use fp32."
-            )
-        shutil.copyfile(onnx_path, out_dir / self.artifact)
-        return {"precision": precision, "files": [self.artifact]}
+    def compile(
+        self,
+        onnx_path: Path,
+        precision: str,
+        calib: np.ndarray,
+        out_dir: Path,
+        context: CompileContext | None = None,
+    ) -> dict:
+        check_precision(self.target, ("fp32", "fp16", "int8"), precision)
+        info = compile_onnx(onnx_path, precision, calib, out_dir / self.artifact, self.options)
+        return info | {"files": [self.artifact]}
 
     def load(self, artifact_dir: Path) -> OrtRunner:
         if (reason := self.available()) is not None:

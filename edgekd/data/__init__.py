@@ -87,6 +87,11 @@ def check_raw(raw: RawData, name: str) -> None:
         x, y = getattr(raw, f"x_{split}"), getattr(raw, f"y_{split}")
         if len(x) == 0:
             raise DataError(f"dataset '{name}': the {split} split is empty.")
+        if x.ndim < 2:
+            raise DataError(
+                f"dataset '{name}': {split} inputs have shape {list(x.shape)}; they must be "
+                "(N, features...) with one row per sample."
+            )
         if len(x) != len(y):
             raise DataError(
                 f"dataset '{name}': the {split} split has {len(x)} inputs but {len(y)} labels; "

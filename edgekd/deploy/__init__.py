@@ -28,7 +28,8 @@ def write_bundle(run_dir: Path, target, backend, m, precision: str, comp, data, 
     tmp.mkdir(parents=True)
     for f in comp.info["files"]:
         shutil.copyfile(comp.path / f, tmp / f)
-    template = resources.files("edgekd.deploy") / "templates" / f"predict_{target.runtime}.py"
+    runtime = getattr(backend, "predict_template", target.runtime).replace("-", "_")
+    template = resources.files("edgekd.deploy") / "templates" / f"predict_{runtime}.py"
     if template.is_file():
         shutil.copyfile(str(template), tmp / "predict.py")
     info, shape = m.stage.info, data.info["input_shape"]
@@ -39,7 +40,7 @@ def write_bundle(run_dir: Path, target, backend, m, precision: str, comp, data, 
         "target": target.name,
         "runtime": target.runtime,
         "precision": precision,
-        "artifact": backend.artifact,
+        "artifact": comp.info.get("artifact", backend.artifact),
         "files": {p.name: sha256_file(p) for p in sorted(tmp.iterdir())},
         "input": {"name": "input", "shape": [None, *shape], "dtype": "float32"},
         "output": {"name": "logits", "shape": [None, info["num_classes"]]},
@@ -54,6 +55,8 @@ def write_bundle(run_dir: Path, target, backend, m, precision: str, comp, data, 
             "data_hash": data.content_hash,
         },
         "versions": {"edgekd": edgekd.__version__, **comp.info.get("versions", {})},
+        "compile": {k: v for k, v in comp.info.items() if k not in ("files", "versions")},
+        "target_config": target.model_dump(mode="json"),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     write_json_atomic(tmp / MANIFEST, manifest)
@@ -70,8 +73,16 @@ def verify_bundle(path: Path) -> dict:
     try:
         manifest = json.loads(mf.read_text())
         files = manifest["files"]
-    except (json.JSONDecodeError, KeyError, TypeError):
-        raise ArtifactError(f"'{mf}' is not a valid edgekd manifest. Rebuild the bundle.") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
+        files = None
+    if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
+        raise ArtifactError(f"'{mf}' is not a valid edgekd manifest. Rebuild the bundle.")
+    unlisted = sorted(p.name for p in path.iterdir() if p.name != MANIFEST and p.name not in files)
+    if unlisted:
+        raise ArtifactError(
+            f"bundle '{path}': {unlisted} not listed in {MANIFEST}, so they cannot be verified. "
+            "Refusing to load it; rebuild or re-copy the bundle."
+        )
     for name, digest in files.items():
         f = path / name
         if Path(name).name != name or not f.is_file():
@@ -85,3 +96,26 @@ def verify_bundle(path: Path) -> dict:
                 "manifest; it was changed or damaged. Refusing to load it."
             )
     return manifest
+
+
+def verified(path: Path) -> Path:
+    """`path` after its manifest checks out: use it wherever a bundle is about to be loaded."""
+    verify_bundle(path)
+    return Path(path)
+
+
+def load_bundle(path: Path):
+    """Verify a bundle, then load its artifact with the backend its manifest names.
+
+    Returns (manifest, runner). The target settings come from the manifest, so a bundle
+    copied to another machine loads the same way it was built.
+    """
+    from edgekd.backends import BACKENDS
+    from edgekd.config import TargetConfig, validate
+
+    manifest = verify_bundle(path)
+    if "target_config" not in manifest:
+        raise ArtifactError(f"bundle '{path}' predates target records; rebuild it.")
+    target = validate(TargetConfig, manifest["target_config"], f"{path}/{MANIFEST}")
+    backend = BACKENDS.get(target.runtime)(target)
+    return manifest, backend.load(Path(path))

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from edgekd.distill.cache import teacher_logits
 from edgekd.distill.losses import Outputs
 from edgekd.distill.schemes import (
     SCHEMES,
@@ -20,7 +21,6 @@ from edgekd.distill.schemes import (
     loss_context,
 )
 from edgekd.distill.taps import Taps
-from edgekd.distill.trainer import predict_logits
 
 
 def distill_loop(
@@ -43,10 +43,18 @@ def distill_loop(
     t_shape = None if teacher_x is None else teacher_x.shape[1:]
     losses = WeightedLosses(job.distill, loss_context(job, student, teacher, t_shape))
     # With no augmentation and only logit losses, the teacher's outputs are the same
-    # every epoch: compute them once.
-    static = not t_paths and not (augment and job.splits.augmentation() is not None)
+    # every epoch: compute them once (distill.cache_teacher_outputs, see distill/cache.py).
+    augmented = augment and job.splits.augmentation() is not None
     t_in = torch.as_tensor(teacher_x) if teacher_x is not None else None
-    cached = predict_logits(teacher, x if teacher_x is None else teacher_x) if static else None
+    cached = teacher_logits(
+        job.distill.cache_teacher_outputs,
+        teacher,
+        x if teacher_x is None else teacher_x,
+        t_paths,
+        job.reporter,
+        job.label,
+        augmented,
+    )
 
     with Taps(student, s_paths) as s_taps, Taps(teacher, t_paths) as t_taps:
 

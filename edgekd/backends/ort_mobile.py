@@ -1,0 +1,124 @@
+"""ONNX Runtime Mobile: the .ort format plus the operator list for a reduced (minimal) build.
+
+The .ort file runs in the full ONNX Runtime here and in a minimal ORT build on the phone;
+`required_operators.config` is the `--include_ops_by_config` input for that minimal build.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from edgekd.backends import (
+    BACKENDS,
+    CompileContext,
+    check_precision,
+    local_threads,
+    missing_packages,
+)
+from edgekd.backends.onnxruntime import Options as OrtOptions
+from edgekd.backends.onnxruntime import OrtRunner, compile_onnx
+from edgekd.config import TargetConfig
+from edgekd.errors import ArtifactError, RuntimeMissingError
+
+CONFIG = "required_operators.config"
+
+
+class Options(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    target_platform: Literal["arm", "amd64"] = "arm"
+    optimization_style: Literal["Fixed", "Runtime"] = "Fixed"
+    int8_mode: Literal["auto", "static", "dynamic"] = "auto"
+    reduce_range: Literal["auto", "on", "off"] = "off"
+
+
+def convert_to_ort(onnx_path: Path, out_dir: Path, options: Options) -> None:
+    """onnxruntime.tools.convert_onnx_models_to_ort, its chatter captured, outputs renamed."""
+    from onnxruntime.tools.convert_onnx_models_to_ort import (
+        OptimizationStyle,
+        convert_onnx_models_to_ort,
+    )
+
+    logging.getLogger("ort_format_model.utils").setLevel(logging.WARNING)
+    with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()) as log:
+        convert_onnx_models_to_ort(
+            Path(onnx_path),
+            output_dir=Path(tmp),
+            optimization_styles=[OptimizationStyle[options.optimization_style]],
+            target_platform=options.target_platform,
+        )
+        orts, configs = list(Path(tmp).glob("*.ort")), list(Path(tmp).glob("*.config"))
+        if len(orts) != 1 or len(configs) != 1:
+            raise ArtifactError(
+                f"ONNX Runtime's .ort conversion of '{onnx_path}' did not produce one .ort file "
+                f"and one operator config: {log.getvalue()[-400:]}"
+            )
+        shutil.move(orts[0], out_dir / "model.ort")
+        shutil.move(configs[0], out_dir / CONFIG)
+
+
+def required_ops(config: Path) -> list[str]:
+    """`domain;opset;Op1,Op2` lines -> ['ai.onnx:18:Conv', ...]."""
+    ops = []
+    for line in config.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            domain, opset, names = line.split(";", 2)
+            ops += [f"{domain}:{opset}:{n}" for n in names.split(",") if n]
+    return ops
+
+
+@BACKENDS.register("ort-mobile")
+class OrtMobileBackend:
+    Options = Options
+    description = "ONNX Runtime Mobile (.ort + required-operators config for a minimal build)"
+    packages = ["onnxruntime"]
+    artifact = "model.ort"
+    predict_template = "onnxruntime"
+
+    def __init__(self, target: TargetConfig):
+        self.target = target
+        self.options = Options.model_validate(target.runtime_options)
+
+    def available(self) -> str | None:
+        if missing_packages("onnxruntime"):
+            return "onnxruntime is not installed: pip install onnxruntime"
+        return None
+
+    def versions(self) -> dict[str, str]:
+        import onnxruntime as ort
+
+        return {"onnxruntime": ort.__version__}
+
+    def compile(
+        self,
+        onnx_path: Path,
+        precision: str,
+        calib: np.ndarray,
+        out_dir: Path,
+        context: CompileContext | None = None,
+    ) -> dict:
+        check_precision(self.target, ("fp32", "fp16", "int8"), precision)
+        ort_opts = OrtOptions(
+            int8_mode=self.options.int8_mode, reduce_range=self.options.reduce_range
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            src = Path(tmp) / "model.onnx"
+            info = compile_onnx(onnx_path, precision, calib, src, ort_opts)
+            convert_to_ort(src, Path(out_dir), self.options)
+        info["required_operators"] = required_ops(Path(out_dir) / CONFIG)
+        info["target_platform"] = self.options.target_platform
+        return info | {"files": [self.artifact, CONFIG]}
+
+    def load(self, artifact_dir: Path) -> OrtRunner:
+        if (reason := self.available()) is not None:
+            raise RuntimeMissingError(reason)
+        here = self.target.model_copy(update={"threads": local_threads(self.target)})
+        return OrtRunner(Path(artifact_dir) / self.artifact, here, OrtOptions())
