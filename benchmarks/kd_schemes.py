@@ -141,13 +141,10 @@ def render(results: dict) -> str:
         f"(mean difference {100 * c['data_free_minus_noise']:+.2f} points, better on "
         f"{c['data_free_wins']}/{len(per)} seeds). Neither student reads any training input; "
         "both stay far below the same MLP trained on the real data (the scratch row).",
-        f"- DML peers beat their scratch twins (mean of the two peers minus scratch, in points; "
-        f"the twin has the same architecture and training settings, and peer 0 starts from its "
-        f"initialisation): cnn1d 16x3 "
-        f"**{100 * c['cnn_dml_minus_scratch']:+.2f}**, peer 0 better on {c['cnn_dml_wins']}/{len(per)} "
-        f"seeds ({verdict(c['cnn_dml_minus_scratch'], c['cnn_dml_wins'], len(per))}); mlp 64-64 "
-        f"**{100 * c['dml_minus_scratch']:+.2f}**, peer 0 better on {c['dml_wins']}/{len(per)} seeds "
-        f"({verdict(c['dml_minus_scratch'], c['dml_wins'], len(per))}).",
+        "- DML peers beat their scratch twins (mean of the two peers minus scratch, in points; "
+        "the twin has the same architecture and training settings, and peer 0 starts from its "
+        f"initialisation): cnn1d 16x3 {dml_text(c, 'cnn_dml', len(per))}; mlp 64-64 "
+        f"{dml_text(c, 'dml', len(per))}.",
         "",
         "## Settings",
         "",
@@ -156,6 +153,11 @@ def render(results: dict) -> str:
         "```",
     ]
     return "\n".join(lines) + "\n"
+
+
+def dml_text(c: dict, key: str, n: int) -> str:
+    diff, wins = c[f"{key}_minus_scratch"], c[f"{key}_wins"]
+    return f"**{100 * diff:+.2f}**, peer 0 better on {wins}/{n} seeds ({verdict(diff, wins, n)})"
 
 
 def verdict(diff: float, wins: int, n: int) -> str:
