@@ -161,3 +161,25 @@ def test_teacher_free_pipeline_needs_no_teacher(tiny_config, write_pipeline):
     cfg["students"].append(student("o", {"scheme": "offline"}))
     with pytest.raises(ConfigError, match="needs a teacher"):
         load_pipeline(write_pipeline(cfg))
+
+
+def test_feature_losses_are_refused_where_only_logits_exist(tiny_config, write_pipeline, tmp_path):
+    fit = {
+        "name": "fitnets",
+        "options": {"student_layer": "features.0", "teacher_layer": "features.0"},
+    }
+    cfg = quick(copy.deepcopy(tiny_config))
+    cfg["students"] = [student("d", {"scheme": "dml", "losses": [fit]})]
+    with pytest.raises(ConfigError, match=r"losses\[0\].*'fitnets' is a feature loss"):
+        load_pipeline(write_pipeline(cfg))
+    from edgekd.config import ExportConfig
+    from edgekd.export.onnx import export_onnx
+    from edgekd.models import build_model
+
+    net = build_model("mlp", {"hidden": [8]}, (1, 40), 10)
+    export_onnx(net, torch.zeros(2, 1, 40).numpy(), tmp_path / "t.onnx", ExportConfig(), {})
+    cfg = quick(tiny_config)
+    cfg["students"] = [student("o", {"scheme": "offline", "losses": [fit]})]
+    cfg["teacher"] = {"onnx": "t.onnx"}
+    with pytest.raises(ConfigError, match="ONNX teacher is a black box"):
+        load_pipeline(write_pipeline(cfg))
