@@ -110,7 +110,11 @@ def test_cross_modal_pipeline(tiny_config, write_pipeline, tmp_path):
     cfg = quick(tiny_config)
     cfg["data"]["dataset"] = "mnist1d-pair"
     cfg["students"] = [student("spectrum", {"scheme": "cross-modal"})]
+    cfg["targets"] = ["cpu-onnxruntime"]  # each model compiled and profiled on its own view
     report, out = run(cfg, write_pipeline, tmp_path)
+    assert {r["model"] for r in report["rows"] if r["status"] == "ok"} == {"teacher", "spectrum"}
+    manifest = json.loads(next((out / "deploy").rglob("teacher-fp32/manifest.json")).read_text())
+    assert manifest["input"]["shape"] == [None, 1, 40]
     data = json.loads(next((out / "stages").glob("data-*/stage.json")).read_text())["info"]
     assert data["input_shape"] == [1, 21] and data["teacher_input_shape"] == [1, 40]
     assert {"teacher", "spectrum"} <= set(report["models"])
