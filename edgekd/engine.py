@@ -251,7 +251,7 @@ def _compile_and_profile(
                 {"target": settings, "profile": cfg.profile},
                 {"artifact": comp, "data": data},
                 lambda d, comp=comp: stages.run_profile(
-                    backend, target, comp, data, cfg.profile, d
+                    backend, target, comp, data, cfg.profile, d, m.role
                 ),
             )
         except (RemoteError, RuntimeMissingError) as exc:

@@ -33,7 +33,8 @@ def write_bundle(run_dir: Path, target, backend, m, precision: str, comp, data, 
     template = resources.files("edgekd.deploy") / "templates" / f"predict_{runtime}.py"
     if template.is_file():
         shutil.copyfile(str(template), tmp / "predict.py")
-    info, shape = m.stage.info, data.info["input_shape"]
+    info = m.stage.info
+    shape = info.get("input_shape", data.info["input_shape"])  # a model's own view
     manifest = {
         "schema": SCHEMA,
         "model": m.label,
