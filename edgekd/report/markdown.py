@@ -143,8 +143,9 @@ def gate_lines(report: dict) -> list[str]:
     if not failed:
         return []
     return ["", "## Accuracy gate failures", ""] + [
-        f"- {r['model']} on {r['target']} ({r['precision']}): keeps {r['accuracy_kept']:.2%} of "
-        f"the PyTorch accuracy ({r['acc_artifact']:.2%} vs {r['acc_torch']:.2%}), below the "
+        f"- {r['model']} on {r['target']} ({r['precision']}): accuracy "
+        f"{cell(r, 'acc_artifact', '{:.2%}')} vs {cell(r, 'acc_torch', '{:.2%}')} in PyTorch "
+        f"(keeps {cell(r, 'accuracy_kept', '{:.2%}')}), below the "
         f"{report['accuracy_gate']:.0%} gate; bundle {r.get('bundle', '-')}"
         for r in failed
     ]
