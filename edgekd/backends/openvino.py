@@ -104,9 +104,13 @@ class OvRunner:
                 "with `edgekd run`."
             ) from None
         self.request = self.compiled.create_infer_request()
+        self.tensor = ov.Tensor
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        return self.request.infer({0: x})[0]
+        # a zero-copy input tensor and a bare infer(): the lowest per-call overhead measured
+        self.request.set_input_tensor(0, self.tensor(np.ascontiguousarray(x), shared_memory=True))
+        self.request.infer()
+        return self.request.get_output_tensor(0).data.copy()
 
     def describe(self) -> dict:
         precisions: collections.Counter = collections.Counter()
