@@ -77,6 +77,14 @@ def run(
     out: Annotated[Optional[Path], typer.Option(help="Run folder. Default: runs/<name>.")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Override the pipeline's seed.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    nproc: Annotated[
+        int,
+        typer.Option(min=1, help="Train with DDP on this many local processes (torchrun)."),
+    ] = 1,
+    no_wait: Annotated[
+        bool,
+        typer.Option("--no-wait", help="Refuse, instead of waiting, if the run folder is in use."),
+    ] = False,
 ) -> None:
     """Run a pipeline: train, distill, export, compile, profile and report."""
     from edgekd.config import load_pipeline
@@ -88,8 +96,14 @@ def run(
     cfg = load_pipeline(pipeline, seed=seed)
     if seed is not None and out is None:
         out = Path("runs") / f"{cfg.name}-seed{seed}"
-    run_dir = run_pipeline(cfg, pipeline, target, out, Reporter(quiet=quiet))
-    if not quiet:
+    if nproc > 1:
+        from edgekd.config import load_target
+        from edgekd.distill.distributed import launch, strip_nproc
+
+        [load_target(t, pipeline) for t in (target or cfg.targets)]  # fail before spawning
+        raise typer.Exit(launch(nproc, strip_nproc(sys.argv[1:])))
+    run_dir = run_pipeline(cfg, pipeline, target, out, Reporter(quiet=quiet), wait=not no_wait)
+    if run_dir is not None and not quiet:
         print_table(load_report(run_dir))
 
 
@@ -98,18 +112,102 @@ def run(
 def report(
     run_dir: Annotated[Path, typer.Argument(help="A run folder (runs/<name>).")],
     json_out: Annotated[bool, typer.Option("--json", help="Print report.json instead.")] = False,
+    compare: Annotated[
+        Optional[Path], typer.Option(help="A second run folder to compare with, row by row.")
+    ] = None,
+    budget_ms: Annotated[
+        Optional[float], typer.Option(help="p90 latency budget; needs --target.")
+    ] = None,
+    target: Annotated[Optional[str], typer.Option(help="Target for --budget-ms.")] = None,
 ) -> None:
-    """Print a run's report as a table."""
+    """Print a run's report as a table; compare two runs; pick the best within a budget."""
     import json
 
+    from edgekd.errors import ConfigError
     from edgekd.report.build import load_report
     from edgekd.report.table import print_table
 
     rep = load_report(run_dir)
+    if (budget_ms is None) != (target is None):
+        raise ConfigError(
+            "--budget-ms and --target go together: give both, e.g. "
+            "--budget-ms 0.5 --target cpu-onnxruntime."
+        )
     if json_out:
         print(json.dumps(rep, indent=2))
+    elif compare is not None:
+        from edgekd.report.query import print_compare
+
+        print_compare(rep, load_report(compare), (str(run_dir), str(compare)))
     else:
         print_table(rep)
+    if budget_ms is not None:
+        from edgekd.report.query import budget_message
+
+        text, found = budget_message(rep, target, budget_ms)
+        print(text)
+        if not found:
+            raise typer.Exit(1)
+
+
+@app.command()
+@user_errors
+def profile(
+    path: Annotated[Path, typer.Argument(help="A deploy bundle folder or a plain .onnx file.")],
+    target: Annotated[
+        Optional[str], typer.Option("--target", "-t", help="Target name or YAML path.")
+    ] = None,
+    threads: Annotated[Optional[int], typer.Option(min=1, help="Runtime threads.")] = None,
+    batch: Annotated[Optional[int], typer.Option(min=1, help="Throughput batch.")] = None,
+    host: Annotated[
+        Optional[str], typer.Option(help="local, or ssh://user@host[:port] to measure there.")
+    ] = None,
+    tier: Annotated[str, typer.Option(help="quick (seconds) or report (>= 1,024 queries).")] = (
+        "report"
+    ),
+    known_hosts: Annotated[
+        Optional[Path], typer.Option(help="known_hosts file (default ~/.ssh/known_hosts).")
+    ] = None,
+    identity: Annotated[Optional[Path], typer.Option(help="SSH private key file.")] = None,
+    remote_python: Annotated[
+        str, typer.Option(help="Python on the host (needs numpy, pydantic, pyyaml, runtime).")
+    ] = "python3",
+    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    out: Annotated[
+        Optional[Path], typer.Option(help="Also write the full result (raw samples) here.")
+    ] = None,
+) -> None:
+    """Measure a deploy bundle or an ONNX file: latency, memory, per-layer times."""
+    import json
+
+    from edgekd.config import ProfileConfig, SshConfig, validate
+    from edgekd.fsutil import write_json_atomic
+    from edgekd.profile.command import profile_path
+
+    cfg = validate(ProfileConfig, {"tier": tier}, "--tier")
+    ssh = SshConfig(known_hosts=known_hosts, identity=identity, python=remote_python)
+    res = profile_path(path, target, threads, batch, host, ssh, cfg)
+    if out is not None:
+        write_json_atomic(out, res)
+    res.pop("samples_ms", None)
+    if json_out:
+        print(json.dumps(res, indent=2))
+    else:
+        from edgekd.profile.show import print_profile
+
+        print_profile(res)
+
+
+@app.command()
+@user_errors
+def verify(
+    bundle: Annotated[Path, typer.Argument(help="A deploy bundle folder (with manifest.json).")],
+) -> None:
+    """Check a deploy bundle: sha256 of every file, then load and run it once."""
+    from edgekd.deploy.check import check_bundle
+
+    info = check_bundle(bundle)
+    print(f"ok: {info['bundle']} ({info['runtime']}, input {info['input']})")
 
 
 @app.command()
@@ -180,11 +278,22 @@ def methods() -> None:
     for col in ("name", "kind", "description", "paper", "options"):
         table.add_column(col, overflow="fold")
     for name, cls in LOSSES.items():
-        opts = ", ".join(f"{k}={f.default!r}" for k, f in cls.Options.model_fields.items())
+        opts = ", ".join(
+            f"{k}={'(required)' if f.is_required() else repr(f.default)}"
+            for k, f in cls.Options.model_fields.items()
+        )
         table.add_row(name, f"loss/{cls.kind}", cls.description, cls.paper, opts)
     for name, cls in SCHEMES.items():
-        table.add_row(name, "scheme", cls.description, cls.paper, "")
+        fields = cls.Options.model_fields.items()
+        opts = ", ".join(f"{k}={_default_text(f)}" for k, f in fields)
+        table.add_row(name, getattr(cls, "kind", "scheme"), cls.description, cls.paper, opts)
     Console().print(table)
+
+
+def _default_text(field) -> str:
+    if field.is_required():
+        return "(required)"
+    return repr(field.get_default(call_default_factory=True))
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from edgekd.errors import ConfigError, EdgeKDError, format_choices
 
@@ -34,6 +34,7 @@ class TrainConfig(Strict):
     schedule: Literal["cosine", "step", "constant"] = "cosine"
     milestones: list[int] = Field(default_factory=list)
     gamma: float = Field(0.1, gt=0)
+    nesterov: bool = True  # SGD only; the CIFAR KD benchmarks (CRD, mdistiller) use False
 
 
 class ModelSpec(Strict):
@@ -42,8 +43,23 @@ class ModelSpec(Strict):
 
 
 class TeacherConfig(ModelSpec):
+    """A teacher trained here (`model`), loaded (`model` + `checkpoint`) or a black box (`onnx`)."""
+
+    model: str | None = None
     train: TrainConfig = TrainConfig()
     checkpoint: Path | None = None
+    onnx: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> TeacherConfig:
+        if (self.model is None) == (self.onnx is None):
+            raise ValueError(
+                "give exactly one of `model` (a registered model, trained or loaded from "
+                "`checkpoint`) or `onnx` (the path of a black-box teacher's ONNX file)"
+            )
+        if self.onnx is not None and self.checkpoint is not None:
+            raise ValueError("`checkpoint` belongs to a PyTorch teacher; remove it with `onnx`")
+        return self
 
 
 class LossSpec(Strict):
@@ -56,6 +72,9 @@ class DistillConfig(Strict):
     scheme: str = "offline"
     ce_weight: float = Field(1.0, ge=0)
     losses: list[LossSpec] = Field(min_length=1)
+    # auto: reuse the teacher's outputs every epoch when that is exact (see distill/cache.py)
+    cache_teacher_outputs: Literal["auto", "on", "off"] = "auto"
+    options: dict[str, Any] = Field(default_factory=dict)  # validated by the scheme's Options
 
 
 class StudentConfig(ModelSpec):
@@ -79,25 +98,69 @@ class ExportConfig(Strict):
     check_samples: int = Field(256, ge=1)
 
 
+# The quick tier (CI, smoke tests) fills the keys a pipeline leaves out with these; the report
+# tier keeps the MLPerf-style defaults below and must run >= 1,024 queries or a time bound.
+QUICK_TIER = {
+    "warmup": 5,
+    "min_queries": 64,
+    "min_time_s": 0.0,
+    "max_time_s": 5.0,
+    "throughput_time_s": 0.1,
+    "layer_runs": 5,
+}
+REPORT_MIN_QUERIES = 1024
+
+
 class ProfileConfig(Strict):
+    tier: Literal["report", "quick"] = "report"
     warmup: int = Field(50, ge=0)
     min_queries: int = Field(1024, ge=1)
     min_time_s: float = Field(1.0, ge=0)
     max_time_s: float = Field(60.0, gt=0)
     throughput_batch: int = Field(32, ge=1)
     throughput_time_s: float = Field(1.0, gt=0)
+    layers: bool = True  # per-layer profile: ORT profiler / OpenVINO PERF_COUNT
+    layer_runs: int = Field(50, ge=1)
+    timeout_s: float = Field(900.0, gt=0)  # for one artifact's worker process
+
+    @model_validator(mode="before")
+    @classmethod
+    def _quick_defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("tier") == "quick":
+            return {**QUICK_TIER, **data}
+        return data
+
+    @model_validator(mode="after")
+    def _report_tier_is_long_enough(self) -> ProfileConfig:
+        if self.tier == "report" and self.min_queries < REPORT_MIN_QUERIES and not self.min_time_s:
+            raise ValueError(
+                f"the report tier needs min_queries >= {REPORT_MIN_QUERIES} or a time bound "
+                "(min_time_s > 0); set tier: quick for a short CI measurement"
+            )
+        return self
 
 
 class PipelineConfig(Strict):
     name: str = Field(pattern=SAFE_NAME)
     seed: int = 0
     data: DataConfig = DataConfig()
-    teacher: TeacherConfig
+    teacher: TeacherConfig | None = None
+    teachers: list[TeacherConfig] = Field(default_factory=list)  # several, for multi-teacher KD
     students: list[StudentConfig] = Field(min_length=1)
     export: ExportConfig = ExportConfig()
     targets: list[str] = Field(default_factory=lambda: ["cpu-onnxruntime"])
     profile: ProfileConfig = ProfileConfig()
     accuracy_gate: float = Field(0.99, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _teachers(self) -> PipelineConfig:
+        if self.teacher is not None and self.teachers:
+            raise ValueError("give either `teacher` (one) or `teachers` (a list), not both")
+        return self
+
+    @property
+    def all_teachers(self) -> list[TeacherConfig]:
+        return [self.teacher] if self.teacher is not None else list(self.teachers)
 
 
 class DeviceSpec(Strict):
@@ -112,6 +175,15 @@ class DeviceSpec(Strict):
     source: str = ""
 
 
+class SshConfig(Strict):
+    """How to reach a target's `host: ssh://user@host[:port]` and run the worker there."""
+
+    known_hosts: Path | None = None  # default ~/.ssh/known_hosts; unknown hosts are refused
+    identity: Path | None = None  # default: ssh-agent and ~/.ssh/id_*
+    python: str = "python3"  # needs numpy, pydantic, pyyaml and the runtime on the host
+    connect_timeout_s: float = Field(15.0, gt=0)
+
+
 class TargetConfig(Strict):
     name: str = Field(pattern=SAFE_NAME)
     runtime: str
@@ -121,6 +193,7 @@ class TargetConfig(Strict):
     host: str = "local"
     runtime_options: dict[str, Any] = Field(default_factory=dict)
     device: DeviceSpec = DeviceSpec()
+    ssh: SshConfig = SshConfig()
 
 
 # ---------------------------------------------------------------- loading and errors
@@ -219,18 +292,35 @@ def load_pipeline(path: Path, seed: int | None = None) -> PipelineConfig:
 
 
 def _resolve_paths(cfg: PipelineConfig, base: Path) -> PipelineConfig:
-    ckpt = cfg.teacher.checkpoint
+    resolved = [_resolve_teacher(t, base, loc) for loc, t in _teacher_locs(cfg)]
+    if cfg.teacher is not None:
+        return cfg.model_copy(update={"teacher": resolved[0]})
+    return cfg.model_copy(update={"teachers": resolved})
+
+
+def _teacher_locs(cfg: PipelineConfig) -> list[tuple[str, TeacherConfig]]:
+    if cfg.teacher is not None:
+        return [("teacher", cfg.teacher)]
+    return [(f"teachers[{i}]", t) for i, t in enumerate(cfg.teachers)]
+
+
+def _resolve_teacher(t: TeacherConfig, base: Path, loc: str) -> TeacherConfig:
+    ckpt = t.checkpoint
     if ckpt is not None:
         ckpt = ckpt if ckpt.is_absolute() else (base / ckpt)
         if not ckpt.is_file():
             raise ConfigError(
-                f"teacher.checkpoint: file '{ckpt}' does not exist. Give the path of a "
+                f"{loc}.checkpoint: file '{ckpt}' does not exist. Give the path of a "
                 "state_dict (.pt) or .safetensors file, or remove the key to train the teacher."
             )
-        cfg = cfg.model_copy(
-            update={"teacher": cfg.teacher.model_copy(update={"checkpoint": ckpt})}
-        )
-    return cfg
+        t = t.model_copy(update={"checkpoint": ckpt})
+    if t.onnx is not None:
+        from edgekd.distill.onnx_teacher import check_onnx_file
+
+        path = t.onnx if t.onnx.is_absolute() else (base / t.onnx)
+        check_onnx_file(path, f"{loc}.onnx")
+        t = t.model_copy(update={"onnx": path})
+    return t
 
 
 def check_plugins(cfg: PipelineConfig, source: str) -> None:
@@ -248,7 +338,8 @@ def check_plugins(cfg: PipelineConfig, source: str) -> None:
 
     ds = lookup(DATASETS, cfg.data.dataset, "data.dataset")
     validate_options(ds, cfg.data.options, source, ("data", "options"))
-    specs = [("teacher", cfg.teacher)] + [(f"students[{i}]", s) for i, s in enumerate(cfg.students)]
+    specs = [(loc, t) for loc, t in _teacher_locs(cfg) if t.model is not None]
+    specs += [(f"students[{i}]", s) for i, s in enumerate(cfg.students)]
     for where, spec in specs:
         model = lookup(MODELS, spec.model, f"{where}.model")
         validate_options(model, spec.options, source, (where, "options"))
@@ -259,11 +350,36 @@ def check_plugins(cfg: PipelineConfig, source: str) -> None:
     for i, s in enumerate(cfg.students):
         if s.distill is None:
             continue
-        lookup(SCHEMES, s.distill.scheme, f"students[{i}].distill.scheme")
+        scheme = lookup(SCHEMES, s.distill.scheme, f"students[{i}].distill.scheme")
+        loc = (f"students[{i}]", "distill", "options")
+        validate_options(scheme, s.distill.options, source, loc)
+        if getattr(scheme, "needs_teacher", True) and not cfg.all_teachers:
+            raise ConfigError(
+                f"{source}: students[{i}].distill: scheme '{s.distill.scheme}' needs a teacher; "
+                "add `teacher:` (or `teachers:`) to the pipeline."
+            )
+        if any(t.onnx is not None for t in cfg.all_teachers) and _reads_teacher_taps(s):
+            raise ConfigError(
+                f"{source}: students[{i}].distill: a feature or relation loss reads the "
+                "teacher's layers, but an ONNX teacher is a black box that gives only logits. "
+                "Use response losses (kd, dkd, dist) with an ONNX teacher."
+            )
+        if hasattr(scheme, "check"):  # what the scheme needs of the rest of the pipeline
+            scheme.check(cfg, s, f"{source}: students[{i}].distill")
         for j, loss in enumerate(s.distill.losses):
             cls = lookup(LOSSES, loss.name, f"students[{i}].distill.losses[{j}].name")
             loc = (f"students[{i}]", "distill", f"losses[{j}]", "options")
             validate_options(cls, loss.options, source, loc)
+
+
+def _reads_teacher_taps(student: StudentConfig) -> bool:
+    from edgekd.distill.losses import LOSSES
+
+    for spec in student.distill.losses:
+        cls = LOSSES.get(spec.name)
+        if cls.taps(cls.Options.model_validate(spec.options))[1]:
+            return True
+    return False
 
 
 # ---------------------------------------------------------------- targets

@@ -12,7 +12,9 @@ from pathlib import Path
 
 from edgekd import stages
 from edgekd.backends import BACKENDS
-from edgekd.config import PipelineConfig, TargetConfig, load_target
+from edgekd.config import PipelineConfig, TargetConfig, TeacherConfig, load_target
+from edgekd.distill import distributed as ddp
+from edgekd.distill.schemes import SCHEMES
 from edgekd.hashing import sha256_file
 from edgekd.pipeline import StageResult, StageStore
 from edgekd.progress import Reporter
@@ -32,36 +34,53 @@ def run_pipeline(
     target_names: list[str] | None = None,
     out: Path | None = None,
     reporter: Reporter | None = None,
-) -> Path:
-    reporter = reporter or Reporter()
+    wait: bool = True,
+) -> Path | None:
+    """Run every stage; returns the run folder (None on a torchrun rank other than 0)."""
+    from edgekd.runlock import run_lock
+
     run_dir = Path(out) if out else Path("runs") / cfg.name
     targets = [load_target(t, pipeline_path) for t in (target_names or cfg.targets)]
-    store = StageStore(run_dir)
+    if not ddp.init_from_env().is_main:
+        _train_all(cfg, _stage_fn(StageStore(run_dir), Reporter(quiet=True)), Reporter(True))
+        ddp.shutdown()
+        return None
+    with run_lock(run_dir, wait, reporter):
+        return _run_locked(cfg, run_dir, targets, reporter or Reporter())
 
+
+def _stage_fn(store: StageStore, reporter: Reporter):
     def stage(kind, label, config, inputs, fn) -> StageResult:
-        res = store.run(kind, label, config, inputs, fn)
+        res = ddp.run_stage(store, kind, label, config, inputs, fn)
         took = "" if res.cached else f" ({res.record['seconds']:.1f}s)"
         reporter.line(f"[{'cached' if res.cached else 'done'}] {label}{took}")
         return res
 
-    data = stage(
-        "data", "data", {"data": cfg.data, "seed": cfg.seed}, {}, lambda d: stages.run_data(cfg, d)
-    )
+    return stage
+
+
+def _run_locked(cfg, run_dir: Path, targets, reporter: Reporter) -> Path:
+    stage = _stage_fn(StageStore(run_dir), reporter)
+    data, models = _train_all(cfg, stage, reporter)
+    ddp.shutdown()  # the other ranks leave here; export and the rest run on rank 0
     splits = stages.load_splits(data)
-    models = _train_all(cfg, stage, data, splits, reporter)
     rows = []
     for m in models:
-        net = stages.load_trained(m.stage, splits)
+        sp = splits.teacher_view() if m.role == "teacher" else splits  # cross-modal teachers
+        if m.stage.info.get("onnx"):
+            rows += _onnx_teacher_rows(m, targets)
+            continue
+        net = stages.load_trained(m.stage, sp)
         meta = _metadata(m, data)
         exp = stage(
             "export",
             f"export-{m.label}",
             cfg.export,
             {"model": m.stage},
-            lambda d, net=net, meta=meta: stages.run_export(net, splits, cfg.export, meta, d),
+            lambda d, net=net, meta=meta, sp=sp: stages.run_export(net, sp, cfg.export, meta, d),
         )
         for target in targets:
-            rows += _compile_and_profile(cfg, stage, m, exp, data, splits, target, run_dir)
+            rows += _compile_and_profile(cfg, stage, m, exp, data, sp, target, run_dir)
     from edgekd.report.build import write_report
 
     write_report(run_dir, cfg, models, targets, rows)
@@ -69,26 +88,18 @@ def run_pipeline(
     return run_dir
 
 
-def _train_all(cfg: PipelineConfig, stage, data, splits, reporter) -> list[Trained]:
-    t = cfg.teacher
-    if t.checkpoint is not None:
-        teacher = stage(
-            "teacher",
-            "teacher",
-            {"spec": t, "checkpoint": sha256_file(t.checkpoint)},
-            {"data": data},
-            lambda d: stages.run_teacher_checkpoint(t, splits, d),
-        )
-    else:
-        teacher = stage(
-            "train",
-            "teacher",
-            {"spec": t, "seed": cfg.seed},
-            {"data": data},
-            lambda d: stages.run_supervised(t, t.train, splits, cfg.seed, d, "teacher", reporter),
-        )
-    models = [Trained("teacher", "teacher", None, teacher)]
-    load_teacher = functools.cache(lambda: stages.load_trained(teacher, splits))
+def _train_all(cfg: PipelineConfig, stage, reporter) -> tuple[StageResult, list[Trained]]:
+    data = stage(
+        "data", "data", {"data": cfg.data, "seed": cfg.seed}, {}, lambda d: stages.run_data(cfg, d)
+    )
+    splits = stages.load_splits(data)
+    tsplits = splits.teacher_view()
+    teachers = [
+        _teacher_stage(cfg, stage, data, tsplits, t, i, reporter)
+        for i, t in enumerate(cfg.all_teachers)
+    ]
+    models = [Trained(res.label, "teacher", None, res) for res in teachers]
+    load_teachers = functools.cache(lambda: [stages.load_trained(t, tsplits) for t in teachers])
     for s in cfg.students:
         if s.baseline:
             label = f"{s.name}-scratch"
@@ -103,17 +114,71 @@ def _train_all(cfg: PipelineConfig, stage, data, splits, reporter) -> list[Train
             )
             models.append(Trained(label, "baseline", s.name, res))
         if s.distill is not None:
+            uses = getattr(SCHEMES.get(s.distill.scheme), "needs_teacher", True)
+            inputs = {"data": data}
+            if uses:  # the first teacher keeps the key "teacher": old cache keys stay valid
+                inputs |= {
+                    ("teacher" if i == 0 else f"teacher-{i}"): t for i, t in enumerate(teachers)
+                }
             res = stage(
                 "distill",
                 s.name,
                 {"spec": s, "seed": cfg.seed},
-                {"data": data, "teacher": teacher},
-                lambda d, s=s: stages.run_distill(
-                    s, [load_teacher()], splits, cfg.seed, d, s.name, reporter
+                inputs,
+                lambda d, s=s, uses=uses: stages.run_distill(
+                    s, load_teachers() if uses else [], splits, cfg.seed, d, s.name, reporter
                 ),
             )
             models.append(Trained(s.name, "distilled", s.name, res))
-    return models
+    return data, models
+
+
+def _teacher_stage(cfg, stage, data, tsplits, t: TeacherConfig, i: int, reporter) -> StageResult:
+    """Train, load (checkpoint) or take over (ONNX) teacher number `i`."""
+    label = "teacher" if i == 0 else f"teacher-{i}"
+    if t.onnx is not None:
+        config = {"spec": t, "onnx": sha256_file(t.onnx)}
+        return stage(
+            "teacher",
+            label,
+            config,
+            {"data": data},
+            lambda d: stages.run_teacher_onnx(t, tsplits, d),
+        )
+    if t.checkpoint is not None:
+        return stage(
+            "teacher",
+            label,
+            {"spec": t, "checkpoint": sha256_file(t.checkpoint)},
+            {"data": data},
+            lambda d: stages.run_teacher_checkpoint(t, tsplits, d),
+        )
+    seed = cfg.seed + i  # several teachers of one architecture should differ
+    return stage(
+        "train",
+        label,
+        {"spec": t, "seed": seed},
+        {"data": data},
+        lambda d: stages.run_supervised(t, t.train, tsplits, seed, d, label, reporter),
+    )
+
+
+def _onnx_teacher_rows(m: Trained, targets) -> list[dict]:
+    reason = "black-box ONNX teacher: used for distillation only, not compiled or profiled"
+    return [
+        {
+            "model": m.label,
+            "role": m.role,
+            "student": None,
+            "target": t.name,
+            "runtime": t.runtime,
+            "precision": p,
+            "status": "skipped",
+            "reason": reason,
+        }
+        for t in targets
+        for p in t.precisions
+    ]
 
 
 def _metadata(m: Trained, data: StageResult) -> dict[str, str]:
@@ -139,9 +204,13 @@ def _compile_and_profile(
 ) -> list[dict]:
     from edgekd.backends import CompileContext
     from edgekd.deploy import verified, write_bundle
+    from edgekd.errors import RuntimeMissingError
+    from edgekd.profile.estimate import estimate_row
+    from edgekd.profile.remote import RemoteError
 
     backend = BACKENDS.get(target.runtime)(target)
     reason = backend.available()
+    onnx_path = exp.path / "model.onnx"
     context = CompileContext(
         load_model=lambda: stages.load_trained(m.stage, splits),
         val=(splits.x["val"], splits.y["val"]),
@@ -158,7 +227,7 @@ def _compile_and_profile(
             "precision": precision,
         }
         if reason is not None and not getattr(backend, "compiles_without_runtime", False):
-            rows.append(row | {"status": "skipped", "reason": reason})
+            rows.append(estimate_row(row, target, onnx_path, reason))
             continue
         settings = stages.target_settings(target)
         name = f"{m.label}-{target.name}-{precision}"
@@ -167,25 +236,28 @@ def _compile_and_profile(
             f"compile-{name}",
             {"target": settings, "precision": precision, "gate": cfg.accuracy_gate},
             {"onnx": exp, "data": data},
-            lambda d, p=precision: stages.run_compile(
-                backend, exp.path / "model.onnx", p, splits, d, context
-            ),
+            lambda d, p=precision: stages.run_compile(backend, onnx_path, p, splits, d, context),
         )
         bundle = write_bundle(run_dir, target, backend, m, precision, comp, data, exp)
         row |= {"compile": comp.info, "bundle": str(bundle.relative_to(run_dir))}
-        if reason is not None:  # compiled for the device, but the runtime is not here
-            rows.append(row | {"status": "not-built", "reason": reason})
+        if reason is not None:  # compiled for the device, but its runtime is not here
+            rows.append(estimate_row(row, target, onnx_path, f"not built here: {reason}"))
             continue
-        if target.host != "local":
-            why = f"not measured here: the device is at {target.host} (remote, not attached)"
-            rows.append(row | {"status": "not-measured", "reason": why})
+        verified(bundle)
+        try:
+            prof = stage(
+                "profile",
+                f"profile-{name}",
+                {"target": settings, "profile": cfg.profile},
+                {"artifact": comp, "data": data},
+                lambda d, comp=comp: stages.run_profile(
+                    backend, target, comp, data, cfg.profile, d
+                ),
+            )
+        except (RemoteError, RuntimeMissingError) as exc:
+            if target.host == "local":
+                raise
+            rows.append(estimate_row(row, target, onnx_path, f"not measured: {exc}"))
             continue
-        prof = stage(
-            "profile",
-            f"profile-{name}",
-            {"target": settings, "profile": cfg.profile},
-            {"artifact": comp, "data": data},
-            lambda d, b=bundle: stages.run_profile(backend, verified(b), splits, cfg.profile, d),
-        )
         rows.append(row | {"status": "ok", "profile": prof.info})
     return rows

@@ -63,16 +63,15 @@ class StageStore:
         fn: Callable[[Path], dict],
     ) -> StageResult:
         """Return the cached output for this key, or run `fn(folder) -> info` and store it."""
-        input_hashes = {
-            k: v.content_hash if isinstance(v, StageResult) else v for k, v in inputs.items()
-        }
+        hit = self.cached(kind, label, config, inputs)
+        if hit is not None:
+            return hit
+        input_hashes = _hashes(inputs)
         key = self.key(kind, config, input_hashes)
         final = self.root / f"{label}-{key}"
-        if (final / RECORD).is_file():
-            record = json.loads((final / RECORD).read_text())
-            return StageResult(label, final, record["content_hash"], record, True)
         partial = self.root / f".partial-{label}-{key}"
         partial.mkdir(parents=True, exist_ok=True)
+        _clear_stale(partial)
         start = time.perf_counter()
         info = fn(partial)
         for leftover in partial.glob("resume-*"):
@@ -96,3 +95,28 @@ class StageStore:
             shutil.rmtree(partial, ignore_errors=True)
             record = json.loads((final / RECORD).read_text())
         return StageResult(label, final, record["content_hash"], record, False)
+
+    def cached(
+        self, kind: str, label: str, config: Any, inputs: dict[str, StageResult | str]
+    ) -> StageResult | None:
+        """The finished output for this key, or None if the stage has to run."""
+        final = self.root / f"{label}-{self.key(kind, config, _hashes(inputs))}"
+        if not (final / RECORD).is_file():
+            return None
+        record = json.loads((final / RECORD).read_text())
+        return StageResult(label, final, record["content_hash"], record, True)
+
+
+def _hashes(inputs: dict[str, StageResult | str]) -> dict[str, str]:
+    return {k: v.content_hash if isinstance(v, StageResult) else v for k, v in inputs.items()}
+
+
+def _clear_stale(partial: Path) -> None:
+    """Drop what a crashed attempt left in a partial folder, except its resume checkpoints."""
+    for entry in partial.iterdir():
+        if entry.name.startswith("resume-"):
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()

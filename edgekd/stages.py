@@ -11,7 +11,6 @@ import pickle
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -31,8 +30,6 @@ from edgekd.errors import CheckpointError
 from edgekd.export.onnx import check_export, export_onnx
 from edgekd.models import build_model, count_flops, count_params
 from edgekd.pipeline import StageResult
-from edgekd.profile.accuracy import artifact_accuracy
-from edgekd.profile.latency import measure_latency, measure_throughput
 from edgekd.progress import Reporter
 
 WEIGHTS = "model.pt"
@@ -53,6 +50,8 @@ def run_data(cfg: PipelineConfig, folder: Path) -> dict:
         "preprocessing": splits.preprocessing,
         "input_shape": list(splits.input_shape),
         "sizes": {k: int(len(v)) for k, v in splits.y.items()},
+        "augment": splits.augment,
+        "teacher_input_shape": list(splits.teacher_view().input_shape),
     }
 
 
@@ -87,6 +86,10 @@ def save_model(model: nn.Module, folder: Path) -> None:
 
 def load_trained(res: StageResult, splits: Splits) -> nn.Module:
     info = res.info
+    if info.get("onnx"):
+        from edgekd.distill.onnx_teacher import OnnxTeacher
+
+        return OnnxTeacher(res.path / info["onnx"])
     model = build_model(info["model"], info["options"], splits.input_shape, splits.num_classes)
     model.load_state_dict(torch.load(res.path / WEIGHTS, weights_only=True))
     return model.eval()
@@ -111,6 +114,7 @@ def run_supervised(
         folder,
         label,
         reporter,
+        augment=splits.augmentation(),
     )
     save_model(model, folder)
     return model_info(model, spec, splits, method="scratch", history=history)
@@ -122,15 +126,19 @@ def read_state_dict(path: Path) -> dict:
         raise CheckpointError(f"checkpoint '{path}' does not exist.")
     try:
         if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            state = load_file(str(path))
+            state = _read_safetensors(path)
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        what = [ln.strip() for ln in str(exc).splitlines() if "GLOBAL" in ln.upper()]
+        if not what:  # not a pickle of disallowed objects: junk or a cut-off file
+            raise CheckpointError(
+                f"checkpoint '{path}' is corrupt, truncated or not a PyTorch/safetensors file. "
+                "Save it again with torch.save(model.state_dict(), path) or as .safetensors."
+            ) from None
         raise CheckpointError(
-            f"checkpoint '{path}' holds pickled objects other than tensors and was refused "
-            f"({str(exc).splitlines()[0][:120]}). Save a plain state_dict "
+            f"checkpoint '{path}' holds pickled objects other than tensors and was refused, "
+            f"unloaded ({what[0][:160]}). Save a plain state_dict "
             "(torch.save(model.state_dict(), path)) or a .safetensors file."
         ) from None
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
@@ -144,6 +152,19 @@ def read_state_dict(path: Path) -> dict:
     if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
         raise CheckpointError(f"checkpoint '{path}' does not hold a state_dict of tensors.")
     return state
+
+
+def _read_safetensors(path: Path) -> dict:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))
+    except SafetensorError as exc:
+        raise CheckpointError(
+            f"checkpoint '{path}' is not a readable .safetensors file ({exc}); it is corrupt or "
+            "truncated. Save it again with safetensors.torch.save_file(model.state_dict(), path)."
+        ) from None
 
 
 def run_teacher_checkpoint(spec: TeacherConfig, splits: Splits, folder: Path) -> dict:
@@ -160,6 +181,34 @@ def run_teacher_checkpoint(spec: TeacherConfig, splits: Splits, folder: Path) ->
     model.eval()
     save_model(model, folder)
     return model_info(model, spec, splits, method="checkpoint", source=str(spec.checkpoint))
+
+
+def run_teacher_onnx(spec: TeacherConfig, splits: Splits, folder: Path) -> dict:
+    """Copy a black-box ONNX teacher into the run and check it fits the data."""
+    import shutil
+
+    import onnx
+    from onnx import numpy_helper
+
+    from edgekd.distill.onnx_teacher import OnnxTeacher
+
+    shutil.copyfile(spec.onnx, folder / "teacher.onnx")
+    teacher = OnnxTeacher(folder / "teacher.onnx")
+    teacher.check_io(splits.input_shape, splits.num_classes)
+    graph = onnx.load(str(folder / "teacher.onnx")).graph
+    params = sum(int(numpy_helper.to_array(t).size) for t in graph.initializer)
+    return {
+        "model": "onnx",
+        "onnx": "teacher.onnx",
+        "source": str(spec.onnx),
+        "options": {},
+        "input_shape": list(splits.input_shape),
+        "num_classes": splits.num_classes,
+        "params": params,
+        "flops": None,
+        "acc_test": accuracy(teacher, splits.x["test"], splits.y["test"]),
+        "method": "onnx (black box)",
+    }
 
 
 def run_distill(
@@ -189,7 +238,8 @@ def run_distill(
     model = SCHEMES.get(student.distill.scheme)().run(job)
     save_model(model, folder)
     method = "+".join(loss.name for loss in student.distill.losses)
-    return model_info(model, student, splits, method=method, scheme=student.distill.scheme)
+    scheme = student.distill.scheme
+    return model_info(model, student, splits, method=method, scheme=scheme, **job.info)
 
 
 # ---------------------------------------------------------------- export, compile, profile
@@ -215,28 +265,25 @@ def run_compile(
 
 
 def run_profile(
-    backend, artifact_dir: Path, splits: Splits, cfg: ProfileConfig, folder: Path
+    backend, target: TargetConfig, comp, data, cfg: ProfileConfig, folder: Path
 ) -> dict:
-    import time
+    """Latency, throughput, memory, accuracy and per-layer times of one compiled artifact,
+    measured in a fresh worker process here or on the target's SSH host."""
+    from edgekd.profile.isolate import make_spec, profile_artifact
 
-    t0 = time.perf_counter()
-    runner = backend.load(artifact_dir)
-    load_ms = (time.perf_counter() - t0) * 1e3
-    x = splits.x["test"]
-    latency = measure_latency(runner, np.ascontiguousarray(x[:1]), cfg)
-    batch = np.ascontiguousarray(np.resize(x, (cfg.throughput_batch, *x.shape[1:])))
-    throughput = measure_throughput(runner, batch, cfg.throughput_time_s)
-    acc = artifact_accuracy(runner, x, splits.y["test"])
-    (folder / "latency_samples_ms.json").write_text(json.dumps(latency["samples_ms"]))
-    return {
-        "load_ms": load_ms,
-        "latency": latency["stats"],
-        "throughput": throughput,
-        "acc_artifact": acc,
-        "placement": runner.describe(),
-        "source": "measured-local",
-        "settings": cfg.model_dump(),
-    }
+    spec = make_spec(
+        comp.path,
+        backend.artifact,
+        target,
+        cfg,
+        data.info["input_shape"],
+        data_npz=data.path / "data.npz",
+        files=comp.info.get("files"),
+    )
+    result = profile_artifact(spec, target.host, target.ssh)
+    (folder / "latency_samples_ms.json").write_text(json.dumps(result.pop("samples_ms")))
+    result["placement"] = result["environment"].get("placement", {})
+    return result
 
 
 def target_settings(target: TargetConfig) -> dict:

@@ -22,7 +22,7 @@ TINY = {
     },
     "teacher": {
         "model": "cnn1d",
-        "options": {"channels": [8, 8]},
+        "options": {"channels": [16, 16]},
         "train": {"epochs": 2, "batch_size": 64, "lr": 0.01},
     },
     "students": [
@@ -39,6 +39,7 @@ TINY = {
     ],
     "targets": ["cpu-onnxruntime"],
     "profile": {
+        "tier": "quick",
         "warmup": 2,
         "min_queries": 20,
         "min_time_s": 0.0,

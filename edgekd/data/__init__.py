@@ -31,6 +31,10 @@ class RawData:
     labels: list[str]
     preprocessing: str = ""
     extra: dict = field(default_factory=dict)
+    # Cross-modal data: the teacher's view of the same samples, row-aligned with x_train/x_test.
+    teacher_x_train: np.ndarray | None = None
+    teacher_x_test: np.ndarray | None = None
+    augment: str = ""  # name in edgekd.data.augment, applied to training batches
 
 
 @dataclass
@@ -39,10 +43,24 @@ class Splits:
     y: dict[str, np.ndarray]
     labels: list[str]
     preprocessing: str
+    x_teacher: dict[str, np.ndarray] | None = None  # the teacher's view (cross-modal data)
+    augment: str = ""
 
     @property
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.x["train"].shape[1:])
+
+    def teacher_view(self) -> Splits:
+        """The splits as the teacher sees them: its own view where the data has one."""
+        if self.x_teacher is None:
+            return self
+        return Splits(self.x_teacher, self.y, self.labels, self.preprocessing, None, self.augment)
+
+    def augmentation(self):
+        """The training-batch augmentation `(x, generator) -> x`, or None."""
+        from edgekd.data.augment import get_augmentation
+
+        return get_augmentation(self.augment)
 
     @property
     def num_classes(self) -> int:
@@ -50,6 +68,8 @@ class Splits:
 
     def save(self, folder: Path) -> None:
         arrays = {f"x_{s}": self.x[s] for s in SPLITS} | {f"y_{s}": self.y[s] for s in SPLITS}
+        if self.x_teacher is not None:
+            arrays |= {f"xt_{s}": self.x_teacher[s] for s in SPLITS}
         np.savez(folder / "data.npz", **arrays)
 
     @classmethod
@@ -57,7 +77,8 @@ class Splits:
         with np.load(folder / "data.npz", allow_pickle=False) as z:
             x = {s: z[f"x_{s}"] for s in SPLITS}
             y = {s: z[f"y_{s}"] for s in SPLITS}
-        return cls(x, y, meta["labels"], meta["preprocessing"])
+            xt = {s: z[f"xt_{s}"] for s in SPLITS} if "xt_train" in z.files else None
+        return cls(x, y, meta["labels"], meta["preprocessing"], xt, meta.get("augment", ""))
 
 
 def check_raw(raw: RawData, name: str) -> None:
@@ -66,6 +87,11 @@ def check_raw(raw: RawData, name: str) -> None:
         x, y = getattr(raw, f"x_{split}"), getattr(raw, f"y_{split}")
         if len(x) == 0:
             raise DataError(f"dataset '{name}': the {split} split is empty.")
+        if x.ndim < 2:
+            raise DataError(
+                f"dataset '{name}': {split} inputs have shape {list(x.shape)}; they must be "
+                "(N, features...) with one row per sample."
+            )
         if len(x) != len(y):
             raise DataError(
                 f"dataset '{name}': the {split} split has {len(x)} inputs but {len(y)} labels; "
@@ -103,4 +129,9 @@ def make_splits(raw: RawData, val_fraction: float, calib_size: int, seed: int) -
     }
     x = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in x.items()}
     y = {k: np.ascontiguousarray(v, dtype=np.int64) for k, v in y.items()}
-    return Splits(x, y, list(raw.labels), raw.preprocessing)
+    xt = None
+    if raw.teacher_x_train is not None and raw.teacher_x_test is not None:
+        tr, te = raw.teacher_x_train, raw.teacher_x_test
+        xt = {"train": tr[train], "val": tr[val], "test": te, "calib": tr[calib]}
+        xt = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in xt.items()}
+    return Splits(x, y, list(raw.labels), raw.preprocessing, xt, raw.augment)

@@ -73,8 +73,16 @@ def verify_bundle(path: Path) -> dict:
     try:
         manifest = json.loads(mf.read_text())
         files = manifest["files"]
-    except (json.JSONDecodeError, KeyError, TypeError):
-        raise ArtifactError(f"'{mf}' is not a valid edgekd manifest. Rebuild the bundle.") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
+        files = None
+    if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
+        raise ArtifactError(f"'{mf}' is not a valid edgekd manifest. Rebuild the bundle.")
+    unlisted = sorted(p.name for p in path.iterdir() if p.name != MANIFEST and p.name not in files)
+    if unlisted:
+        raise ArtifactError(
+            f"bundle '{path}': {unlisted} not listed in {MANIFEST}, so they cannot be verified. "
+            "Refusing to load it; rebuild or re-copy the bundle."
+        )
     for name, digest in files.items():
         f = path / name
         if Path(name).name != name or not f.is_file():

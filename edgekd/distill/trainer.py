@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from edgekd.config import TrainConfig
+from edgekd.distill import distributed as ddp
 from edgekd.progress import Reporter
 
 CKPT = "resume-checkpoint.pt"
@@ -18,7 +19,11 @@ CKPT = "resume-checkpoint.pt"
 def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(
-            params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, nesterov=True
+            params,
+            lr=cfg.lr,
+            momentum=cfg.momentum,
+            weight_decay=cfg.weight_decay,
+            nesterov=cfg.nesterov,
         )
     cls = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
     return cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -61,65 +66,75 @@ def fit(
     workdir: Path,
     label: str,
     reporter: Reporter,
+    augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
 ) -> list[dict]:
     """Train `trainable` on `batch_loss(idx, x, y)` for cfg.epochs; resume from a checkpoint.
 
     `batch_loss` gets the batch's row indices too, so schemes can look up cached teacher
     outputs. Batches are drawn from a generator seeded by (seed, epoch): a resumed run sees
-    the same batches as an uninterrupted one.
+    the same batches as an uninterrupted one. `augment(x, generator)`, when given, transforms
+    each training batch (seeded per epoch too) before `batch_loss` sees it.
     """
-    torch.manual_seed(seed)
+    torch.manual_seed(seed + ddp.current().rank)
     opt = make_optimizer([p for p in trainable.parameters() if p.requires_grad], cfg)
     sched = make_scheduler(opt, cfg)
     history: list[dict] = []
     start = 0
     ckpt = Path(workdir) / CKPT
-    if ckpt.is_file():
-        state = torch.load(ckpt, weights_only=True)
+    state = ddp.load_resume(ckpt)  # rank 0 reads it; every rank gets it
+    if state is not None:
         trainable.load_state_dict(state["model"])
         opt.load_state_dict(state["optim"])
         sched.load_state_dict(state["sched"])
-        torch.set_rng_state(state["rng"])
+        torch.set_rng_state(ddp.my_rng(state))
         start, history = state["epoch"], state["history"]
         reporter.line(f"  {label}: resuming after epoch {start}")
     xt, yt = torch.as_tensor(x), torch.as_tensor(y)
     n = len(xt)
+    step = ddp.wrap_step(trainable, batch_loss)  # batch_loss itself unless under torchrun
     with reporter.task(label, cfg.epochs) as advance:
         for _ in range(start):
             advance()
         for epoch in range(start, cfg.epochs):
             trainable.train()
             perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100003 + epoch))
+            aug_gen = torch.Generator().manual_seed(seed * 100003 + epoch + 7919)
             total, count = 0.0, 0
             for i in range(0, n, cfg.batch_size):
                 idx = perm[i : i + cfg.batch_size]
-                if len(idx) < 2 and n >= 2:  # BatchNorm needs more than one sample
+                if len(idx) < ddp.min_batch() and n >= 2:  # BatchNorm needs 2+ samples
                     continue
-                loss = batch_loss(idx, xt[idx], yt[idx])
+                part = ddp.shard(idx)
+                xb = xt[part] if augment is None else augment(xt[part], aug_gen)
+                loss = step(part, xb, yt[part])
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
+                ddp.scale(loss, len(part), len(idx)).backward()
                 opt.step()
-                total += float(loss.detach()) * len(idx)
-                count += len(idx)
+                total += float(loss.detach()) * len(part)
+                count += len(part)
+            total, count = ddp.all_sum(total, count)
             sched.step()
             row = {"epoch": epoch + 1, "loss": total / max(count, 1)}
             if val is not None and len(val[0]):
                 row["val_acc"] = accuracy(eval_model, *val)
             history.append(row)
-            _save(ckpt, trainable, opt, sched, epoch + 1, history)
+            rngs = ddp.rng_states()
+            if ddp.current().is_main:
+                _save(ckpt, trainable, opt, sched, epoch + 1, history, rngs)
             advance(**{k: v for k, v in row.items() if k != "epoch"})
     trainable.eval()
     return history
 
 
-def _save(path: Path, model, opt, sched, epoch: int, history: list[dict]) -> None:
+def _save(path: Path, model, opt, sched, epoch: int, history: list[dict], rngs) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(
         {
             "model": model.state_dict(),
             "optim": opt.state_dict(),
             "sched": sched.state_dict(),
-            "rng": torch.get_rng_state(),
+            "rng": rngs[0],
+            "rng_ranks": rngs,
             "epoch": epoch,
             "history": history,
         },

@@ -1,4 +1,10 @@
-"""Build report.json and report.md from the stage records of one run."""
+"""Build report.json, report.md and report.html from the stage records of one run.
+
+Schema edgekd.report/2: one row per model x target x precision. Every row with a latency says
+where it came from in `latency_source` (measured-local, measured-remote, estimated) and where
+its accuracy came from in `accuracy_source` (artifact: the compiled artifact over the whole
+test split; torch: the PyTorch model, used where the artifact could not be run).
+"""
 
 from __future__ import annotations
 
@@ -9,59 +15,17 @@ from pathlib import Path
 import edgekd
 from edgekd.errors import ArtifactError
 from edgekd.fsutil import write_json_atomic, write_text_atomic
+from edgekd.report.pareto import mark_frontier
 
-SCHEMA = "edgekd.report/1"
+SCHEMA = "edgekd.report/2"
+READABLE = ("edgekd.report/1", SCHEMA)
 
 
 def write_report(run_dir: Path, cfg, models, targets, rows: list[dict]) -> dict:
     infos = {m.label: m.stage.info for m in models}
-    teacher_p50 = {
-        (r["target"], r["precision"]): r["profile"]["latency"]["p50_ms"]
-        for r in rows
-        if r["role"] == "teacher" and r["status"] == "ok"
-    }
-    table = []
-    for r in rows:
-        info = infos[r["model"]]
-        row = {
-            "model": r["model"],
-            "role": r["role"],
-            "method": info.get("method"),
-            "target": r["target"],
-            "runtime": r["runtime"],
-            "precision": r["precision"],
-            "status": r["status"],
-            "params": info["params"],
-            "flops": info["flops"],
-            "acc_torch": info["acc_test"],
-        }
-        if r["status"] == "ok":
-            prof, lat = r["profile"], r["profile"]["latency"]
-            keeps = prof["acc_artifact"] / info["acc_test"] if info["acc_test"] else 0.0
-            base = teacher_p50.get((r["target"], "fp32"))
-            row.update(
-                acc_artifact=prof["acc_artifact"],
-                gate="pass" if keeps >= cfg.accuracy_gate else "fail",
-                accuracy_kept=keeps,
-                p50_ms=lat["p50_ms"],
-                p90_ms=lat["p90_ms"],
-                p99_ms=lat["p99_ms"],
-                throughput=prof["throughput"]["samples_per_s"],
-                throughput_batch=prof["throughput"]["batch"],
-                size_bytes=r["compile"]["bytes"],
-                speedup_vs_teacher=(base / lat["p50_ms"]) if base else None,
-                latency_source=prof["source"],
-                threads=prof["placement"].get("intra_op_threads"),
-                versions=r["compile"].get("versions", {}),
-                bundle=r["bundle"],
-            )
-        else:
-            row["reason"] = r.get("reason", "")
-            if "bundle" in r:
-                row.update(bundle=r["bundle"], size_bytes=r["compile"]["bytes"])
-        if "compile" in r:
-            row["placement"] = placement_summary(r["compile"], r.get("profile", {}))
-        table.append(row)
+    table = [report_row(r, infos[r["model"]], cfg.accuracy_gate) for r in rows]
+    add_speedups(table)
+    mark_frontier(table)
     report = {
         "schema": SCHEMA,
         "edgekd_version": edgekd.__version__,
@@ -70,13 +34,58 @@ def write_report(run_dir: Path, cfg, models, targets, rows: list[dict]) -> dict:
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "dataset": cfg.data.dataset,
         "accuracy_gate": cfg.accuracy_gate,
-        "targets": [t.name for t in targets],
+        "profile": cfg.profile.model_dump(mode="json"),
+        "targets": {t.name: target_summary(t) for t in targets},
         "models": {m.label: {"role": m.role, **_model_summary(m.stage.info)} for m in models},
         "rows": table,
     }
-    write_json_atomic(Path(run_dir) / "report.json", report)
-    write_text_atomic(Path(run_dir) / "report.md", render_markdown(report))
+    write_outputs(Path(run_dir), report)
     return report
+
+
+def write_outputs(run_dir: Path, report: dict) -> None:
+    from edgekd.report.html import render_html
+    from edgekd.report.markdown import render_markdown
+
+    write_json_atomic(run_dir / "report.json", report)
+    write_text_atomic(run_dir / "report.md", render_markdown(report))
+    write_text_atomic(run_dir / "report.html", render_html(report))
+
+
+def target_summary(t) -> dict:
+    return {
+        "runtime": t.runtime,
+        "host": t.host,
+        "threads": t.threads,
+        "description": t.description,
+        "device": t.device.model_dump(mode="json", exclude_none=True),
+    }
+
+
+def report_row(r: dict, info: dict, gate: float) -> dict:
+    row = {
+        "model": r["model"],
+        "role": r["role"],
+        "method": info.get("method"),
+        "student": r.get("student"),
+        "target": r["target"],
+        "runtime": r["runtime"],
+        "precision": r["precision"],
+        "status": r["status"],
+        "params": info["params"],
+        "flops": info["flops"],
+        "acc_torch": info["acc_test"],
+    }
+    if r["status"] == "ok":
+        row.update(measured_fields(r, info, gate))
+    elif r["status"] == "estimated":
+        row.update(estimated_fields(r, info))
+    else:
+        row["reason"] = r.get("reason", "")
+    if "compile" in r:  # compiled here (measured or not): the bundle ships either way
+        row.update(bundle=r["bundle"], size_bytes=r["compile"]["bytes"])
+        row["placement"] = placement_summary(r["compile"], r.get("profile", {}))
+    return row
 
 
 def placement_summary(compile_info: dict, profile: dict) -> str:
@@ -96,8 +105,71 @@ def placement_summary(compile_info: dict, profile: dict) -> str:
     return quant.get("method", "-") if quant else "-"
 
 
+def measured_fields(r: dict, info: dict, gate: float) -> dict:
+    prof, lat = r["profile"], r["profile"]["latency"]
+    acc = prof["acc_artifact"]
+    keeps = acc / info["acc_test"] if info["acc_test"] else 0.0
+    env = prof.get("environment", {})
+    return {
+        "acc_artifact": acc,
+        "accuracy": acc,
+        "accuracy_source": "artifact",
+        "gate": "pass" if keeps >= gate else "fail",
+        "accuracy_kept": keeps,
+        **{k: lat[k] for k in ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "mean_ms", "std_ms")},
+        "min_ms": lat["min_ms"],
+        "max_ms": lat["max_ms"],
+        "queries": lat["queries"],
+        "load_ms": prof["load_ms"],
+        "first_inference_ms": lat.get("first_inference_ms"),
+        "throughput": prof["throughput"]["samples_per_s"],
+        "throughput_batch": prof["throughput"]["batch"],
+        "peak_rss_bytes": prof.get("memory", {}).get("peak_rss_bytes"),
+        "size_bytes": r["compile"]["bytes"],
+        "latency_source": prof["source"],
+        "threads": prof["placement"].get("intra_op_threads", prof["placement"].get("threads")),
+        "affinity": env.get("affinity"),
+        "host": env.get("hostname"),
+        "cpu": env.get("cpu"),
+        "versions": prof.get("versions") or r["compile"].get("versions", {}),
+        "layers": prof.get("layers"),
+        "bundle": r["bundle"],
+    }
+
+
+def estimated_fields(r: dict, info: dict) -> dict:
+    est = r["estimate"]
+    ms = est["latency_ms"]
+    return {
+        "acc_artifact": None,  # the artifact was not run
+        "accuracy": info["acc_test"],
+        "accuracy_source": "torch",
+        "gate": "n/a",
+        "p50_ms": ms,
+        "p90_ms": ms,
+        "p99_ms": ms,
+        "size_bytes": est["size_bytes"],
+        "latency_source": "estimated",
+        "estimate": est,
+        "reason": r.get("reason", ""),
+    }
+
+
+def add_speedups(rows: list[dict]) -> None:
+    """p50 of the teacher (fp32, same target, same kind of figure) over each row's p50."""
+    base = {
+        (r["target"], r.get("latency_source")): r["p50_ms"]
+        for r in rows
+        if r["role"] == "teacher" and r["precision"] == "fp32" and r.get("p50_ms")
+    }
+    for r in rows:
+        b = base.get((r["target"], r.get("latency_source")))
+        r["speedup_vs_teacher"] = b / r["p50_ms"] if b and r.get("p50_ms") else None
+
+
 def _model_summary(info: dict) -> dict:
     keep = ("model", "options", "method", "scheme", "params", "flops", "acc_test")
+    keep += ("synthetic_samples", "synthesis", "training_samples_read", "peers", "teachers")
     return {k: info[k] for k in keep if k in info}
 
 
@@ -109,73 +181,12 @@ def load_report(run_dir: Path) -> dict:
         report = json.loads(path.read_text())
     except json.JSONDecodeError:
         raise ArtifactError(f"'{path}' is not valid JSON; rerun the pipeline.") from None
-    if report.get("schema") != SCHEMA:
-        raise ArtifactError(f"'{path}' has schema {report.get('schema')!r}, not {SCHEMA}.")
-    return report
-
-
-COLUMNS = [
-    ("model", "model", "{}"),
-    ("role", "role", "{}"),
-    ("method", "method", "{}"),
-    ("target", "target", "{}"),
-    ("precision", "prec", "{}"),
-    ("acc_torch", "acc (torch)", "{:.2%}"),
-    ("acc_artifact", "acc (artifact)", "{:.2%}"),
-    ("gate", "gate", "{}"),
-    ("params", "params", "{:,}"),
-    ("flops", "FLOPs", "{:,}"),
-    ("p50_ms", "p50 ms", "{:.4f}"),
-    ("p90_ms", "p90 ms", "{:.4f}"),
-    ("throughput", "samples/s", "{:,.0f}"),
-    ("size_bytes", "size KB", "{}"),
-    ("speedup_vs_teacher", "speed-up vs teacher", "{:.2f}x"),
-    ("latency_source", "latency", "{}"),
-    ("placement", "placement", "{}"),
-]
-
-
-def cell(row: dict, key: str, fmt: str) -> str:
-    value = row.get(key)
-    if value is None:
-        return row.get("reason", "-") if key == "p50_ms" else "-"
-    if key == "size_bytes":
-        return f"{value / 1024:.1f}"
-    if key == "gate" and value == "fail":
-        return "**FAIL**"
-    return fmt.format(value)
-
-
-def render_markdown(report: dict) -> str:
-    lines = [
-        f"# edgekd report: {report['pipeline']}",
-        "",
-        f"dataset `{report['dataset']}`, seed {report['seed']}, edgekd "
-        f"{report['edgekd_version']}, {report['created']}. Accuracy is on the whole test split; "
-        f"latency is batch 1 (nearest-rank percentiles); the gate passes an artifact that keeps "
-        f">= {report['accuracy_gate']:.0%} of its PyTorch model's accuracy.",
-        "",
-        "| " + " | ".join(h for _, h, _ in COLUMNS) + " |",
-        "|" + "---|" * len(COLUMNS),
-    ]
+    if report.get("schema") not in READABLE:
+        raise ArtifactError(
+            f"'{path}' has schema {report.get('schema')!r}; this edgekd reads "
+            f"{', '.join(READABLE)}. Rerun the pipeline to rebuild the report."
+        )
     for row in report["rows"]:
-        lines.append("| " + " | ".join(cell(row, k, f) for k, _, f in COLUMNS) + " |")
-    failed = [r for r in report["rows"] if r.get("gate") == "fail"]
-    if failed:
-        lines += ["", "## Accuracy gate failures", ""]
-        lines += [
-            f"- {r['model']} on {r['target']} ({r['precision']}): keeps "
-            f"{r['accuracy_kept']:.2%} of the PyTorch accuracy ({r['acc_artifact']:.2%} vs "
-            f"{r['acc_torch']:.2%}), below the {report['accuracy_gate']:.0%} gate; bundle "
-            f"{r['bundle']}"
-            for r in failed
-        ]
-    skipped = [r for r in report["rows"] if r["status"] != "ok"]
-    if skipped:
-        lines += ["", "## Not measured", ""]
-        lines += [
-            f"- {r['model']} on {r['target']} ({r['precision']}): {r['status']} — "
-            f"{r.get('reason', '')}" + (f"; bundle {r['bundle']}" if r.get("bundle") else "")
-            for r in skipped
-        ]
-    return "\n".join(lines) + "\n"
+        row.setdefault("accuracy", row.get("acc_artifact"))
+        row.setdefault("latency_source", row.get("latency_source"))
+    return report

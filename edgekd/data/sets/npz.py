@@ -48,6 +48,12 @@ class Npz:
                 f"npz dataset '{options.path}': missing array(s) {sorted(missing)}; found "
                 f"{sorted(arrays)}. Save inputs as 'x' and integer labels as 'y'."
             )
+        for key in ("x", "x_test"):
+            if key in arrays and not np.issubdtype(arrays[key].dtype, np.number):
+                raise DataError(
+                    f"npz dataset '{options.path}': {key} holds {arrays[key].dtype} values; it "
+                    "must be a numeric array (N, ...) of inputs."
+                )
         x, y = arrays["x"].astype(np.float32), arrays["y"]
         if len(x) != len(y):
             raise DataError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,3 +31,94 @@ class KDLoss(DistillLoss):
         log_p_s = F.log_softmax(out.s_logits / self.t, dim=1)
         log_p_t = F.log_softmax(out.t_logits / self.t, dim=1)
         return F.kl_div(log_p_s, log_p_t, reduction="batchmean", log_target=True) * self.t**2
+
+
+class DKDOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    alpha: float = Field(1.0, ge=0, description="weight of target-class KD (TCKD)")
+    beta: float = Field(8.0, ge=0, description="weight of non-target-class KD (NCKD)")
+    temperature: float = Field(4.0, gt=0)
+    warmup: float = Field(20.0, ge=0, description="epochs of linear ramp-up; 0 turns it off")
+
+
+@LOSSES.register("dkd")
+class DKDLoss(DistillLoss):
+    """alpha * TCKD + beta * NCKD, ramped up linearly over the first `warmup` epochs.
+
+    The ramp is measured in training samples seen / `LossContext.num_train` (a buffer, so it
+    survives a resume); with `num_train` unknown (0) the ramp is skipped.
+    """
+
+    Options = DKDOptions
+    kind = "response"
+    description = "Decoupled KD: target-class (binary) KD and non-target-class KD weighted apart"
+    paper = "Zhao, Cui, Song, Qiu, Liang. Decoupled Knowledge Distillation. CVPR 2022"
+
+    def __init__(self, options: DKDOptions, ctx: LossContext):
+        super().__init__()
+        self.opt = options
+        self.num_train = ctx.num_train
+        self.register_buffer("seen", torch.zeros((), dtype=torch.float64))
+
+    def ramp(self, batch: int) -> float:
+        if self.training:
+            self.seen += batch
+        if self.opt.warmup == 0 or self.num_train <= 0:
+            return 1.0
+        return min(float(self.seen) / self.num_train / self.opt.warmup, 1.0)
+
+    def forward(self, out: Outputs):
+        t, s, te = self.opt.temperature, out.s_logits, out.t_logits
+        gt = F.one_hot(out.y, s.shape[1]).bool()
+        p_s, p_t = F.softmax(s / t, dim=1), F.softmax(te / t, dim=1)
+        b_s = torch.stack([(p_s * gt).sum(1), (p_s * ~gt).sum(1)], dim=1)
+        b_t = torch.stack([(p_t * gt).sum(1), (p_t * ~gt).sum(1)], dim=1)
+        tckd = F.kl_div(b_s.clamp_min(1e-12).log(), b_t, reduction="batchmean")
+        # Non-target distributions: softmax over the other classes only (target masked out).
+        nckd = F.kl_div(
+            F.log_softmax(s / t - 1000.0 * gt, dim=1),
+            F.softmax(te / t - 1000.0 * gt, dim=1),
+            reduction="batchmean",
+        )
+        loss = (self.opt.alpha * tckd + self.opt.beta * nckd) * t**2
+        return self.ramp(len(s)) * loss
+
+
+class DISTOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    beta: float = Field(1.0, ge=0, description="weight of the inter-class relation")
+    gamma: float = Field(1.0, ge=0, description="weight of the intra-class relation")
+    tau: float = Field(1.0, gt=0, description="temperature")
+
+
+def _pearson(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Row-wise Pearson correlation of two (N, K) matrices."""
+    a, b = a - a.mean(1, keepdim=True), b - b.mean(1, keepdim=True)
+    return (a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1) + eps)
+
+
+@LOSSES.register("dist")
+class DISTLoss(DistillLoss):
+    """1 - Pearson correlation of the softened predictions, per sample and per class."""
+
+    Options = DISTOptions
+    kind = "response"
+    description = (
+        "DIST: match the teacher's inter-class (per sample) and intra-class (per class) "
+        "prediction relations with Pearson correlation instead of exact KL"
+    )
+    paper = (
+        "Huang, You, Wang, Qian, Xu. Knowledge Distillation from A Stronger Teacher. NeurIPS 2022"
+    )
+
+    def __init__(self, options: DISTOptions, ctx: LossContext):
+        super().__init__()
+        self.opt = options
+
+    def forward(self, out: Outputs):
+        tau = self.opt.tau
+        y_s = F.softmax(out.s_logits / tau, dim=1)
+        y_t = F.softmax(out.t_logits / tau, dim=1)
+        inter = 1 - _pearson(y_s, y_t).mean()
+        intra = 1 - _pearson(y_s.t(), y_t.t()).mean()
+        return tau**2 * (self.opt.beta * inter + self.opt.gamma * intra)

@@ -1,0 +1,221 @@
+"""Distributed training on torch.distributed: DDP under torchrun, rank-0-only writes.
+
+`edgekd run PIPELINE --nproc N` re-runs the same command under `torch.distributed.run`;
+`torchrun --nproc-per-node N -m edgekd run PIPELINE` does the same by hand (and spans nodes,
+see docs/scale.md). Every rank trains each training stage together: rank r takes rows
+r, r+W, r+2W, ... of every seeded global batch (what DistributedSampler does per epoch), DDP
+averages the gradients, and the loss is scaled so that the update equals the single-process
+update on the whole global batch. Only rank 0 writes stage folders, checkpoints and the report;
+the other ranks train in a scratch folder and leave once training is done.
+
+Training runs on the CPU today, so the process group uses gloo; NCCL is chosen when the
+trainer's tensors live on CUDA (EDGEKD_DIST_BACKEND overrides the choice).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+TRAINING_KINDS = ("train", "distill")
+
+
+@dataclass(frozen=True)
+class Dist:
+    rank: int = 0
+    world: int = 1
+
+    @property
+    def active(self) -> bool:
+        return self.world > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+_current = Dist()
+
+
+def current() -> Dist:
+    return _current
+
+
+def init_from_env() -> Dist:
+    """Join the process group torchrun describes in the environment; a no-op otherwise."""
+    global _current
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1 or _current.active:
+        return _current
+    import torch.distributed as dist
+
+    backend = os.environ.get("EDGEKD_DIST_BACKEND") or "gloo"
+    dist.init_process_group(backend=backend)
+    _current = Dist(dist.get_rank(), dist.get_world_size())
+    return _current
+
+
+def shutdown() -> None:
+    """Leave the process group (every rank calls this once training is over)."""
+    global _current
+    if _current.active:
+        import torch.distributed as dist
+
+        dist.barrier()
+        dist.destroy_process_group()
+        _current = Dist()
+
+
+def broadcast(obj):
+    """Rank 0's `obj` on every rank (a no-op in one process)."""
+    if not _current.active:
+        return obj
+    import torch.distributed as dist
+
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def run_stage(store, kind: str, label: str, config, inputs: dict, fn: Callable[[Path], dict]):
+    """StageStore.run for every rank: rank 0 decides, writes and tells the others the result.
+
+    Training stages run on every rank (they meet in DDP's all-reduce); the other ranks write
+    into a scratch folder that is thrown away. Other stages run on rank 0 only.
+    """
+    d = current()
+    if not d.active:
+        return store.run(kind, label, config, inputs, fn)
+    hit = broadcast(store.cached(kind, label, config, inputs) if d.is_main else None)
+    if hit is not None:
+        return hit
+    if d.is_main:
+        result = store.run(kind, label, config, inputs, fn)
+    elif kind in TRAINING_KINDS:
+        scratch = store.root / f".scratch-rank{d.rank}-{label}"  # removed on the next start
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir(parents=True)
+        fn(scratch)
+        shutil.rmtree(scratch, ignore_errors=True)
+        result = None
+    else:
+        result = None
+    return broadcast(result)
+
+
+# ---------------------------------------------------------------- used by trainer.fit
+
+
+class _Step(nn.Module):
+    """Makes `batch_loss` the forward of a module, so DDP sees the forward and backward."""
+
+    def __init__(self, trainable: nn.Module, batch_loss: Callable):
+        super().__init__()
+        self.trainable = trainable
+        self.batch_loss = batch_loss
+
+    def forward(self, idx, xb, yb):
+        return self.batch_loss(idx, xb, yb)
+
+
+def wrap_step(trainable: nn.Module, batch_loss: Callable) -> Callable:
+    """`batch_loss` itself in one process; under DDP, the same call through a DDP module."""
+    if not _current.active:
+        return batch_loss
+    from torch.nn.parallel import DistributedDataParallel
+
+    return DistributedDataParallel(_Step(trainable, batch_loss), static_graph=True)
+
+
+def min_batch() -> int:
+    """Smallest global batch trained on: every rank needs two rows (BatchNorm)."""
+    return 2 * _current.world
+
+
+def shard(idx: torch.Tensor) -> torch.Tensor:
+    """This rank's rows of a global batch: idx[rank::world], as DistributedSampler deals them."""
+    return idx[_current.rank :: _current.world] if _current.active else idx
+
+
+def scale(loss: torch.Tensor, n_local: int, n_global: int) -> torch.Tensor:
+    """Scale a per-rank mean loss so DDP's gradient average is the global-batch gradient."""
+    if not _current.active:
+        return loss
+    return loss * (n_local * _current.world / n_global)
+
+
+def all_sum(*values: float) -> tuple[float, ...]:
+    if not _current.active:
+        return values
+    import torch.distributed as dist
+
+    t = torch.tensor(values, dtype=torch.float64)
+    dist.all_reduce(t)
+    return tuple(t.tolist())
+
+
+def load_resume(path: Path) -> dict | None:
+    """The resume checkpoint (read by rank 0 and sent to all ranks), or None."""
+    state = None
+    if _current.is_main and Path(path).is_file():
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    return broadcast(state)
+
+
+def rng_states() -> list[torch.Tensor]:
+    """Every rank's torch RNG state (rank order), so a resumed run redraws the same dropout."""
+    mine = torch.get_rng_state()
+    if not _current.active:
+        return [mine]
+    import torch.distributed as dist
+
+    out: list = [None] * _current.world
+    dist.all_gather_object(out, mine)
+    return out
+
+
+def my_rng(state: dict) -> torch.Tensor:
+    states = state.get("rng_ranks") or [state["rng"]]
+    return states[_current.rank] if len(states) == _current.world else state["rng"]
+
+
+# ---------------------------------------------------------------- launching
+
+
+def launch(nproc: int, argv: list[str]) -> int:
+    """Run `python -m edgekd ARGV` under torch.distributed.run with `nproc` local processes."""
+    import subprocess
+    import sys
+
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={nproc}",
+        "--max-restarts=0",
+        "-m",
+        "edgekd",
+        *argv,
+    ]
+    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
+    return subprocess.run(cmd, env=env).returncode
+
+
+def strip_nproc(argv: list[str]) -> list[str]:
+    """The command line without its --nproc option, for the workers."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            out.append(arg)
+    return out

@@ -1,0 +1,92 @@
+"""Helpers shared by the feature and relation losses: picking tapped features, shapes."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from edgekd.distill.losses import LossContext, Outputs
+from edgekd.errors import ConfigError
+
+
+class LayerPairs(BaseModel):
+    """One or more (student layer, teacher layer) module paths, paired in order."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    student_layers: list[str] = Field(min_length=1, description="student module paths")
+    teacher_layers: list[str] = Field(min_length=1, description="teacher module paths")
+
+    @model_validator(mode="after")
+    def _same_length(self):
+        if len(self.student_layers) != len(self.teacher_layers):
+            raise ValueError(
+                f"student_layers ({len(self.student_layers)}) and teacher_layers "
+                f"({len(self.teacher_layers)}) must pair up one to one"
+            )
+        return self
+
+
+class OptionalPair(BaseModel):
+    """A student/teacher module path each; left out, the logits are used instead."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    student_layer: str | None = Field(None, description="student module path (None: logits)")
+    teacher_layer: str | None = Field(None, description="teacher module path (None: logits)")
+
+
+def paths(options) -> tuple[list[str], list[str]]:
+    """The tap paths declared by options with student_layer(s)/teacher_layer(s) fields."""
+    if hasattr(options, "student_layers"):
+        return list(options.student_layers), list(options.teacher_layers)
+    s, t = options.student_layer, options.teacher_layer
+    return ([s] if s else []), ([t] if t else [])
+
+
+def pick(out: Outputs, path: str | None, student: bool) -> torch.Tensor:
+    """A tapped feature by path, or the logits when `path` is None."""
+    if path is None:
+        return out.s_logits if student else out.t_logits
+    return (out.s_feats if student else out.t_feats)[path]
+
+
+def shape_of(ctx: LossContext, path: str | None, student: bool, loss: str) -> tuple:
+    """The per-sample shape of a tapped path, from the scheme's probe of the models."""
+    if path is None:
+        return (ctx.num_classes,)
+    shapes = ctx.s_shapes if student else ctx.t_shapes
+    if path not in shapes:
+        who = "student" if student else "teacher"
+        raise ConfigError(
+            f"loss '{loss}' reads {who} layer '{path}' but the distillation scheme did not tap "
+            "it. Use a scheme that installs feature taps (e.g. offline) or a response loss."
+        )
+    return tuple(shapes[path])
+
+
+def require_maps(shape: tuple, path: str, loss: str) -> None:
+    """Spatial losses need (C, L) or (C, H, W) feature maps, not flat vectors."""
+    if len(shape) not in (2, 3):
+        raise ConfigError(
+            f"loss '{loss}' needs a conv feature map of shape (C, L) or (C, H, W), but layer "
+            f"'{path}' gives {shape}. Tap a convolutional layer, or use a loss that works on "
+            "flat features (fitnets, rkd, pkt, sp, crd)."
+        )
+
+
+def check_same_rank(s_shape: tuple, t_shape: tuple, s_path: str, t_path: str, loss: str):
+    if len(s_shape) != len(t_shape):
+        raise ConfigError(
+            f"loss '{loss}' pairs student layer '{s_path}' {s_shape} with teacher layer "
+            f"'{t_path}' {t_shape}; both must be 1-D (C, L) or both 2-D (C, H, W) maps."
+        )
+
+
+def match_spatial(s: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Average-pool the larger of two (N, C, *spatial) maps to the other's spatial size."""
+    if s.shape[2:] == t.shape[2:]:
+        return s, t
+    pool = F.adaptive_avg_pool1d if s.dim() == 3 else F.adaptive_avg_pool2d
+    if s.shape[2:].numel() > t.shape[2:].numel():
+        return pool(s, t.shape[2:]), t
+    return s, pool(t, s.shape[2:])

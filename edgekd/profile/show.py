@@ -1,0 +1,48 @@
+"""Print one `edgekd profile` result in the terminal."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from edgekd.report.columns import fmt_ms
+
+
+def print_profile(res: dict, console: Console | None = None) -> None:
+    console = console or Console()
+    where = f"{res['target']} ({res['runtime']}, {res['precision']}, host {res['host']})"
+    console.print(f"[bold]{res['path']}[/] on {where}: [bold]{res['latency_source']}[/]")
+    if res["latency_source"] == "estimated":
+        e = res["estimate"]
+        console.print(
+            f"~{fmt_ms(e['latency_ms'])} ms batch 1 (roofline estimate, {e['bound']}-bound; NOT "
+            f"measured: {res['reason']}). Specs: {e.get('spec_source') or 'n/a'}."
+        )
+        return
+    lat, env = res["latency"], res["environment"]
+    stats = Table(title="batch-1 latency (ms, nearest rank)", title_justify="left")
+    keys = ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "mean_ms", "std_ms", "min_ms", "max_ms")
+    for k in keys:
+        stats.add_column(k.removesuffix("_ms"), justify="right")
+    stats.add_row(*(f"{lat[k]:.4g}" for k in keys))
+    console.print(stats)
+    thr = res["throughput"]
+    console.print(
+        f"{lat['queries']} queries in {lat['duration_s']:.2f} s ({res['settings']['tier']} tier); "
+        f"load {res['load_ms']:.1f} ms; first inference {res['first_inference_ms']:.3f} ms; "
+        f"throughput {thr['samples_per_s']:,.0f}/s at batch {thr['batch']}; peak RSS "
+        f"{res['memory']['peak_rss_bytes'] / 2**20:.0f} MiB; artifact "
+        f"{res['artifact_bytes'] / 1024:.1f} KiB"
+    )
+    console.print(
+        f"{env['cpu']} ({env['machine']}), affinity {env['affinity']}, placement "
+        f"{env['placement']}; versions {res['versions']}"
+    )
+    layers = res.get("layers") or {}
+    if layers.get("top"):
+        t = Table(title=f"slowest ops ({layers['tool']})", title_justify="left")
+        for c in ("op", "type", "mean us", "share"):
+            t.add_column(c, justify="left" if c in ("op", "type") else "right")
+        for op in layers["top"]:
+            t.add_row(op["name"], op["op_type"], f"{op['mean_us']:.2f}", f"{op['share']:.1%}")
+        console.print(t)

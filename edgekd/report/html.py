@@ -1,0 +1,110 @@
+"""report.html: self-contained (inline CSS, inline SVG plots, no scripts, no network)."""
+
+from __future__ import annotations
+
+from html import escape
+
+from edgekd.report.columns import FULL, cell
+from edgekd.report.markdown import method_text, point_label
+from edgekd.report.plot import pareto_svg
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em;color:#222;
+max-width:1400px}
+h1{font-size:1.6em}h2{font-size:1.25em;margin-top:2em;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;font-size:.85em;margin:1em 0}
+th,td{border:1px solid #ccc;padding:3px 6px;text-align:right;white-space:nowrap}
+th{background:#f3f3f3}td:nth-child(-n+5){text-align:left}
+tr.estimated td{font-style:italic;color:#555;background:#fafaf0}
+tr.front td:first-child{font-weight:bold}
+.badge{display:inline-block;padding:0 .4em;border-radius:3px;font-size:.8em;color:#fff}
+.measured-local{background:#2c7a2c}.measured-remote{background:#1f5fa8}
+.estimated{background:#a86b1f}.plot svg{max-width:100%;height:auto}
+.wrap{overflow-x:auto}
+"""
+
+
+def badge(source: str | None) -> str:
+    s = source or "not measured"
+    return f'<span class="badge {escape(s)}">{escape(s)}</span>'
+
+
+def full_table(rows: list[dict]) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for _, h, _ in FULL)
+    body = []
+    for r in rows:
+        cls = " ".join(
+            c
+            for c in (
+                "estimated" if r.get("latency_source") == "estimated" else "",
+                "front" if r.get("pareto") else "",
+            )
+            if c
+        )
+        cells = []
+        for k, _, f in FULL:
+            text = badge(r.get(k)) if k == "latency_source" else escape(cell(r, k, f))
+            cells.append(f"<td>{text}</td>")
+        body.append(f'<tr class="{cls}">{"".join(cells)}</tr>')
+    return (
+        f'<div class="wrap"><table id="rows"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
+
+
+def target_section(report: dict, target: str) -> str:
+    rows = [r for r in report["rows"] if r["target"] == target]
+    front = sorted((r for r in rows if r.get("pareto")), key=lambda r: r["p90_ms"])
+    items = "".join(
+        f"<li>{escape(point_label(r))}: accuracy {escape(cell(r, 'accuracy', '{:.2%}'))}, "
+        f"p90 {escape(cell(r, 'p90_ms', '{}'))} ms {badge(r.get('latency_source'))}</li>"
+        for r in front
+    )
+    plot = pareto_svg(rows, target) if front else "<p>No artifact was measured or estimated.</p>"
+    info = report.get("targets", {}).get(target, {})
+    where = escape(f"{info.get('runtime', '')}, host {info.get('host', 'local')}")
+    return (
+        f'<section class="target" id="target-{escape(target)}"><h2>{escape(target)} '
+        f"<small>({where})</small></h2>"
+        f'<div class="plot">{plot}</div><h3>Pareto frontier</h3><ol>{items}</ol>'
+        f"{layers_html(rows)}</section>"
+    )
+
+
+def layers_html(rows: list[dict]) -> str:
+    parts = []
+    for r in rows:
+        layers = r.get("layers") or {}
+        if not layers.get("top"):
+            continue
+        trs = "".join(
+            f"<tr><td>{escape(op['name'])}</td><td>{escape(op['op_type'])}</td>"
+            f"<td>{op['mean_us']:.2f}</td><td>{op['share']:.1%}</td></tr>"
+            for op in layers["top"]
+        )
+        parts.append(
+            f"<details><summary>{escape(point_label(r))}: {escape(layers['tool'])}, "
+            f"{layers['total_us']:.1f} us kernel time per run</summary><table><thead><tr>"
+            f"<th>op</th><th>type</th><th>mean us</th><th>share</th></tr></thead>"
+            f"<tbody>{trs}</tbody></table></details>"
+        )
+    return ("<h3>Slowest ops (top 10)</h3>" + "".join(parts)) if parts else ""
+
+
+def render_html(report: dict) -> str:
+    targets = sorted({r["target"] for r in report["rows"]})
+    sections = "".join(target_section(report, t) for t in targets)
+    skipped = "".join(
+        f"<li>{escape(point_label(r))} on {escape(r['target'])}: {escape(r.get('reason', ''))}</li>"
+        for r in report["rows"]
+        if r["status"] == "skipped"
+    )
+    title = escape(f"edgekd report: {report['pipeline']}")
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+        f'<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<style>{CSS}</style></head><body><h1>{title}</h1><p>{escape(method_text(report))}</p>"
+        f"{sections}<h2>All rows</h2>{full_table(report['rows'])}"
+        + (f"<h2>Not measured</h2><ul>{skipped}</ul>" if skipped else "")
+        + "</body></html>\n"
+    )

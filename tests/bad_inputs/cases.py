@@ -1,0 +1,385 @@
+"""The bad-input corpus: each case writes its inputs into a folder and gives a command line.
+
+Every case must make `edgekd` exit 2 with one clear message (containing `expect`), no
+traceback, and nothing written outside its run folder. A case is (id, build, expect), where
+`build(folder) -> argv`. Shared inputs (a tiny npz dataset, a valid bundle) come from the
+helpers below, so each case states only what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+RUN = ["--out", "runs/case", "-q"]
+
+PIPELINE = {
+    "name": "bad",
+    "seed": 0,
+    "data": {"dataset": "npz", "options": {"path": "data.npz"}, "calib_size": 8},
+    "teacher": {"model": "mlp", "options": {"hidden": [8]}, "train": {"epochs": 1}},
+    "students": [
+        {
+            "name": "s",
+            "model": "mlp",
+            "options": {"hidden": [4]},
+            "train": {"epochs": 1},
+            "baseline": False,
+            "distill": {"losses": [{"name": "kd"}]},
+        }
+    ],
+    "targets": [],
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    build: Callable[[Path], list[str]]
+    expect: str
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def write_npz(folder: Path, name: str = "data.npz", **arrays) -> None:
+    rng = np.random.default_rng(0)
+    base = {"x": rng.normal(size=(60, 1, 8)).astype(np.float32), "y": np.arange(60) % 3}
+    np.savez(folder / name, **(base | arrays))
+
+
+def pipeline(folder: Path, edit: Callable[[dict], object] | None = None, npz: bool = True):
+    """Write pipeline.yaml (and data.npz), after `edit(cfg)`; return the run argv."""
+    cfg = copy.deepcopy(PIPELINE)
+    if edit is not None:
+        edit(cfg)
+    if npz:
+        write_npz(folder)
+    (folder / "pipeline.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return ["run", "pipeline.yaml", *RUN]
+
+
+def raw_pipeline(text: str | bytes) -> Callable[[Path], list[str]]:
+    def build(folder: Path) -> list[str]:
+        path = folder / "pipeline.yaml"
+        path.write_bytes(text if isinstance(text, bytes) else text.encode())
+        return ["run", "pipeline.yaml", *RUN]
+
+    return build
+
+
+def edited(edit: Callable[[dict], object]) -> Callable[[Path], list[str]]:
+    return lambda folder: pipeline(folder, edit)
+
+
+def at(path: str, value) -> Callable[[dict], None]:
+    """Set cfg[a][b]... = value for a dotted path (list indices as numbers)."""
+
+    def edit(cfg: dict) -> None:
+        *parents, last = [int(p) if p.isdigit() else p for p in path.split(".")]
+        node = cfg
+        for p in parents:
+            node = node[p]
+        node[last] = value
+
+    return edit
+
+
+def with_npz(**arrays) -> Callable[[Path], list[str]]:
+    def build(folder: Path) -> list[str]:
+        argv = pipeline(folder)
+        (folder / "data.npz").unlink()
+        np.savez(folder / "data.npz", **arrays)
+        return argv
+
+    return build
+
+
+def npz_bytes(data: bytes) -> Callable[[Path], list[str]]:
+    def build(folder: Path) -> list[str]:
+        argv = pipeline(folder)
+        (folder / "data.npz").write_bytes(data)
+        return argv
+
+    return build
+
+
+def teacher_state(hidden: int = 8) -> dict:
+    from edgekd.models import build_model
+
+    return build_model("mlp", {"hidden": [hidden]}, (1, 8), 3).state_dict()
+
+
+def with_checkpoint(name: str, write: Callable[[Path], None]) -> Callable[[Path], list[str]]:
+    def build(folder: Path) -> list[str]:
+        write(folder / name)
+        return pipeline(folder, at("teacher.checkpoint", name))
+
+    return build
+
+
+def save_torch(obj) -> Callable[[Path], None]:
+    import torch
+
+    return lambda path: torch.save(obj, path)
+
+
+def truncated_torch(path: Path) -> None:
+    import torch
+
+    torch.save(teacher_state(), path)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+class RunsCode:
+    """Unpickling this calls os.system: a checkpoint that would run code if loaded unsafely."""
+
+    def __reduce__(self):
+        return (os.system, ("touch PWNED",))
+
+
+def safetensors_truncated(path: Path) -> None:
+    from safetensors.torch import save_file
+
+    save_file(teacher_state(), str(path))
+    path.write_bytes(path.read_bytes()[:40])
+
+
+def onnx_model(in_features: int = 8, classes: int = 3):
+    """A valid ONNX model: Flatten -> Gemm, input (N, 1, in_features) -> (N, classes)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = numpy_helper.from_array(np.ones((in_features, classes), np.float32), "w")
+    nodes = [
+        helper.make_node("Flatten", ["input"], ["flat"], axis=1),
+        helper.make_node("Gemm", ["flat", "w"], ["logits"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 1, in_features])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", classes])],
+        [w],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def write_bundle(folder: Path, onnx_bytes: bytes | None = None, **manifest_edits) -> Path:
+    """A deploy bundle like edgekd writes (model.onnx + manifest.json with sha256)."""
+    from edgekd.hashing import sha256_file
+
+    bundle = folder / "bundle"
+    bundle.mkdir()
+    data = onnx_bytes if onnx_bytes is not None else onnx_model().SerializeToString()
+    (bundle / "model.onnx").write_bytes(data)
+    manifest = {
+        "schema": "edgekd.bundle/1",
+        "runtime": "onnxruntime",
+        "artifact": "model.onnx",
+        "files": {"model.onnx": sha256_file(bundle / "model.onnx")},
+        "input": {"name": "input", "shape": [None, 1, 8], "dtype": "float32"},
+        "output": {"name": "logits", "shape": [None, 3]},
+    } | manifest_edits
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    return bundle
+
+
+def bundle_case(change: Callable[[Path], None] | None = None, **kw) -> Callable:
+    def build(folder: Path) -> list[str]:
+        bundle = write_bundle(folder, **kw)
+        if change is not None:
+            change(bundle)
+        return ["verify", "bundle"]
+
+    return build
+
+
+def valid_onnx_truncated() -> bytes:
+    data = onnx_model().SerializeToString()
+    return data[: len(data) // 2]
+
+
+def target_file(**fields) -> Callable[[Path], list[str]]:
+    def build(folder: Path) -> list[str]:
+        target = {"name": "t", "runtime": "onnxruntime"} | fields
+        (folder / "t.yaml").write_text(yaml.safe_dump(target))
+        return pipeline(folder)[:2] + ["--target", "t.yaml", *RUN]
+
+    return build
+
+
+def append_files(bundle: Path, **files: str) -> None:
+    m = json.loads((bundle / "manifest.json").read_text())
+    m["files"].update(files)
+    (bundle / "manifest.json").write_text(json.dumps(m))
+
+
+def corrupt_report(folder: Path) -> list[str]:
+    (folder / "r").mkdir()
+    (folder / "r" / "report.json").write_text("{")
+    return ["report", "r"]
+
+
+def two_students(cfg: dict) -> None:
+    cfg["students"].append(copy.deepcopy(cfg["students"][0]))
+
+
+def students_of(cfg: dict):
+    return cfg["students"][0]
+
+
+# ---------------------------------------------------------------- the corpus
+
+CASES = [
+    # pipeline YAML: syntax and shape
+    Case("yaml-malformed", raw_pipeline("name: [unclosed\nseed: 0\n"), "malformed YAML"),
+    Case("yaml-not-a-mapping", raw_pipeline("- just\n- a list\n"), "mapping of keys"),
+    Case("yaml-binary", raw_pipeline(b"\xff\xfe\x00\x81\x9f"), "not a text file"),
+    Case("yaml-missing-file", lambda d: ["run", "nope.yaml", *RUN], "no such file"),
+    Case(
+        "yaml-python-tag-runs-nothing",
+        raw_pipeline("name: !!python/object/apply:os.system ['touch PWNED']\n"),
+        "malformed YAML",
+    ),
+    Case("yaml-empty", raw_pipeline(""), "mapping of keys"),
+    # pipeline YAML: keys, types, values
+    Case("unknown-top-key", edited(at("bogus", 1)), "unknown key 'bogus'"),
+    Case("unknown-nested-key", edited(at("teacher.train.epoch", 3)), "unknown key 'epoch'"),
+    Case("wrong-type-batch", edited(at("teacher.train.batch_size", "big")), "batch_size"),
+    Case("negative-epochs", edited(at("teacher.train.epochs", -3)), "epochs"),
+    Case("wrong-type-students", edited(at("students", "all")), "students"),
+    Case("wrong-type-seed", edited(at("seed", [1])), "seed"),
+    Case("bad-cache-mode", edited(at("students.0.distill.cache_teacher_outputs", "x")), "cache"),
+    Case("empty-losses", edited(at("students.0.distill.losses", [])), "losses"),
+    Case("seed-flag-not-int", lambda d: pipeline(d) + ["--seed", "abc"], "Invalid value"),
+    Case("nproc-zero", lambda d: pipeline(d) + ["--nproc", "0"], "Invalid value"),
+    # unknown plugin names
+    Case("unknown-model", edited(at("teacher.model", "resnet9000")), "Unknown model"),
+    Case("unknown-loss", edited(at("students.0.distill.losses.0.name", "kdd")), "'kd'"),
+    Case("unknown-scheme", edited(at("students.0.distill.scheme", "nope")), "Unknown distill"),
+    Case("unknown-dataset", edited(at("data.dataset", "imagenet")), "Unknown dataset"),
+    Case("unknown-model-option", edited(at("teacher.options.bogus", 1)), "unknown key 'bogus'"),
+    Case("unknown-loss-option", edited(at("students.0.distill.losses.0.options", {"t": 1})), "'t'"),
+    Case("unknown-target", lambda d: pipeline(d)[:2] + ["-t", "nope", *RUN], "Unknown target"),
+    Case("target-runtime-unknown", target_file(runtime="tensorflow"), "Unknown runtime"),
+    Case("target-bad-precision", target_file(precisions=["int4"]), "precisions"),
+    Case("target-unknown-key", target_file(thread=4), "unknown key 'thread'"),
+    # path traversal in names
+    Case("student-name-traversal", edited(at("students.0.name", "../x")), "name"),
+    Case("pipeline-name-slash", edited(at("name", "a/b")), "name"),
+    Case(
+        "target-name-slash",
+        lambda d: pipeline(d)[:2] + ["-t", "../../etc/passwd", *RUN],
+        "Unknown target",
+    ),
+    Case("target-yaml-name-traversal", target_file(name="../evil"), "name"),
+    Case("duplicate-students", edited(two_students), "unique"),
+    # teacher checkpoints
+    Case("ckpt-missing", edited(at("teacher.checkpoint", "missing.pt")), "does not exist"),
+    Case(
+        "ckpt-corrupt", with_checkpoint("t.pt", lambda p: p.write_bytes(os.urandom(512))), "corrupt"
+    ),
+    Case("ckpt-truncated", with_checkpoint("t.pt", truncated_torch), "truncated"),
+    Case("ckpt-pickled-code", with_checkpoint("t.pt", save_torch({"w": RunsCode()})), "refused"),
+    Case(
+        "ckpt-wrong-arch",
+        with_checkpoint("t.pt", lambda p: save_torch(teacher_state(5))(p)),
+        "does not fit",
+    ),
+    Case("ckpt-not-a-state-dict", with_checkpoint("t.pt", save_torch([1, 2, 3])), "state_dict"),
+    Case(
+        "ckpt-is-onnx",
+        with_checkpoint("t.onnx", lambda p: p.write_bytes(onnx_model().SerializeToString())),
+        "checkpoint",
+    ),
+    Case(
+        "ckpt-safetensors-truncated",
+        with_checkpoint("t.safetensors", safetensors_truncated),
+        "corrupt",
+    ),
+    # datasets
+    Case("npz-missing", lambda d: pipeline(d, npz=False), "does not exist"),
+    Case("npz-corrupt", npz_bytes(os.urandom(300)), "not a readable .npz"),
+    Case("npz-truncated", npz_bytes(b"PK\x03\x04" + b"\0" * 40), "not a readable .npz"),
+    Case(
+        "npz-object-array",
+        with_npz(x=np.array([{"a": 1}] * 4, dtype=object), y=np.arange(4)),
+        "pickles",
+    ),
+    Case(
+        "npz-mismatched-xy",
+        with_npz(x=np.zeros((10, 4), np.float32), y=np.arange(7) % 2),
+        "must match",
+    ),
+    Case(
+        "npz-labels-out-of-range",
+        with_npz(x=np.zeros((20, 4), np.float32), y=np.arange(20) % 3, labels=np.array(["a", "b"])),
+        "labels must lie",
+    ),
+    Case(
+        "npz-negative-labels",
+        with_npz(x=np.zeros((20, 4), np.float32), y=np.arange(20) % 3 - 1),
+        "labels",
+    ),
+    Case("npz-empty", with_npz(x=np.zeros((0, 4), np.float32), y=np.zeros(0, np.int64)), "empty"),
+    Case("npz-missing-y", with_npz(x=np.zeros((10, 4), np.float32)), "missing array"),
+    Case("npz-nan", with_npz(x=np.full((20, 4), np.nan, np.float32), y=np.arange(20) % 2), "NaN"),
+    Case(
+        "npz-float-labels",
+        with_npz(x=np.zeros((20, 4), np.float32), y=np.linspace(0, 1, 20)),
+        "integer",
+    ),
+    Case("npz-string-inputs", with_npz(x=np.array(["a"] * 20), y=np.arange(20) % 2), "numeric"),
+    Case(
+        "npz-scalar-inputs", with_npz(x=np.zeros(20, np.float32), y=np.arange(20) % 2), "features"
+    ),
+    # deploy bundles and ONNX
+    Case(
+        "bundle-sha-mismatch",
+        bundle_case(lambda b: (b / "model.onnx").write_bytes(b"\0" * 64)),
+        "sha256",
+    ),
+    Case(
+        "bundle-manifest-dotdot",
+        bundle_case(lambda b: append_files(b, **{"../x": "0" * 64})),
+        "outside the bundle",
+    ),
+    Case(
+        "bundle-unlisted-file",
+        bundle_case(lambda b: (b / "extra.py").write_text("x")),
+        "not listed",
+    ),
+    Case(
+        "bundle-no-manifest",
+        bundle_case(lambda b: (b / "manifest.json").unlink()),
+        "not a deploy bundle",
+    ),
+    Case(
+        "bundle-manifest-not-json",
+        bundle_case(lambda b: (b / "manifest.json").write_text("{")),
+        "not a valid edgekd manifest",
+    ),
+    Case(
+        "bundle-files-not-a-dict", bundle_case(files=["model.onnx"]), "not a valid edgekd manifest"
+    ),
+    Case("bundle-onnx-corrupt", bundle_case(onnx_bytes=os.urandom(256)), "cannot load"),
+    Case("bundle-onnx-truncated", bundle_case(onnx_bytes=valid_onnx_truncated()), "cannot load"),
+    Case(
+        "bundle-onnx-wrong-input-shape",
+        bundle_case(input={"shape": [None, 1, 5]}),
+        "rejects an input",
+    ),
+    Case("bundle-wrong-output-shape", bundle_case(output={"shape": [None, 10]}), "promises"),
+    Case("bundle-unknown-runtime", bundle_case(runtime="tflite"), "Unknown runtime"),
+    Case("bundle-missing-folder", lambda d: ["verify", "nowhere"], "not a deploy bundle"),
+    # reports
+    Case("report-missing", lambda d: ["report", "nowhere"], "no report.json"),
+    Case("report-corrupt", corrupt_report, "not valid JSON"),
+]

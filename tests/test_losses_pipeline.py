@@ -1,0 +1,82 @@
+"""Every registered loss runs from a pipeline YAML: a cnn1d teacher -> cnn1d student, 1 epoch.
+
+One run folder is shared by the module, so data and teacher stages are computed once and each
+loss adds one distilled student (content-addressed stages make the reruns cheap).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from losslib import loss_names_under_test
+
+from edgekd.config import load_pipeline
+from edgekd.engine import run_pipeline
+from edgekd.models import build_model
+from edgekd.progress import Reporter
+
+# The options each loss gets in the smoke pipeline: cnn1d layer paths of the student
+# (channels [4, 4]) and teacher (channels [8, 8]): features.0 -> (C, 20), features.1 ->
+# (C, 10), pool -> (C, 1).
+PIPELINE_OPTIONS = {
+    "kd": {},
+    "dkd": {},
+    "dist": {},
+    "fitnets": {"student_layer": "features.1", "teacher_layer": "features.1"},
+    "at": {
+        "student_layers": ["features.0", "features.1"],
+        "teacher_layers": ["features.0", "features.1"],
+    },
+    "nst": {"student_layers": ["features.1"], "teacher_layers": ["features.1"]},
+    "rkd": {"student_layer": "pool", "teacher_layer": "pool"},
+    "pkt": {"student_layer": "features.1", "teacher_layer": "features.1"},
+    "sp": {"student_layer": "features.0", "teacher_layer": "features.0"},
+    "crd": {"student_layer": "pool", "teacher_layer": "pool", "nce_k": 256},
+}
+STUDENT = {"model": "cnn1d", "options": {"channels": [4, 4]}}
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("losses-run")
+
+
+def pipeline_for(tiny: dict, loss: str) -> dict:
+    cfg = tiny | {"name": "tiny-losses"}
+    cfg["teacher"] = cfg["teacher"] | {"train": {"epochs": 1, "batch_size": 64, "lr": 0.01}}
+    cfg["students"] = [
+        STUDENT
+        | {
+            "name": f"s-{loss}",
+            "baseline": False,
+            "train": {"epochs": 1, "batch_size": 64, "lr": 0.01},
+            "distill": {
+                "ce_weight": 1.0,
+                "losses": [{"name": loss, "weight": 1.0, "options": PIPELINE_OPTIONS[loss]}],
+            },
+        }
+    ]
+    return cfg
+
+
+@pytest.mark.parametrize("loss", loss_names_under_test())
+def test_loss_runs_from_pipeline_yaml(loss, tiny_config, write_pipeline, run_dir):
+    assert loss in PIPELINE_OPTIONS, f"add smoke-pipeline options for loss '{loss}'"
+    path = write_pipeline(pipeline_for(tiny_config, loss), f"{loss}.yaml")
+    out = run_pipeline(load_pipeline(path), path, out=run_dir, reporter=Reporter(quiet=True))
+    report = json.loads((out / "report.json").read_text())
+    assert report["models"][f"s-{loss}"]["role"] == "distilled"
+    assert report["models"][f"s-{loss}"]["method"] == loss
+    rows = [r for r in report["rows"] if r["model"] == f"s-{loss}"]
+    assert rows and all(r["status"] == "ok" and r["role"] == "distilled" for r in rows)
+    # The exported student is the plain student: no adapter, embed head or memory bank.
+    stage = next(p for p in (out / "stages").iterdir() if p.name.startswith(f"s-{loss}-"))
+    saved = torch.load(stage / "model.pt", weights_only=True)
+    fresh = build_model(STUDENT["model"], STUDENT["options"], (1, 40), 10).state_dict()
+    assert list(saved) == list(fresh)
+    assert all(saved[k].shape == fresh[k].shape for k in fresh)
+    assert report["models"][f"s-{loss}"]["params"] == sum(
+        v.numel() for k, v in fresh.items() if "running" not in k and "num_batches" not in k
+    )

@@ -1,0 +1,87 @@
+"""kill -9 during teacher training and during distillation, rerun: bitwise the same result.
+
+Real subprocesses and SIGKILL: the run is killed as soon as a resume checkpoint appears in the
+stage's .partial folder, rerun (killed again in distillation), then completed, and its weights
+are compared with an uninterrupted run at the same seed. The student uses dropout, so this
+also checks that the RNG state comes back with the checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import REPO
+
+EPOCHS = 8
+
+
+def _pipeline(tiny_config: dict) -> dict:
+    cfg = tiny_config
+    cfg["data"]["options"]["num_samples"] = 1000
+    cfg["teacher"]["train"].update(epochs=EPOCHS, optimizer="sgd", schedule="cosine")
+    cfg["students"][0]["options"]["dropout"] = 0.2
+    cfg["students"][0]["baseline"] = False
+    cfg["students"][0]["train"].update(epochs=EPOCHS, optimizer="adamw", schedule="step")
+    cfg["students"][0]["train"]["milestones"] = [3, 6]
+    cfg["targets"] = []
+    return cfg
+
+
+def _start(pipeline: Path, out: Path) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "edgekd", "run", str(pipeline), "--out", str(out)]
+    return subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _kill_at_checkpoint(proc: subprocess.Popen, out: Path, label: str) -> int:
+    """SIGKILL `proc` once stages/.partial-<label>-*/resume-checkpoint.pt exists; its epoch."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        found = list(out.glob(f"stages/.partial-{label}-*/resume-checkpoint.pt"))
+        if found:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return torch.load(found[0], weights_only=True)["epoch"]
+        if proc.poll() is not None:
+            pytest.fail(f"run ended before a {label} checkpoint appeared: {proc.stderr.read()}")
+        time.sleep(0.01)
+    proc.kill()
+    pytest.fail(f"no {label} checkpoint within 300 s")
+
+
+def _weights(out: Path, label: str) -> tuple[str, dict]:
+    (folder,) = [p for p in out.glob(f"stages/{label}-*") if p.is_dir()]
+    return folder.name, torch.load(folder / "model.pt", weights_only=True)
+
+
+def test_kill9_then_rerun_is_bitwise_identical(tiny_config, write_pipeline, tmp_path, cli):
+    pipeline = write_pipeline(_pipeline(tiny_config))
+    ref = cli("run", pipeline, "--out", tmp_path / "ref", "-q")
+    assert ref.returncode == 0, ref.stderr
+
+    out = tmp_path / "killed"
+    done_teacher = _kill_at_checkpoint(_start(pipeline, out), out, "teacher")
+    assert 1 <= done_teacher < EPOCHS
+    assert not [p for p in out.glob("stages/teacher-*")], "killed stage must not look complete"
+    second = _start(pipeline, out)
+    done_student = _kill_at_checkpoint(second, out, "mlp-t")
+    assert 1 <= done_student < EPOCHS
+    assert f"teacher: resuming after epoch {done_teacher}" in second.stderr.read().decode()
+    last = cli("run", pipeline, "--out", out)
+    assert last.returncode == 0, last.stderr
+    assert f"mlp-t: resuming after epoch {done_student}" in last.stderr
+
+    for label in ("teacher", "mlp-t"):
+        name_ref, w_ref = _weights(tmp_path / "ref", label)
+        name_out, w_out = _weights(out, label)
+        assert name_ref == name_out  # same key: same config and bitwise-same inputs
+        assert w_ref.keys() == w_out.keys()
+        for k in w_ref:
+            assert torch.equal(w_ref[k], w_out[k]), f"{label}.{k} differs after resume"
+    assert not list(out.glob("stages/.partial-*")), "partial folders are renamed when complete"

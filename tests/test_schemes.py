@@ -1,0 +1,210 @@
+"""Every registered scheme runs one short epoch on tiny data and exports the plain student."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from conftest import TINY
+
+from edgekd.config import PipelineConfig, StudentConfig
+from edgekd.data import DATASETS, make_splits
+from edgekd.distill.schemes import SCHEMES
+from edgekd.models import build_model
+from edgekd.progress import Reporter
+from edgekd.stages import WEIGHTS, run_distill, run_supervised
+
+KD = [{"name": "kd", "weight": 0.9, "options": {"temperature": 4.0}}]
+
+# One case per registered scheme: its `distill:` block (losses default to KD).
+CASES = {
+    "offline": {},
+    "black-box": {},
+    "dml": {"losses": [{"name": "kd", "options": {"temperature": 1.0}}], "options": {"peers": 3}},
+    "tf-kd": {"options": {"correct_prob": 0.9}},
+    "tf-kd-self": {"scheme": "tf-kd", "options": {"teacher": "self"}},
+    "byot": {"options": {"taps": ["features.1"]}},
+    "multi-teacher": {"options": {"weighting": "confidence"}},
+    "data-free": {"options": {"num_samples": 96, "batch_size": 48, "steps": 3}},
+    "adversarial": {},
+    "adversarial-features": {
+        "scheme": "adversarial",
+        "options": {"on": "features", "student_tap": "features.1", "teacher_tap": "features.0"},
+    },
+    "cross-modal": {},
+}
+
+
+def tiny(dataset: str = "mnist1d") -> tuple[PipelineConfig, object]:
+    cfg = copy.deepcopy(TINY)
+    cfg["data"]["dataset"] = dataset
+    cfg = PipelineConfig.model_validate(cfg)
+    plugin = DATASETS.get(dataset)
+    raw = plugin.load(plugin.Options.model_validate(cfg.data.options))
+    return cfg, make_splits(raw, cfg.data.val_fraction, cfg.data.calib_size, cfg.seed)
+
+
+def train_teacher(cfg, splits, folder, seed=0):
+    from edgekd.stages import new_model
+
+    folder.mkdir()
+    run_supervised(cfg.teacher, cfg.teacher.train, splits, seed, folder, "t", Reporter(True))
+    model = new_model(cfg.teacher, splits, 0)
+    model.load_state_dict(torch.load(folder / WEIGHTS, weights_only=True))
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    """The tiny data and two 1-epoch teachers, shared by every scheme (and a paired set)."""
+    root = tmp_path_factory.mktemp("schemes")
+    cfg, splits = tiny()
+    cfg = cfg.model_copy(update={"teacher": cfg.teacher.model_copy(update={"train": one()})})
+    teachers = [train_teacher(cfg, splits, root / f"t{i}", seed=i) for i in range(2)]
+    pcfg, paired = tiny("mnist1d-pair")
+    pcfg = cfg.model_copy(update={"data": pcfg.data})
+    pteacher = train_teacher(pcfg, paired.teacher_view(), root / "tp")
+    return {"mnist1d": (splits, teachers), "mnist1d-pair": (paired, [pteacher]), "root": root}
+
+
+def one():
+    return PipelineConfig.model_validate(TINY).students[0].train.model_copy(update={"epochs": 1})
+
+
+def student_for(case: str) -> StudentConfig:
+    spec = copy.deepcopy(TINY["students"][0])
+    spec["model"], spec["options"] = "cnn1d", {"channels": [8, 8]}
+    spec["distill"] = {"scheme": case, "ce_weight": 0.1, "losses": KD} | CASES[case]
+    spec["train"]["epochs"] = 1
+    return StudentConfig.model_validate(spec)
+
+
+def test_every_registered_scheme_has_a_case_and_a_listing():
+    covered = {CASES[c].get("scheme", c) for c in CASES}
+    assert set(SCHEMES.names()) <= covered, f"untested: {set(SCHEMES.names()) - covered}"
+    for name, cls in SCHEMES.items():
+        assert cls.description and cls.paper and cls.kind, name
+        assert hasattr(cls, "Options"), name
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_scheme_runs_and_exports_the_plain_student(case, prepared, tmp_path):
+    student = student_for(case)
+    data = "mnist1d-pair" if student.distill.scheme == "cross-modal" else "mnist1d"
+    splits, teachers = prepared[data]
+    info = run_distill(student, teachers, splits, 0, tmp_path, case, Reporter(True))
+    assert 0.0 <= info["acc_test"] <= 1.0
+    assert info["scheme"] == student.distill.scheme
+    plain = build_model(student.model, student.options, splits.input_shape, splits.num_classes)
+    state = torch.load(tmp_path / WEIGHTS, weights_only=True)
+    expected = {k: v.shape for k, v in plain.state_dict().items()}
+    assert {k: v.shape for k, v in state.items()} == expected  # no heads, adapters, peers
+    assert not list(tmp_path.glob("self-teacher"))  # Tf-KD's self-teacher is not an output
+    if student.distill.scheme == "data-free":
+        assert info["synthetic_samples"] == 96 and info["training_samples_read"] == 0
+
+
+def test_dml_updates_every_peer(prepared, tmp_path):
+    from edgekd.distill.schemes import DistillJob
+    from edgekd.distill.schemes.online import DeepMutualLearning
+
+    splits, _ = prepared["mnist1d"]
+    spec = student_for("dml")
+    torch.manual_seed(0)
+    build = lambda: build_model(spec.model, spec.options, splits.input_shape, 10)  # noqa: E731
+    job = DistillJob(
+        build(), [], splits, spec.distill, spec.train, 0, tmp_path, "dml", Reporter(True), build
+    )
+    scheme = DeepMutualLearning()
+    before = {}
+
+    original = DeepMutualLearning._peer
+
+    def remember(job_, opts, k):
+        peer = original(job_, opts, k)
+        before[k] = copy.deepcopy(peer.state_dict())
+        return peer
+
+    before[0] = copy.deepcopy(job.student.state_dict())
+    DeepMutualLearning._peer = staticmethod(remember)
+    try:
+        scheme.run(job)
+    finally:
+        DeepMutualLearning._peer = staticmethod(original)
+    assert len(scheme.peers) == 3
+    for k, peer in enumerate(scheme.peers):
+        moved = [not torch.equal(v, before[k][n]) for n, v in peer.state_dict().items()]
+        assert any(moved), f"peer {k} was not updated"
+    # peers start from different initialisations, so they are not copies of each other
+    w0, w1 = (p.state_dict()["fc.weight"] for p in scheme.peers[:2])
+    assert not torch.allclose(w0, w1)
+    assert len(job.info["peers"]) == 3
+
+
+def test_tf_kd_virtual_teacher_distribution():
+    from edgekd.distill.schemes.tfkd import virtual_teacher_logits
+
+    y = torch.tensor([0, 3, 9])
+    p = torch.softmax(virtual_teacher_logits(y, 10, 0.9), dim=1)
+    assert torch.allclose(p.sum(1), torch.ones(3))
+    assert torch.equal(p.argmax(1), y)
+    assert torch.allclose(p[torch.arange(3), y], torch.full((3,), 0.9))
+    rest = p.clone()
+    rest[torch.arange(3), y] = float("nan")
+    assert torch.allclose(rest[~rest.isnan()], torch.tensor(0.1 / 9))
+
+
+def test_deepinversion_bn_loss_decreases(prepared):
+    from edgekd.distill.schemes.data_free import Options, synthesize
+
+    _, teachers = prepared["mnist1d"]
+    opts = Options(num_samples=64, batch_size=64, steps=40, lr=0.05)
+    x, y, history = synthesize(teachers[0], (1, 40), 10, opts, seed=0)
+    assert x.shape == (64, 1, 40) and y.shape == (64,)
+    assert len(history) == 40 and history[-1] < 0.75 * history[0]
+    assert (np.diff(history) < 0).mean() > 0.9  # it falls nearly every step
+    noise, _, none = synthesize(
+        teachers[0], (1, 40), 10, Options(method="noise", num_samples=64), 0
+    )
+    assert len(none) == 0 and abs(float(noise.std()) - 1.0) < 0.1
+
+
+def test_deepinversion_refuses_a_teacher_without_batchnorm():
+    from edgekd.distill.schemes.data_free import Options, synthesize
+    from edgekd.errors import ConfigError
+
+    mlp = build_model("mlp", {"hidden": [8]}, (1, 40), 10)
+    with pytest.raises(ConfigError, match="BatchNorm"):
+        synthesize(mlp, (1, 40), 10, Options(num_samples=4, batch_size=4, steps=1), 0)
+
+
+def test_multi_teacher_weights():
+    from edgekd.distill.schemes.multi_teacher import combine, teacher_weights
+
+    y = torch.tensor([0, 1])
+    good = torch.tensor([[5.0, 0.0], [0.0, 5.0]])  # right on both samples
+    bad = torch.tensor([[0.0, 5.0], [5.0, 0.0]])  # wrong on both
+    t = torch.stack([good, bad, torch.zeros(2, 2)])
+    w = teacher_weights(t, y)
+    assert torch.allclose(w.sum(0), torch.ones(2))
+    assert (w[0] > w[2]).all() and (w[2] > w[1]).all()
+    assert torch.allclose(combine(t, y, "mean"), t.mean(0))
+    assert torch.equal(combine(t, y, "confidence").argmax(1), y)
+
+
+def test_gradient_reversal():
+    from edgekd.distill.schemes.adversarial import reverse_grad
+
+    x = torch.ones(3, requires_grad=True)
+    (2 * reverse_grad(x)).sum().backward()
+    assert torch.equal(x.grad, torch.full((3,), -2.0))
+
+
+def test_paired_views_are_row_aligned():
+    _, splits = tiny("mnist1d-pair")
+    assert splits.input_shape == (1, 21) and splits.teacher_view().input_shape == (1, 40)
+    signal = splits.x_teacher["test"][:5]
+    spectrum = np.log1p(np.abs(np.fft.rfft(signal, axis=-1)))
+    assert np.allclose(splits.x["test"][:5], spectrum, atol=1e-5)

@@ -1,0 +1,89 @@
+"""Nothing edgekd loads from a user's files can run code: a source audit of the package.
+
+The corpus in test_bad_inputs.py shows the behaviour (a pickled-code checkpoint is refused and
+its code never runs, a `!!python` YAML tag is rejected, a tampered bundle is refused before it
+is loaded); this test keeps the code base from growing a new unsafe call.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "edgekd"
+SOURCES = sorted(PACKAGE.rglob("*.py"))
+
+FORBIDDEN = {
+    r"shell\s*=\s*True": "subprocess with a shell",
+    r"allow_pickle\s*=\s*True": "numpy loading pickles",
+    r"weights_only\s*=\s*False": "torch.load unpickling arbitrary objects",
+    r"\byaml\.(load|unsafe_load|full_load)\(": "YAML loader that can build Python objects",
+    r"\byaml\.(Unsafe|Full)?Loader\b": "YAML loader that can build Python objects",
+    r"\b(pickle|cPickle|dill|joblib)\.loads?\(": "unpickling",
+    r"(?<![.\w])(eval|exec)\(": "evaluating strings as code",
+    r"\bos\.system\(": "shell command",
+}
+
+
+def _calls(text: str, name: str) -> list[str]:
+    """The full text of every call to `name(...)`, brackets balanced."""
+    out = []
+    for m in re.finditer(re.escape(name) + r"\(", text):
+        depth, i = 0, m.end() - 1
+        while i < len(text):
+            depth += {"(": 1, ")": -1}.get(text[i], 0)
+            if depth == 0:
+                break
+            i += 1
+        out.append(text[m.start() : i + 1])
+    return out
+
+
+def test_the_audit_sees_the_package():
+    assert len(SOURCES) > 20 and any(p.name == "stages.py" for p in SOURCES)
+
+
+@pytest.mark.parametrize("pattern", FORBIDDEN, ids=list(FORBIDDEN.values()))
+def test_no_unsafe_call(pattern):
+    hits = [
+        f"{p.relative_to(PACKAGE.parent)}:{n}: {line.strip()}"
+        for p in SOURCES
+        for n, line in enumerate(p.read_text().splitlines(), 1)
+        if re.search(pattern, line) and not line.lstrip().startswith("#")
+    ]
+    assert not hits, f"{FORBIDDEN[pattern]}:\n" + "\n".join(hits)
+
+
+@pytest.mark.parametrize(
+    "call, required",
+    [("torch.load", "weights_only=True"), ("np.load", "allow_pickle=False")],
+)
+def test_every_load_is_explicitly_safe(call, required):
+    bad = [
+        f"{p.relative_to(PACKAGE.parent)}: {c}"
+        for p in SOURCES
+        for c in _calls(p.read_text(), call)
+        if required not in c.replace(" ", "")
+    ]
+    assert not bad, f"{call} without {required}:\n" + "\n".join(bad)
+
+
+def test_the_audit_catches_what_it_looks_for():
+    """The patterns are live: each flags a line that does the unsafe thing."""
+    samples = [
+        "subprocess.run(cmd, shell=True)",
+        "np.load(f, allow_pickle=True)",
+        "torch.load(f, weights_only=False)",
+        "yaml.load(text)",
+        "yaml.Loader",
+        "pickle.load(f)",
+        "eval(text)",
+        "os.system(cmd)",
+    ]
+    for sample, pattern in zip(samples, FORBIDDEN):
+        assert re.search(pattern, sample), (pattern, sample)
+    assert _calls("x = torch.load(p, map_location='cpu')", "torch.load") == [
+        "torch.load(p, map_location='cpu')"
+    ]
