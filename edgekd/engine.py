@@ -241,7 +241,8 @@ def _compile_and_profile(
         bundle = write_bundle(run_dir, target, backend, m, precision, comp, data, exp)
         row |= {"compile": comp.info, "bundle": str(bundle.relative_to(run_dir))}
         if reason is not None:  # compiled for the device, but its runtime is not here
-            rows.append(estimate_row(row, target, onnx_path, f"not built here: {reason}"))
+            why = reason if reason.startswith("not built here") else f"not built here: {reason}"
+            rows.append(estimate_row(row, target, onnx_path, why))
             continue
         verified(bundle)
         try:
