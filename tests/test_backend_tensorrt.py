@@ -43,6 +43,22 @@ def test_bundle_has_onnx_qdq_and_build_scripts():
     assert "not built here: needs TensorRT" in (run_dir / "report.md").read_text()
 
 
+def test_engine_built_later_on_the_device_still_verifies(tmp_path):
+    import shutil
+
+    from edgekd.errors import ArtifactError
+
+    run_dir, report = tiny_run()
+    [row] = rows(report, model="mlp-t", target="jetson-orin-nano", precision="fp16")
+    bundle = tmp_path / "bundle"
+    shutil.copytree(run_dir / row["bundle"], bundle)
+    (bundle / "model.engine").write_bytes(b"engine built by build_engine.sh")
+    assert verify_bundle(bundle)["built_on_device"] == ["model.engine"]
+    (bundle / "other.bin").write_bytes(b"x")
+    with pytest.raises(ArtifactError, match="not listed"):
+        verify_bundle(bundle)
+
+
 def test_qdq_model_is_symmetric_int8():
     run_dir, report = tiny_run()
     [row] = rows(report, model="teacher", target="jetson-orin-nano", precision="int8")

@@ -42,6 +42,8 @@ def write_bundle(run_dir: Path, target, backend, m, precision: str, comp, data, 
         "precision": precision,
         "artifact": comp.info.get("artifact", backend.artifact),
         "files": {p.name: sha256_file(p) for p in sorted(tmp.iterdir())},
+        # written later on the device itself (a TensorRT engine): allowed, never hash-checked
+        "built_on_device": comp.info.get("built_on_device", []),
         "input": {"name": "input", "shape": [None, *shape], "dtype": "float32"},
         "output": {"name": "logits", "shape": [None, info["num_classes"]]},
         "preprocessing": data.info["preprocessing"],
@@ -77,7 +79,12 @@ def verify_bundle(path: Path) -> dict:
         files = None
     if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
         raise ArtifactError(f"'{mf}' is not a valid edgekd manifest. Rebuild the bundle.")
-    unlisted = sorted(p.name for p in path.iterdir() if p.name != MANIFEST and p.name not in files)
+    later = set(manifest.get("built_on_device") or []) if isinstance(manifest, dict) else set()
+    unlisted = sorted(
+        p.name
+        for p in path.iterdir()
+        if p.name != MANIFEST and p.name not in files and p.name not in later
+    )
     if unlisted:
         raise ArtifactError(
             f"bundle '{path}': {unlisted} not listed in {MANIFEST}, so they cannot be verified. "
