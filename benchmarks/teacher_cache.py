@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import tempfile
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from _common import machine
 from edgekd.config import DistillConfig, LossSpec, ModelSpec, TrainConfig
 from edgekd.data import DATASETS, make_splits
 from edgekd.distill.schemes import SCHEMES, DistillJob
@@ -90,7 +90,8 @@ def main() -> None:
         "runs": runs,
         "settings": vars(args) | {"out": str(args.out), "train_samples": len(splits.y["train"])},
         "torch": torch.__version__,
-        "machine": platform.processor() or platform.machine(),
+        "machine": machine(),
+        "note": "the two modes alternate in one process, so machine load affects both alike",
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

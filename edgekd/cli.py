@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -29,6 +30,8 @@ def user_errors(fn):
         try:
             return fn(*args, **kwargs)
         except EdgeKDError as exc:
+            if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 says it once
+                raise typer.Exit(exc.exit_code) from None
             from rich.console import Console
 
             Console(stderr=True, soft_wrap=True).print(

@@ -350,26 +350,32 @@ def check_plugins(cfg: PipelineConfig, source: str) -> None:
     for i, s in enumerate(cfg.students):
         if s.distill is None:
             continue
-        scheme = lookup(SCHEMES, s.distill.scheme, f"students[{i}].distill.scheme")
-        loc = (f"students[{i}]", "distill", "options")
-        validate_options(scheme, s.distill.options, source, loc)
-        if getattr(scheme, "needs_teacher", True) and not cfg.all_teachers:
-            raise ConfigError(
-                f"{source}: students[{i}].distill: scheme '{s.distill.scheme}' needs a teacher; "
-                "add `teacher:` (or `teachers:`) to the pipeline."
-            )
-        if any(t.onnx is not None for t in cfg.all_teachers) and _reads_teacher_taps(s):
-            raise ConfigError(
-                f"{source}: students[{i}].distill: a feature or relation loss reads the "
-                "teacher's layers, but an ONNX teacher is a black box that gives only logits. "
-                "Use response losses (kd, dkd, dist) with an ONNX teacher."
-            )
-        if hasattr(scheme, "check"):  # what the scheme needs of the rest of the pipeline
-            scheme.check(cfg, s, f"{source}: students[{i}].distill")
         for j, loss in enumerate(s.distill.losses):
             cls = lookup(LOSSES, loss.name, f"students[{i}].distill.losses[{j}].name")
             loc = (f"students[{i}]", "distill", f"losses[{j}]", "options")
             validate_options(cls, loss.options, source, loc)
+        scheme = lookup(SCHEMES, s.distill.scheme, f"students[{i}].distill.scheme")
+        validate_options(
+            scheme, s.distill.options, source, (f"students[{i}]", "distill", "options")
+        )
+        _check_scheme_fits(cfg, s, scheme, f"{source}: students[{i}].distill")
+
+
+def _check_scheme_fits(cfg: PipelineConfig, s: StudentConfig, scheme, where: str) -> None:
+    """What a scheme needs of the rest of the pipeline (teachers, data, losses)."""
+    if getattr(scheme, "needs_teacher", True) and not cfg.all_teachers:
+        raise ConfigError(
+            f"{where}: scheme '{s.distill.scheme}' needs a teacher; "
+            "add `teacher:` (or `teachers:`) to the pipeline."
+        )
+    if any(t.onnx is not None for t in cfg.all_teachers) and _reads_teacher_taps(s):
+        raise ConfigError(
+            f"{where}: a feature or relation loss reads the teacher's layers, but an ONNX "
+            "teacher is a black box that gives only logits. Use response losses (kd, dkd, "
+            "dist) with an ONNX teacher."
+        )
+    if hasattr(scheme, "check"):
+        scheme.check(cfg, s, where)
 
 
 def _reads_teacher_taps(student: StudentConfig) -> bool:

@@ -252,13 +252,14 @@ def _compile_and_profile(
                 {"target": settings, "profile": cfg.profile},
                 {"artifact": comp, "data": data},
                 lambda d, comp=comp: stages.run_profile(
-                    backend, target, comp, data, cfg.profile, d
+                    backend, target, comp, data, cfg.profile, d, m.role
                 ),
             )
         except (RemoteError, RuntimeMissingError) as exc:
             if target.host == "local":
                 raise
-            rows.append(estimate_row(row, target, onnx_path, f"not measured: {exc}"))
+            why = f"not measured here: {exc}"
+            rows.append(estimate_row(row, target, onnx_path, why))
             continue
         rows.append(row | {"status": "ok", "profile": prof.info})
     return rows

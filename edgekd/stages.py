@@ -52,6 +52,7 @@ def run_data(cfg: PipelineConfig, folder: Path) -> dict:
         "sizes": {k: int(len(v)) for k, v in splits.y.items()},
         "augment": splits.augment,
         "teacher_input_shape": list(splits.teacher_view().input_shape),
+        "teacher_view": splits.x_teacher is not None,  # cross-modal: teachers read xt_*
     }
 
 
@@ -265,21 +266,24 @@ def run_compile(
 
 
 def run_profile(
-    backend, target: TargetConfig, comp, data, cfg: ProfileConfig, folder: Path
+    backend, target: TargetConfig, comp, data, cfg: ProfileConfig, folder: Path, role: str = ""
 ) -> dict:
     """Latency, throughput, memory, accuracy and per-layer times of one compiled artifact,
     measured in a fresh worker process here or on the target's SSH host."""
     from edgekd.profile.isolate import make_spec, profile_artifact
 
+    teacher_view = role == "teacher" and data.info.get("teacher_view", False)
     spec = make_spec(
         comp.path,
         backend.artifact,
         target,
         cfg,
-        data.info["input_shape"],
+        data.info["teacher_input_shape" if teacher_view else "input_shape"],
         data_npz=data.path / "data.npz",
         files=comp.info.get("files"),
     )
+    if teacher_view:  # a cross-modal teacher is measured on its own view of the test split
+        spec["data"]["x"] = "xt_test"
     result = profile_artifact(spec, target.host, target.ssh)
     (folder / "latency_samples_ms.json").write_text(json.dumps(result.pop("samples_ms")))
     result["placement"] = result["environment"].get("placement", {})

@@ -22,8 +22,9 @@ def test_tiny_pipeline_end_to_end(tiny_config, write_pipeline, tmp_path, cli):
     res = cli("run", path, "--out", run, "--quiet")
     assert res.returncode == 0, res.stderr
     report = json.loads((run / "report.json").read_text())
-    assert report["schema"] == "edgekd.report/1"
-    rows = {r["model"]: r for r in report["rows"]}
+    assert report["schema"] == "edgekd.report/2"
+    assert {r["precision"] for r in report["rows"]} == {"fp32", "int8"}
+    rows = {r["model"]: r for r in report["rows"] if r["precision"] == "fp32"}
     assert set(rows) == {"teacher", "mlp-t", "mlp-t-scratch"}
     assert {r["role"] for r in rows.values()} == {"teacher", "distilled", "baseline"}
     for row in rows.values():
@@ -73,14 +74,12 @@ def test_rerun_is_cached_and_student_change_reruns_only_dependents(
     run_pipeline(load_pipeline(path), path, out=run, reporter=Reporter(quiet=True))
     new = _stage_dirs(run) - first
     # the distilled student, its export, compile and profile: nothing else
-    assert sorted(n.rsplit("-", 1)[0] for n in new) == sorted(
-        [
-            "mlp-t",
-            "export-mlp-t",
-            "compile-mlp-t-cpu-onnxruntime-fp32",
-            "profile-mlp-t-cpu-onnxruntime-fp32",
-        ]
-    )
+    expected = ["mlp-t", "export-mlp-t"] + [
+        f"{kind}-mlp-t-cpu-onnxruntime-{p}"
+        for kind in ("compile", "profile")
+        for p in ("fp32", "int8")
+    ]
+    assert sorted(n.rsplit("-", 1)[0] for n in new) == sorted(expected)
 
 
 def test_teacher_from_checkpoint(tiny_config, write_pipeline, tmp_path):

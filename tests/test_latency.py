@@ -30,7 +30,7 @@ def test_summarize_on_known_samples():
 
 def test_measure_latency_meets_min_queries():
     calls = []
-    cfg = ProfileConfig(warmup=3, min_queries=50, min_time_s=0.0)
+    cfg = ProfileConfig(tier="quick", warmup=3, min_queries=50, min_time_s=0.0)
     out = measure_latency(lambda x: calls.append(1), np.zeros((1, 2)), cfg)
     assert out["stats"]["queries"] == 50 == len(out["samples_ms"])
     assert len(calls) == 1 + 3 + 50  # first inference, warm-up, measured
@@ -39,7 +39,7 @@ def test_measure_latency_meets_min_queries():
 def test_measure_latency_respects_time_cap():
     import time
 
-    cfg = ProfileConfig(warmup=0, min_queries=10**9, min_time_s=0.0, max_time_s=0.05)
+    cfg = ProfileConfig(tier="quick", warmup=0, min_queries=10**9, min_time_s=0.0, max_time_s=0.05)
     out = measure_latency(lambda x: time.sleep(0.001), np.zeros((1, 2)), cfg)
     assert 5 <= out["stats"]["queries"] < 10**9
     assert out["stats"]["p50_ms"] >= 1.0

@@ -58,7 +58,9 @@ def assert_consistent(run: Path) -> None:
 
 
 def test_second_run_waits_and_no_wait_refuses(tiny_config, write_pipeline, tmp_path):
-    pipeline = write_pipeline(_slow(tiny_config))
+    cfg = _slow(tiny_config)
+    cfg["targets"] = []  # training and export hold the lock long enough
+    pipeline = write_pipeline(cfg)
     out = tmp_path / "run"
     first = _start(pipeline, out)
     _wait_for(out / ".lock-owner.json", first)

@@ -80,3 +80,28 @@ def test_loss_runs_from_pipeline_yaml(loss, tiny_config, write_pipeline, run_dir
     assert report["models"][f"s-{loss}"]["params"] == sum(
         v.numel() for k, v in fresh.items() if "running" not in k and "num_batches" not in k
     )
+
+
+def test_losses_compose_in_one_student(tiny_config, write_pipeline, run_dir):
+    """Response + feature + relation losses summed for one student; their taps are merged."""
+    cfg = pipeline_for(tiny_config, "kd")
+    losses = [
+        {"name": "kd", "weight": 0.5},
+        {"name": "at", "weight": 0.1, "options": PIPELINE_OPTIONS["at"]},
+        {"name": "fitnets", "weight": 0.1, "options": PIPELINE_OPTIONS["fitnets"]},
+        {"name": "crd", "weight": 0.8, "options": PIPELINE_OPTIONS["crd"]},
+    ]
+    cfg["students"][0] |= {"name": "s-combo", "distill": {"ce_weight": 0.5, "losses": losses}}
+    path = write_pipeline(cfg, "combo.yaml")
+    out = run_pipeline(load_pipeline(path), path, out=run_dir, reporter=Reporter(quiet=True))
+    report = json.loads((out / "report.json").read_text())
+    assert report["models"]["s-combo"]["method"] == "kd+at+fitnets+crd"
+
+
+def test_example_pipeline_validates():
+    """pipelines/mnist1d_feature_kd.yaml parses and every loss option in it is valid."""
+    from conftest import REPO
+
+    cfg = load_pipeline(REPO / "pipelines" / "mnist1d_feature_kd.yaml")
+    names = {loss.name for s in cfg.students for loss in s.distill.losses}
+    assert {"kd", "at", "dkd", "fitnets", "crd"} <= names

@@ -19,12 +19,12 @@ import pytest
 import torch
 from conftest import REPO
 
-EPOCHS = 8
+EPOCHS = 6
 
 
 def _pipeline(tiny_config: dict) -> dict:
     cfg = tiny_config
-    cfg["data"]["options"]["num_samples"] = 1000
+    cfg["data"]["options"]["num_samples"] = 800
     cfg["teacher"]["train"].update(epochs=EPOCHS, optimizer="sgd", schedule="cosine")
     cfg["students"][0]["options"]["dropout"] = 0.2
     cfg["students"][0]["baseline"] = False
@@ -85,3 +85,34 @@ def test_kill9_then_rerun_is_bitwise_identical(tiny_config, write_pipeline, tmp_
         for k in w_ref:
             assert torch.equal(w_ref[k], w_out[k]), f"{label}.{k} differs after resume"
     assert not list(out.glob("stages/.partial-*")), "partial folders are renamed when complete"
+
+
+def test_unreadable_resume_checkpoint_restarts_the_stage(tmp_path, capfd):
+    """A checkpoint cut short (power loss, full disk) is dropped, not a crash."""
+    from torch import nn
+
+    from edgekd.config import TrainConfig
+    from edgekd.distill.trainer import CKPT, fit
+    from edgekd.progress import Reporter
+
+    (tmp_path / CKPT).write_bytes(b"PK\x03\x04 cut short")
+    model = nn.Linear(4, 2)
+    x, y = torch.randn(16, 4).numpy(), (torch.arange(16) % 2).numpy()
+    loss = nn.CrossEntropyLoss()
+    cfg = TrainConfig(epochs=2, batch_size=8)
+    history = fit(
+        model,
+        lambda _i, xb, yb: loss(model(xb), yb),
+        model,
+        x,
+        y,
+        None,
+        cfg,
+        0,
+        tmp_path,
+        "m",
+        Reporter(quiet=True),
+    )
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert "unreadable resume checkpoint" in capfd.readouterr().err
+    assert torch.load(tmp_path / CKPT, weights_only=True)["epoch"] == 2

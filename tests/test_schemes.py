@@ -26,6 +26,7 @@ CASES = {
     "tf-kd": {"options": {"correct_prob": 0.9}},
     "tf-kd-self": {"scheme": "tf-kd", "options": {"teacher": "self"}},
     "byot": {"options": {"taps": ["features.1"]}},
+    "cs-kd": {},
     "multi-teacher": {"options": {"weighting": "confidence"}},
     "data-free": {"options": {"num_samples": 96, "batch_size": 48, "steps": 3}},
     "adversarial": {},
@@ -143,6 +144,16 @@ def test_dml_updates_every_peer(prepared, tmp_path):
     assert len(job.info["peers"]) == 3
 
 
+def test_cs_kd_partners_share_the_class():
+    from edgekd.distill.schemes.cskd import by_class, partners
+
+    y = np.array([0, 1, 0, 1, 2, 0])
+    idx = torch.arange(6)
+    got = partners(y, by_class(y), idx, torch.Generator().manual_seed(0))
+    assert (y[got.numpy()] == y).all()
+    assert (got != idx)[y != 2].all() and got[4] == 4  # a lone sample is its own partner
+
+
 def test_tf_kd_virtual_teacher_distribution():
     from edgekd.distill.schemes.tfkd import virtual_teacher_logits
 
@@ -208,3 +219,16 @@ def test_paired_views_are_row_aligned():
     signal = splits.x_teacher["test"][:5]
     spectrum = np.log1p(np.abs(np.fft.rfft(signal, axis=-1)))
     assert np.allclose(splits.x["test"][:5], spectrum, atol=1e-5)
+
+
+def test_methods_lists_every_scheme_with_kind_paper_and_options():
+    from typer.testing import CliRunner
+
+    from edgekd.cli import app
+
+    res = CliRunner().invoke(app, ["methods"], env={"COLUMNS": "400"})
+    assert res.exit_code == 0, res.output
+    for name, cls in SCHEMES.items():
+        line = next(ln for ln in res.output.splitlines() if f" {name} " in ln)
+        assert cls.kind in line and cls.paper.split(".")[0] in line
+    assert "correct_prob=0.99" in res.output and "taps=(required)" in res.output

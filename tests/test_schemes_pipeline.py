@@ -110,7 +110,11 @@ def test_cross_modal_pipeline(tiny_config, write_pipeline, tmp_path):
     cfg = quick(tiny_config)
     cfg["data"]["dataset"] = "mnist1d-pair"
     cfg["students"] = [student("spectrum", {"scheme": "cross-modal"})]
+    cfg["targets"] = ["cpu-onnxruntime"]  # each model compiled and profiled on its own view
     report, out = run(cfg, write_pipeline, tmp_path)
+    assert {r["model"] for r in report["rows"] if r["status"] == "ok"} == {"teacher", "spectrum"}
+    manifest = json.loads(next((out / "deploy").rglob("teacher-fp32/manifest.json")).read_text())
+    assert manifest["input"]["shape"] == [None, 1, 40]
     data = json.loads(next((out / "stages").glob("data-*/stage.json")).read_text())["info"]
     assert data["input_shape"] == [1, 21] and data["teacher_input_shape"] == [1, 40]
     assert {"teacher", "spectrum"} <= set(report["models"])
@@ -160,4 +164,26 @@ def test_teacher_free_pipeline_needs_no_teacher(tiny_config, write_pipeline):
     assert load_pipeline(write_pipeline(cfg)).all_teachers == []
     cfg["students"].append(student("o", {"scheme": "offline"}))
     with pytest.raises(ConfigError, match="needs a teacher"):
+        load_pipeline(write_pipeline(cfg))
+
+
+def test_feature_losses_are_refused_where_only_logits_exist(tiny_config, write_pipeline, tmp_path):
+    fit = {
+        "name": "fitnets",
+        "options": {"student_layer": "features.0", "teacher_layer": "features.0"},
+    }
+    cfg = quick(copy.deepcopy(tiny_config))
+    cfg["students"] = [student("d", {"scheme": "dml", "losses": [fit]})]
+    with pytest.raises(ConfigError, match=r"losses\[0\].*'fitnets' is a feature loss"):
+        load_pipeline(write_pipeline(cfg))
+    from edgekd.config import ExportConfig
+    from edgekd.export.onnx import export_onnx
+    from edgekd.models import build_model
+
+    net = build_model("mlp", {"hidden": [8]}, (1, 40), 10)
+    export_onnx(net, torch.zeros(2, 1, 40).numpy(), tmp_path / "t.onnx", ExportConfig(), {})
+    cfg = quick(tiny_config)
+    cfg["students"] = [student("o", {"scheme": "offline", "losses": [fit]})]
+    cfg["teacher"] = {"onnx": "t.onnx"}
+    with pytest.raises(ConfigError, match="ONNX teacher is a black box"):
         load_pipeline(write_pipeline(cfg))

@@ -54,7 +54,8 @@ def _distill(mode: str, splits, tmp_path):
         lambda: None,
     )
     (tmp_path / mode).mkdir()
-    return SCHEMES.get("offline")().run(job).state_dict(), reporter.lines
+    state = SCHEMES.get("offline")().run(job).state_dict()
+    return state, reporter.lines + [f"cached={job.info['teacher_outputs_cached']}"]
 
 
 def test_cache_on_and_off_train_the_same_student(tmp_path):
@@ -62,7 +63,7 @@ def test_cache_on_and_off_train_the_same_student(tmp_path):
     splits = make_splits(plugin.load(plugin.Options(num_samples=300)), 0.1, 16, 0)
     on, on_lines = _distill("auto", splits, tmp_path)
     off, off_lines = _distill("off", splits, tmp_path)
-    assert any("computed once" in line for line in on_lines)
-    assert any("every batch" in line for line in off_lines)
+    assert any("computed once" in line for line in on_lines) and "cached=True" in on_lines
+    assert any("every batch" in line for line in off_lines) and "cached=False" in off_lines
     for k in on:  # the teacher in eval mode gives the same logits batched or all at once
         torch.testing.assert_close(on[k], off[k], atol=1e-5, rtol=1e-4)

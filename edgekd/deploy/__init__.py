@@ -19,6 +19,8 @@ from edgekd.hashing import sha256_file
 
 SCHEMA = "edgekd.bundle/1"
 MANIFEST = "manifest.json"
+DEVICE_BUILT = {"model.engine"}  # the only files a bundle may gain on the device, unhashed
+REQUIRED = ("runtime", "artifact", "target", "precision", "input")  # what loaders read
 
 
 def write_bundle(run_dir: Path, target, backend, m, precision: str, comp, data, exp) -> Path:
@@ -32,7 +34,8 @@ def write_bundle(run_dir: Path, target, backend, m, precision: str, comp, data, 
     template = resources.files("edgekd.deploy") / "templates" / f"predict_{runtime}.py"
     if template.is_file():
         shutil.copyfile(str(template), tmp / "predict.py")
-    info, shape = m.stage.info, data.info["input_shape"]
+    info = m.stage.info
+    shape = info.get("input_shape", data.info["input_shape"])  # a model's own view
     manifest = {
         "schema": SCHEMA,
         "model": m.label,
@@ -79,7 +82,15 @@ def verify_bundle(path: Path) -> dict:
         files = None
     if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
         raise ArtifactError(f"'{mf}' is not a valid edgekd manifest. Rebuild the bundle.")
-    later = set(manifest.get("built_on_device") or []) if isinstance(manifest, dict) else set()
+    missing = [k for k in REQUIRED if k not in manifest]
+    shape = manifest.get("input", {}).get("shape") if isinstance(manifest.get("input"), dict) else 0
+    if missing or not isinstance(shape, list):
+        raise ArtifactError(
+            f"'{mf}' is not a complete edgekd manifest (missing {missing or ['input.shape']}); "
+            "it was edited or written by an older edgekd. Rebuild the bundle."
+        )
+    later = manifest.get("built_on_device") or []
+    later = set(later) & DEVICE_BUILT if isinstance(later, list) else set()
     unlisted = sorted(
         p.name
         for p in path.iterdir()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,7 +80,12 @@ def broadcast(obj):
     import torch.distributed as dist
 
     box = [obj]
-    dist.broadcast_object_list(box, src=0)
+    try:
+        dist.broadcast_object_list(box, src=0)
+    except RuntimeError:  # rank 0 stopped (it printed why): leave quietly
+        if _current.is_main:
+            raise
+        raise SystemExit(2) from None
     return box[0]
 
 
@@ -164,7 +170,15 @@ def load_resume(path: Path) -> dict | None:
     """The resume checkpoint (read by rank 0 and sent to all ranks), or None."""
     state = None
     if _current.is_main and Path(path).is_file():
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # cut short by a power loss or a full disk: start over
+            print(
+                f"warning: unreadable resume checkpoint '{path}' ({type(exc).__name__}); "
+                "training this stage from the start.",
+                file=sys.stderr,
+            )
+            Path(path).unlink()
     return broadcast(state)
 
 
@@ -189,23 +203,34 @@ def my_rng(state: dict) -> torch.Tensor:
 
 
 def launch(nproc: int, argv: list[str]) -> int:
-    """Run `python -m edgekd ARGV` under torch.distributed.run with `nproc` local processes."""
-    import subprocess
-    import sys
+    """Run `python -m edgekd ARGV` on `nproc` local processes, as `torchrun --standalone`.
 
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        f"--nproc-per-node={nproc}",
-        "--max-restarts=0",
-        "-m",
-        "edgekd",
-        *argv,
-    ]
-    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
-    return subprocess.run(cmd, env=env).returncode
+    Returns the exit code of the first rank that failed (2 for a user error, whose message
+    that rank printed), so a failed worker is not reported a second time as a traceback.
+    """
+    import logging
+    import uuid
+
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
+    config = LaunchConfig(
+        min_nodes=1,
+        max_nodes=1,
+        nproc_per_node=nproc,
+        run_id=str(uuid.uuid4()),
+        rdzv_backend="c10d",
+        rdzv_endpoint="localhost:0",
+        max_restarts=0,
+    )
+    try:
+        elastic_launch(config, sys.executable)("-m", "edgekd", *argv)
+    except ChildFailedError as exc:
+        _, failure = exc.get_first_failure()
+        return failure.exitcode if failure.exitcode > 0 else 1
+    return 0
 
 
 def strip_nproc(argv: list[str]) -> list[str]:

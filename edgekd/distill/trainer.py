@@ -105,7 +105,8 @@ def fit(
                 if len(idx) < ddp.min_batch() and n >= 2:  # BatchNorm needs 2+ samples
                     continue
                 part = ddp.shard(idx)
-                xb = xt[part] if augment is None else augment(xt[part], aug_gen)
+                # augment the whole global batch, then shard: DDP sees what one process sees
+                xb = xt[part] if augment is None else ddp.shard(augment(xt[idx], aug_gen))
                 loss = step(part, xb, yt[part])
                 opt.zero_grad(set_to_none=True)
                 ddp.scale(loss, len(part), len(idx)).backward()

@@ -16,6 +16,7 @@ import edgekd
 from edgekd.errors import ArtifactError
 from edgekd.fsutil import write_json_atomic, write_text_atomic
 from edgekd.report.pareto import mark_frontier
+from edgekd.report.recommend import recommendations
 
 SCHEMA = "edgekd.report/2"
 READABLE = ("edgekd.report/1", SCHEMA)
@@ -38,6 +39,7 @@ def write_report(run_dir: Path, cfg, models, targets, rows: list[dict]) -> dict:
         "targets": {t.name: target_summary(t) for t in targets},
         "models": {m.label: {"role": m.role, **_model_summary(m.stage.info)} for m in models},
         "rows": table,
+        "recommended": recommendations(table, cfg.accuracy_gate),
     }
     write_outputs(Path(run_dir), report)
     return report

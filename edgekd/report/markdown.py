@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from edgekd.report.columns import FULL, cell
+from edgekd.report.columns import FULL, cell, fmt_ms
 
 
 def method_text(report: dict) -> str:
@@ -78,6 +78,26 @@ def estimate_lines(report: dict) -> list[str]:
     return out
 
 
+def recommended_lines(report: dict) -> list[str]:
+    rec = report.get("recommended") or {}
+    if not rec:
+        return []
+    out = [
+        "",
+        "## Recommended artifact per target",
+        "",
+        "The fastest student artifact (p90) that keeps the accuracy gate relative to the "
+        "most accurate student artifact on that target; measured rows only.",
+        "",
+    ]
+    for target, r in rec.items():
+        out.append(
+            f"- **{target}**: {r['model']} ({r.get('method')}, {r['precision']}) — accuracy "
+            f"{r['accuracy']:.2%}, p90 {fmt_ms(r['p90_ms'])} ms; bundle `{r.get('bundle')}`"
+        )
+    return out
+
+
 def scheme_notes(report: dict) -> list[str]:
     """What a reader must know to judge a distilled row: e.g. data-free sample counts."""
     notes = []
@@ -101,8 +121,9 @@ def gate_lines(report: dict) -> list[str]:
     if not failed:
         return []
     return ["", "## Accuracy gate failures", ""] + [
-        f"- {r['model']} on {r['target']} ({r['precision']}): keeps {r['accuracy_kept']:.2%} of "
-        f"the PyTorch accuracy ({r['acc_artifact']:.2%} vs {r['acc_torch']:.2%}), below the "
+        f"- {r['model']} on {r['target']} ({r['precision']}): accuracy "
+        f"{cell(r, 'acc_artifact', '{:.2%}')} vs {cell(r, 'acc_torch', '{:.2%}')} in PyTorch "
+        f"(keeps {cell(r, 'accuracy_kept', '{:.2%}')}), below the "
         f"{report['accuracy_gate']:.0%} gate; bundle {r.get('bundle', '-')}"
         for r in failed
     ]
@@ -110,6 +131,7 @@ def gate_lines(report: dict) -> list[str]:
 
 def render_markdown(report: dict) -> str:
     lines = [f"# edgekd report: {report['pipeline']}", "", method_text(report)]
+    lines += recommended_lines(report)
     for target in sorted({r["target"] for r in report["rows"]}):
         lines += ["", f"## Pareto frontier on {target} (accuracy vs p90 latency)", ""]
         lines += frontier_lines(report, target)

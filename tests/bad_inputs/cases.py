@@ -186,7 +186,11 @@ def write_bundle(folder: Path, onnx_bytes: bytes | None = None, **manifest_edits
         "files": {"model.onnx": sha256_file(bundle / "model.onnx")},
         "input": {"name": "input", "shape": [None, 1, 8], "dtype": "float32"},
         "output": {"name": "logits", "shape": [None, 3]},
+        "target": "cpu-onnxruntime",
+        "precision": "fp32",
+        "target_config": {"name": "cpu-onnxruntime", "runtime": "onnxruntime", "threads": 1},
     } | manifest_edits
+    manifest = {k: v for k, v in manifest.items() if v is not None}  # None: leave the key out
     (bundle / "manifest.json").write_text(json.dumps(manifest))
     return bundle
 
@@ -197,6 +201,22 @@ def bundle_case(change: Callable[[Path], None] | None = None, **kw) -> Callable:
         if change is not None:
             change(bundle)
         return ["verify", "bundle"]
+
+    return build
+
+
+def profile_case(
+    onnx_bytes: bytes | None = None, bundle: dict | None = None, *extra: str
+) -> Callable[[Path], list[str]]:
+    """`edgekd profile` on a plain ONNX file (or, with `bundle`, on a bundle) --tier quick."""
+
+    def build(folder: Path) -> list[str]:
+        if bundle is not None:
+            write_bundle(folder, **bundle)
+            return ["profile", "bundle", "--tier", "quick", *extra]
+        data = onnx_bytes if onnx_bytes is not None else onnx_model().SerializeToString()
+        (folder / "model.onnx").write_bytes(data)
+        return ["profile", "model.onnx", "--tier", "quick", *extra]
 
     return build
 
@@ -304,6 +324,13 @@ CASES = [
         with_checkpoint("t.safetensors", safetensors_truncated),
         "corrupt",
     ),
+    Case(
+        "ckpt-corrupt-under-ddp",
+        lambda d: (
+            with_checkpoint("t.pt", lambda p: p.write_bytes(os.urandom(512)))(d) + ["--nproc", "2"]
+        ),
+        "corrupt",
+    ),
     # datasets
     Case("npz-missing", lambda d: pipeline(d, npz=False), "does not exist"),
     Case("npz-corrupt", npz_bytes(os.urandom(300)), "not a readable .npz"),
@@ -379,6 +406,27 @@ CASES = [
     Case("bundle-wrong-output-shape", bundle_case(output={"shape": [None, 10]}), "promises"),
     Case("bundle-unknown-runtime", bundle_case(runtime="tflite"), "Unknown runtime"),
     Case("bundle-missing-folder", lambda d: ["verify", "nowhere"], "not a deploy bundle"),
+    # edgekd profile: ONNX files and bundles it is handed, and SSH hosts
+    Case("profile-onnx-corrupt", profile_case(os.urandom(200)), "not a readable ONNX"),
+    Case("profile-onnx-truncated", profile_case(valid_onnx_truncated()), "not a readable ONNX"),
+    Case("profile-onnx-not-onnx", profile_case(b"name: x\n"), "not a readable ONNX"),
+    Case(
+        "profile-bundle-tampered",
+        profile_case(None, {"onnx_bytes": onnx_model(5).SerializeToString(), "files": {}}),
+        "not listed",
+    ),
+    Case("profile-bundle-no-target", profile_case(None, {"target": None}), "manifest"),
+    Case(
+        "profile-bundle-wrong-input-shape",
+        profile_case(None, {"input": {"shape": [None, 1, 5], "dtype": "float32"}}),
+        "invalid dimensions",
+    ),
+    Case(
+        "ssh-unreachable-host",
+        profile_case(None, None, "--host", "ssh://nobody@127.0.0.1:1"),
+        "127.0.0.1",
+    ),
+    Case("ssh-not-an-ssh-url", profile_case(None, None, "--host", "ftp://x"), "not an SSH"),
     # reports
     Case("report-missing", lambda d: ["report", "nowhere"], "no report.json"),
     Case("report-corrupt", corrupt_report, "not valid JSON"),

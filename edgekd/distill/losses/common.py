@@ -90,3 +90,31 @@ def match_spatial(s: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch
     if s.shape[2:].numel() > t.shape[2:].numel():
         return pool(s, t.shape[2:]), t
     return s, pool(t, s.shape[2:])
+
+
+def world_size() -> int:
+    """Processes in the torch.distributed group (1 when not distributed)."""
+    import torch.distributed as dist
+
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def gather_rows(x: torch.Tensor) -> torch.Tensor:
+    """Concatenate every rank's (n_r, D) rows, in rank order; `x` itself when not distributed.
+
+    Ranks may hold different n_r (the last batch of an epoch), so rows are padded to the
+    largest n_r for the all_gather and trimmed after.
+    """
+    if world_size() == 1:
+        return x
+    import torch.distributed as dist
+
+    x = x.detach().contiguous()
+    n = torch.tensor([len(x)], device=x.device)
+    sizes = [torch.zeros_like(n) for _ in range(world_size())]
+    dist.all_gather(sizes, n)
+    padded = x.new_zeros(int(max(sizes)), *x.shape[1:])
+    padded[: len(x)] = x
+    parts = [torch.zeros_like(padded) for _ in sizes]
+    dist.all_gather(parts, padded)
+    return torch.cat([p[: int(s)] for p, s in zip(parts, sizes)])

@@ -10,7 +10,7 @@ from pydantic import Field
 from torch import nn
 
 from edgekd.distill.losses import LOSSES, LossContext, Outputs
-from edgekd.distill.losses.common import OptionalPair, shape_of
+from edgekd.distill.losses.common import OptionalPair, gather_rows, shape_of
 from edgekd.distill.losses.relation import _RelationLoss
 from edgekd.errors import ConfigError
 
@@ -86,8 +86,12 @@ class CRDLoss(_RelationLoss):
 
     def scores(self, memory, idx, v, z: torch.Tensor) -> torch.Tensor:
         """exp(<memory row, v> / T) / Z for every sampled row; Z fixed on first use."""
-        rows = memory[idx.flatten()].view(*idx.shape, -1)
-        out = torch.exp(torch.bmm(rows, v[:, :, None]).squeeze(2) / self.opt.nce_t)
+        if self.num_data <= 4 * idx.shape[1]:  # a small bank: one matmul beats the gather
+            dots = torch.gather(v @ memory.clone().t(), 1, idx)  # clone: updated in place
+        else:
+            rows = memory[idx.flatten()].view(*idx.shape, -1)
+            dots = torch.bmm(rows, v[:, :, None]).squeeze(2)
+        out = torch.exp(dots / self.opt.nce_t)
         if z < 0:
             z.fill_(float(out.detach().mean()) * self.num_data)
         return out / z
@@ -110,6 +114,11 @@ class CRDLoss(_RelationLoss):
         loss = nce_loss(self.scores(self.memory_t, idx, v_s, self.z_s), self.num_data)
         loss = loss + nce_loss(self.scores(self.memory_s, idx, v_t, self.z_t), self.num_data)
         if self.training:
-            self.update(self.memory_s, out.index, v_s)
-            self.update(self.memory_t, out.index, v_t)
+            # Under DDP every rank applies every rank's update, so the banks stay identical
+            # (DDP re-broadcasts rank 0's buffers each step; other ranks' rows would be lost).
+            d = v_s.shape[1]
+            rows = gather_rows(torch.cat([out.index[:, None].to(v_s.dtype), v_s, v_t], 1))
+            index = rows[:, 0].round().long()
+            self.update(self.memory_s, index, rows[:, 1 : 1 + d])
+            self.update(self.memory_t, index, rows[:, 1 + d :])
         return loss

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 
 from edgekd.distill.losses import LOSSES, DistillLoss, LossContext, Outputs
+from edgekd.distill.losses.common import world_size
 
 
 class KDOptions(BaseModel):
@@ -61,8 +62,8 @@ class DKDLoss(DistillLoss):
         self.register_buffer("seen", torch.zeros((), dtype=torch.float64))
 
     def ramp(self, batch: int) -> float:
-        if self.training:
-            self.seen += batch
+        if self.training:  # under DDP each rank sees 1/W of the samples: count them all
+            self.seen += batch * world_size()
         if self.opt.warmup == 0 or self.num_train <= 0:
             return 1.0
         return min(float(self.seen) / self.num_train / self.opt.warmup, 1.0)

@@ -55,6 +55,7 @@ def distill_loop(
         job.label,
         augmented,
     )
+    job.info["teacher_outputs_cached"] = cached is not None  # shown in stage.json
 
     with Taps(student, s_paths) as s_taps, Taps(teacher, t_paths) as t_taps:
 
