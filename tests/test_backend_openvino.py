@@ -30,6 +30,8 @@ def test_int8_uses_accuracy_control_with_gate_drop():
         assert quant["method"] == "nncf.quantize_with_accuracy_control"
         assert quant["max_drop_relative"] == pytest.approx(1 - report["accuracy_gate"])
         assert quant["val_samples"] > 0
+        assert isinstance(quant["fake_quantize_nodes"], int)
+        assert ("note" in quant) == (quant["fake_quantize_nodes"] == 0)
 
 
 def test_runtime_precisions_show_int8_layers():

@@ -19,7 +19,7 @@ from edgekd.backends.tensorrt import NOT_BUILT
 from edgekd.deploy import verify_bundle
 
 
-def test_bundle_has_onnx_qdq_and_build_scripts():
+def test_bundle_has_onnx_qdq_and_build_scripts(tmp_path):
     run_dir, report = tiny_run()
     jetson = rows(report, target="jetson-orin-nano")
     assert {r["precision"] for r in jetson} == {"fp32", "fp16", "int8"}
@@ -38,9 +38,26 @@ def test_bundle_has_onnx_qdq_and_build_scripts():
         assert ("--int8" in script) == (row["precision"] == "int8")
         assert ("--fp16" in script) == (row["precision"] != "fp32")
         assert subprocess.run(["bash", "-n", str(bundle / "build_engine.sh")]).returncode == 0
-        py_compile.compile(str(bundle / "trt_engine.py"), doraise=True)
-        py_compile.compile(str(bundle / "predict.py"), doraise=True)
+        for name in ("trt_engine.py", "predict.py"):  # compiled outside the bundle
+            py_compile.compile(str(bundle / name), str(tmp_path / f"{name}c"), doraise=True)
+        assert not (bundle / "__pycache__").exists()
     assert "not built here: needs TensorRT" in (run_dir / "report.md").read_text()
+
+
+def test_engine_built_later_on_the_device_still_verifies(tmp_path):
+    import shutil
+
+    from edgekd.errors import ArtifactError
+
+    run_dir, report = tiny_run()
+    [row] = rows(report, model="mlp-t", target="jetson-orin-nano", precision="fp16")
+    bundle = tmp_path / "bundle"
+    shutil.copytree(run_dir / row["bundle"], bundle)
+    (bundle / "model.engine").write_bytes(b"engine built by build_engine.sh")
+    assert verify_bundle(bundle)["built_on_device"] == ["model.engine"]
+    (bundle / "other.bin").write_bytes(b"x")
+    with pytest.raises(ArtifactError, match="not listed"):
+        verify_bundle(bundle)
 
 
 def test_qdq_model_is_symmetric_int8():

@@ -122,6 +122,7 @@ class TensorRTBackend:
         else:
             info["engine"] = None
             info["not_built"] = NOT_BUILT
+            info["built_on_device"] = [ENGINE]  # build_engine.sh writes it into the bundle
         return info | {"files": files, "onnx": name}
 
     def load(self, artifact_dir: Path):

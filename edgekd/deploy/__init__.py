@@ -19,6 +19,7 @@ from edgekd.hashing import sha256_file
 
 SCHEMA = "edgekd.bundle/1"
 MANIFEST = "manifest.json"
+DEVICE_BUILT = {"model.engine"}  # the only files a bundle may gain on the device, unhashed
 REQUIRED = ("runtime", "artifact", "target", "precision", "input")  # what loaders read
 
 
@@ -44,6 +45,8 @@ def write_bundle(run_dir: Path, target, backend, m, precision: str, comp, data, 
         "precision": precision,
         "artifact": comp.info.get("artifact", backend.artifact),
         "files": {p.name: sha256_file(p) for p in sorted(tmp.iterdir())},
+        # written later on the device itself (a TensorRT engine): allowed, never hash-checked
+        "built_on_device": comp.info.get("built_on_device", []),
         "input": {"name": "input", "shape": [None, *shape], "dtype": "float32"},
         "output": {"name": "logits", "shape": [None, info["num_classes"]]},
         "preprocessing": data.info["preprocessing"],
@@ -86,7 +89,13 @@ def verify_bundle(path: Path) -> dict:
             f"'{mf}' is not a complete edgekd manifest (missing {missing or ['input.shape']}); "
             "it was edited or written by an older edgekd. Rebuild the bundle."
         )
-    unlisted = sorted(p.name for p in path.iterdir() if p.name != MANIFEST and p.name not in files)
+    later = manifest.get("built_on_device") or []
+    later = set(later) & DEVICE_BUILT if isinstance(later, list) else set()
+    unlisted = sorted(
+        p.name
+        for p in path.iterdir()
+        if p.name != MANIFEST and p.name not in files and p.name not in later
+    )
     if unlisted:
         raise ArtifactError(
             f"bundle '{path}': {unlisted} not listed in {MANIFEST}, so they cannot be verified. "

@@ -99,8 +99,10 @@ def placement_summary(compile_info: dict, profile: dict) -> str:
             f" ({', '.join(where['non_delegated_by_op'])})" if where["non_delegated_ops"] else ""
         )
     layers = profile.get("placement", {}).get("runtime_precision_layers")
+    note = (compile_info.get("quantization") or {}).get("note")
     if layers:
-        return "layers " + ", ".join(f"{k}:{v}" for k, v in sorted(layers.items()))
+        text = "layers " + ", ".join(f"{k}:{v}" for k, v in sorted(layers.items()))
+        return f"{text} ({note})" if note else text
     quant = compile_info.get("quantization") or {}
     if "mode" in quant:
         return f"{quant['mode']} int8, reduce_range={quant.get('reduce_range')}"

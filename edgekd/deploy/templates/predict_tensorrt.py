@@ -38,6 +38,7 @@ def main():
     if not engine.is_file():
         sys.exit("error: model.engine is missing; build it on this device: bash build_engine.sh")
     sys.path.insert(0, str(HERE))
+    sys.dont_write_bytecode = True  # no __pycache__ inside the verified bundle
     from trt_engine import EngineRunner
 
     x = np.load(args.inputs, allow_pickle=False).astype(np.float32)
