@@ -19,11 +19,11 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 RESULTS = HERE / "results"
 SCRIPTS = [
-    "startup.py",
-    "distill_throughput.py",
-    "deploy_speed.py",
-    "end_to_end.py",
-    "benchmark_app_check.py",
+    ["startup.py"],
+    ["distill_throughput.py"],
+    ["deploy_speed.py"],
+    ["end_to_end.py"],
+    ["benchmark_app_check.py", "--out", str(RESULTS / "benchmark_app_check.json")],
 ]
 
 
