@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import zipfile
 from pathlib import Path
 
 import torch
@@ -142,7 +141,9 @@ def read_state_dict(path: Path) -> dict:
             f"unloaded ({what[0][:160]}). Save a plain state_dict "
             "(torch.save(model.state_dict(), path)) or a .safetensors file."
         ) from None
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
+    except CheckpointError:
+        raise
+    except Exception as exc:  # junk bytes make the unpickler fail in many ways (IndexError, ...)
         raise CheckpointError(
             f"checkpoint '{path}' is corrupt or truncated ({type(exc).__name__}). "
             "Save it again with torch.save(model.state_dict(), path) or as .safetensors."

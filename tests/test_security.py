@@ -87,3 +87,20 @@ def test_the_audit_catches_what_it_looks_for():
     assert _calls("x = torch.load(p, map_location='cpu')", "torch.load") == [
         "torch.load(p, map_location='cpu')"
     ]
+
+
+def test_random_bytes_as_checkpoint_are_always_a_checkpoint_error(tmp_path):
+    """Junk makes torch's weights-only unpickler fail in many ways; each is one clear error."""
+    import random
+
+    import pytest
+
+    from edgekd.errors import CheckpointError
+    from edgekd.stages import read_state_dict
+
+    rng = random.Random(0)
+    path = tmp_path / "junk.pt"
+    for _ in range(200):
+        path.write_bytes(bytes(rng.getrandbits(8) for _b in range(rng.choice([1, 7, 64, 512]))))
+        with pytest.raises(CheckpointError, match="corrupt|refused|state_dict"):
+            read_state_dict(path)
