@@ -36,3 +36,25 @@ def test_compile_needs_the_torch_model(tmp_path):
     calib = np.zeros((4, 1, 40), np.float32)
     with pytest.raises(ConfigError, match="PyTorch model"):
         BACKENDS.get("executorch")(TARGET).compile(tmp_path / "m.onnx", "fp32", calib, tmp_path)
+
+
+def test_2d_resnet_pte_runs_any_batch(tmp_path):
+    """Delegated 2-D ResNets can keep the export example's batch size; the runner must still
+    return correct outputs for larger batches (regression: set_inputs error 0x10)."""
+    import torch
+
+    from edgekd.backends import BACKENDS
+    from edgekd.backends.executorch import export_pte
+    from edgekd.config import load_target
+    from edgekd.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("resnet", {"depth": 8, "width": 4}, (3, 16, 16), 10).eval()
+    calib = np.random.default_rng(0).random((16, 3, 16, 16), dtype=np.float32)
+    export_pte(model, calib, "fp32", tmp_path / "model.pte", 256)
+    runner = BACKENDS.get("executorch")(load_target("mobile-executorch")).load(tmp_path)
+    for n in (1, 32):
+        x = np.random.default_rng(n).random((n, 3, 16, 16), dtype=np.float32)
+        np.testing.assert_allclose(
+            runner(x), model(torch.from_numpy(x)).detach().numpy(), atol=1e-4
+        )
