@@ -105,7 +105,7 @@ class OnnxRuntimeBackend:
 
     def __init__(self, target: TargetConfig):
         self.target = target
-        self.options = Options.model_validate(target.runtime_options)
+        self.options = self.Options.model_validate(target.runtime_options)
 
     def available(self) -> str | None:
         if missing_packages("onnxruntime"):

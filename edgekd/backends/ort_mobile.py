@@ -22,11 +22,9 @@ from edgekd.backends import (
     CompileContext,
     check_precision,
     local_threads,
-    missing_packages,
 )
+from edgekd.backends.onnxruntime import OnnxRuntimeBackend, OrtRunner, compile_onnx
 from edgekd.backends.onnxruntime import Options as OrtOptions
-from edgekd.backends.onnxruntime import OrtRunner, compile_onnx
-from edgekd.config import TargetConfig
 from edgekd.errors import ArtifactError, RuntimeMissingError
 
 CONFIG = "required_operators.config"
@@ -76,26 +74,13 @@ def required_ops(config: Path) -> list[str]:
 
 
 @BACKENDS.register("ort-mobile")
-class OrtMobileBackend:
+class OrtMobileBackend(OnnxRuntimeBackend):
+    """Same runtime as `onnxruntime` (availability, versions); its own artifact and build."""
+
     Options = Options
     description = "ONNX Runtime Mobile (.ort + required-operators config for a minimal build)"
-    packages = ["onnxruntime"]
     artifact = "model.ort"
     predict_template = "onnxruntime"
-
-    def __init__(self, target: TargetConfig):
-        self.target = target
-        self.options = Options.model_validate(target.runtime_options)
-
-    def available(self) -> str | None:
-        if missing_packages("onnxruntime"):
-            return "onnxruntime is not installed: pip install onnxruntime"
-        return None
-
-    def versions(self) -> dict[str, str]:
-        import onnxruntime as ort
-
-        return {"onnxruntime": ort.__version__}
 
     def compile(
         self,
