@@ -53,7 +53,8 @@ def ensure_run(pipeline: str, out: str) -> dict:
 
 
 def profile_bundle(bundle: Path, target_name: str, update: dict | None = None) -> dict:
-    from edgekd.config import ProfileConfig, load_target
+    from edgekd.config.load import load_target
+    from edgekd.config.schema import ProfileConfig
     from edgekd.deploy import verify_bundle
     from edgekd.profile.isolate import make_spec, profile_artifact
 
@@ -96,9 +97,10 @@ def torch_worker(run_dir: str, label: str, mode: str) -> None:
     import numpy as np
     import torch
 
-    from edgekd.config import ProfileConfig
+    from edgekd.config.schema import ProfileConfig
     from edgekd.profile.latency import measure_latency, measure_throughput
-    from edgekd.stages import load_splits, load_trained
+    from edgekd.stages.data import load_splits
+    from edgekd.stages.models import load_trained
 
     torch.set_num_threads(2)
     stages = REPO / run_dir / "stages"
@@ -131,7 +133,7 @@ def torch_worker(run_dir: str, label: str, mode: str) -> None:
 
 
 def _stage(stages: Path, label: str):
-    from edgekd.pipeline import StageResult
+    from edgekd.store import StageResult
 
     for d in sorted(stages.iterdir()):
         if d.name.rsplit("-", 1)[0] == label and (d / "stage.json").is_file():

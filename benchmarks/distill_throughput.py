@@ -18,11 +18,13 @@ from _common import write_result
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from edgekd import stages  # noqa: E402
-from edgekd.config import DistillConfig, LossSpec, StudentConfig, TrainConfig, load_pipeline  # noqa: E402
+from edgekd.config.load import load_pipeline  # noqa: E402
+from edgekd.config.schema import DistillConfig, LossSpec, StudentConfig, TrainConfig  # noqa: E402
 from edgekd.data import Splits  # noqa: E402
 from edgekd.models import build_model  # noqa: E402
 from edgekd.progress import Reporter  # noqa: E402
+from edgekd.stages import data as stages_data  # noqa: E402
+from edgekd.stages import train as stages_train  # noqa: E402
 
 EPOCHS, BATCH, T = 5, 64, 4.0
 
@@ -63,7 +65,7 @@ def edgekd_trainer(teacher, splits, student_cfg, seed: int, extra: dict) -> floa
     )
     cfg = student_cfg.model_copy(update={"distill": distill})
     start = time.perf_counter()
-    stages.run_distill(
+    stages_train.run_distill(
         cfg, [teacher], splits, seed, Path(tempfile.mkdtemp()), "bench", Reporter(quiet=True)
     )
     return EPOCHS * len(splits.x["train"]) / (time.perf_counter() - start)
@@ -73,7 +75,7 @@ def main(repeats: int = 3, threads: int = 2) -> dict:
     torch.set_num_threads(threads)
     pipe = load_pipeline(REPO / "pipelines" / "quickstart.yaml")
     folder = Path(tempfile.mkdtemp())
-    splits = Splits.load(folder, stages.run_data(pipe, folder))
+    splits = Splits.load(folder, stages_data.run_data(pipe, folder))
     teacher = build_model(pipe.teacher.model, pipe.teacher.options, splits.input_shape, 10).eval()
     s = pipe.students[0]
     student_cfg = StudentConfig(

@@ -54,7 +54,7 @@ def measure_peaks(threads: int) -> dict:
 
 
 def measure(onnx_path: Path, shape: list[int], runtime: str, threads: int) -> float:
-    from edgekd.config import ProfileConfig, TargetConfig
+    from edgekd.config.schema import ProfileConfig, TargetConfig
     from edgekd.profile.isolate import make_spec, profile_artifact
 
     profile = ProfileConfig(min_queries=1024, min_time_s=0.5, layers=False, throughput_time_s=0.1)
@@ -76,7 +76,7 @@ def main() -> int:
     from _models import MODELS, export
 
     from edgekd.backends import missing_packages
-    from edgekd.config import DeviceSpec
+    from edgekd.config.schema import DeviceSpec
     from edgekd.profile.estimate import graph_cost, roofline
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

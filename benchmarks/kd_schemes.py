@@ -73,7 +73,7 @@ def pipeline(seed: int) -> dict:
 
 
 def run_seed(seed: int, out: Path) -> dict:
-    from edgekd.config import load_pipeline
+    from edgekd.config.load import load_pipeline
     from edgekd.engine import run_pipeline
     from edgekd.progress import Reporter
 

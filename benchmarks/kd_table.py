@@ -6,7 +6,7 @@ method uses the same student, training recipe and seeds, and gets the same tunin
 reference loss weight times a multiplier from MULTIPLIERS, chosen by validation accuracy at
 seed 0. The test split is never used for a choice. One teacher is trained per seed and
 shared by all methods of that seed. Runs go through the same stage functions as a pipeline
-(`edgekd.stages.run_supervised` / `run_distill`, offline scheme).
+(`edgekd.stages.train.run_supervised` / `run_distill`, offline scheme).
 
     .venv/bin/python benchmarks/kd_table.py            # writes docs/kd_table.md + .json
     .venv/bin/python benchmarks/kd_table.py --render   # rewrite the .md from the .json
@@ -26,12 +26,13 @@ from pathlib import Path
 
 import torch
 
-from edgekd import stages
-from edgekd.config import DistillConfig, LossSpec, StudentConfig, TeacherConfig, TrainConfig
+from edgekd.config.schema import DistillConfig, LossSpec, StudentConfig, TeacherConfig, TrainConfig
 from edgekd.data import DATASETS, Splits, make_splits
 from edgekd.distill.trainer import accuracy
 from edgekd.models import build_model
 from edgekd.progress import Reporter
+from edgekd.stages import models as stages_models
+from edgekd.stages import train as stages_train
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = (0, 1, 2)
@@ -96,7 +97,7 @@ def student_config(method: str | None, multiplier: float = 1.0) -> StudentConfig
 
 def load_weights(spec, folder: Path, splits: Splits) -> torch.nn.Module:
     model = build_model(spec.model, spec.options, splits.input_shape, splits.num_classes)
-    model.load_state_dict(torch.load(folder / stages.WEIGHTS, weights_only=True))
+    model.load_state_dict(torch.load(folder / stages_models.WEIGHTS, weights_only=True))
     return model.eval()
 
 
@@ -105,9 +106,9 @@ def train(splits: Splits, seed: int, spec, teacher=None) -> tuple[torch.nn.Modul
     start, rep = time.perf_counter(), Reporter(quiet=True)
     with tempfile.TemporaryDirectory() as d:
         if teacher is None:
-            stages.run_supervised(spec, spec.train, splits, seed, Path(d), "run", rep)
+            stages_train.run_supervised(spec, spec.train, splits, seed, Path(d), "run", rep)
         else:
-            stages.run_distill(spec, [teacher], splits, seed, Path(d), "run", rep)
+            stages_train.run_distill(spec, [teacher], splits, seed, Path(d), "run", rep)
         model = load_weights(spec, Path(d), splits)
     return model, time.perf_counter() - start
 

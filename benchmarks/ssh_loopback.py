@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 def main() -> int:
     from _models import MODELS, export
 
-    from edgekd.config import ProfileConfig, SshConfig, TargetConfig
+    from edgekd.config.schema import ProfileConfig, SshConfig, TargetConfig
     from edgekd.profile.isolate import make_spec, profile_artifact
     from edgekd.testing.sshd import LoopbackSshd, sshd_available
 

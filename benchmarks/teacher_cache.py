@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from _common import machine
-from edgekd.config import DistillConfig, LossSpec, ModelSpec, TrainConfig
+from edgekd.config.schema import DistillConfig, LossSpec, ModelSpec, TrainConfig
 from edgekd.data import DATASETS, make_splits
 from edgekd.distill.schemes import SCHEMES, DistillJob
 from edgekd.models import build_model

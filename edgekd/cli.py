@@ -90,7 +90,7 @@ def run(
     ] = False,
 ) -> None:
     """Run a pipeline: train, distill, export, compile, profile and report."""
-    from edgekd.config import load_pipeline
+    from edgekd.config.load import load_pipeline
     from edgekd.engine import run_pipeline
     from edgekd.progress import Reporter
     from edgekd.report.build import load_report
@@ -100,7 +100,7 @@ def run(
     if seed is not None and out is None:
         out = Path("runs") / f"{cfg.name}-seed{seed}"
     if nproc > 1:
-        from edgekd.config import load_target
+        from edgekd.config.load import load_target
         from edgekd.distill.distributed import launch, strip_nproc
 
         [load_target(t, pipeline) for t in (target or cfg.targets)]  # fail before spawning
@@ -183,7 +183,8 @@ def profile(
     """Measure a deploy bundle or an ONNX file: latency, memory, per-layer times."""
     import json
 
-    from edgekd.config import ProfileConfig, SshConfig, validate
+    from edgekd.config.schema import ProfileConfig, SshConfig
+    from edgekd.config.validate import validate
     from edgekd.fsutil import write_json_atomic
     from edgekd.profile.command import profile_path
 
@@ -221,7 +222,7 @@ def targets() -> None:
     from rich.table import Table
 
     from edgekd.backends import BACKENDS
-    from edgekd.config import available_targets, load_target
+    from edgekd.config.load import available_targets, load_target
 
     table = Table(title="targets")
     for col in ("target", "runtime", "precisions", "installed here", "file"):
@@ -247,7 +248,7 @@ def doctor() -> None:
     from rich.table import Table
 
     from edgekd.backends import BACKENDS, package_versions
-    from edgekd.config import TargetConfig
+    from edgekd.config.schema import TargetConfig
 
     table = Table(title="runtimes")
     for col in ("runtime", "status", "installed packages", "to install"):

@@ -10,14 +10,25 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgekd import stages
 from edgekd.backends import BACKENDS
-from edgekd.config import PipelineConfig, TargetConfig, TeacherConfig, load_target
+from edgekd.config.load import load_target
+from edgekd.config.schema import PipelineConfig, TargetConfig, TeacherConfig
 from edgekd.distill import distributed as ddp
 from edgekd.distill.schemes import SCHEMES
 from edgekd.hashing import sha256_file
-from edgekd.pipeline import StageResult, StageStore
 from edgekd.progress import Reporter
+from edgekd.stages.compile import run_compile, target_settings
+from edgekd.stages.data import load_splits, run_data
+from edgekd.stages.export import run_export
+from edgekd.stages.models import load_trained
+from edgekd.stages.profile import run_profile
+from edgekd.stages.train import (
+    run_distill,
+    run_supervised,
+    run_teacher_checkpoint,
+    run_teacher_onnx,
+)
+from edgekd.store import StageResult, StageStore
 
 
 @dataclass
@@ -63,21 +74,21 @@ def _run_locked(cfg, run_dir: Path, targets, reporter: Reporter) -> Path:
     stage = _stage_fn(StageStore(run_dir), reporter)
     data, models = _train_all(cfg, stage, reporter)
     ddp.shutdown()  # the other ranks leave here; export and the rest run on rank 0
-    splits = stages.load_splits(data)
+    splits = load_splits(data)
     rows = []
     for m in models:
         sp = splits.teacher_view() if m.role == "teacher" else splits  # cross-modal teachers
         if m.stage.info.get("onnx"):
             rows += _onnx_teacher_rows(m, targets)
             continue
-        net = stages.load_trained(m.stage, sp)
+        net = load_trained(m.stage, sp)
         meta = _metadata(m, data)
         exp = stage(
             "export",
             f"export-{m.label}",
             cfg.export,
             {"model": m.stage},
-            lambda d, net=net, meta=meta, sp=sp: stages.run_export(net, sp, cfg.export, meta, d),
+            lambda d, net=net, meta=meta, sp=sp: run_export(net, sp, cfg.export, meta, d),
         )
         for target in targets:
             rows += _compile_and_profile(cfg, stage, m, exp, data, sp, target, run_dir)
@@ -90,16 +101,16 @@ def _run_locked(cfg, run_dir: Path, targets, reporter: Reporter) -> Path:
 
 def _train_all(cfg: PipelineConfig, stage, reporter) -> tuple[StageResult, list[Trained]]:
     data = stage(
-        "data", "data", {"data": cfg.data, "seed": cfg.seed}, {}, lambda d: stages.run_data(cfg, d)
+        "data", "data", {"data": cfg.data, "seed": cfg.seed}, {}, lambda d: run_data(cfg, d)
     )
-    splits = stages.load_splits(data)
+    splits = load_splits(data)
     tsplits = splits.teacher_view()
     teachers = [
         _teacher_stage(cfg, stage, data, tsplits, t, i, reporter)
         for i, t in enumerate(cfg.all_teachers)
     ]
     models = [Trained(res.label, "teacher", None, res) for res in teachers]
-    load_teachers = functools.cache(lambda: [stages.load_trained(t, tsplits) for t in teachers])
+    load_teachers = functools.cache(lambda: [load_trained(t, tsplits) for t in teachers])
     for s in cfg.students:
         if s.baseline:
             label = f"{s.name}-scratch"
@@ -108,7 +119,7 @@ def _train_all(cfg: PipelineConfig, stage, reporter) -> tuple[StageResult, list[
                 label,
                 {"spec": s.model_dump(exclude={"name", "distill", "baseline"}), "seed": cfg.seed},
                 {"data": data},
-                lambda d, s=s, label=label: stages.run_supervised(
+                lambda d, s=s, label=label: run_supervised(
                     s, s.train, splits, cfg.seed, d, label, reporter
                 ),
             )
@@ -125,7 +136,7 @@ def _train_all(cfg: PipelineConfig, stage, reporter) -> tuple[StageResult, list[
                 s.name,
                 {"spec": s, "seed": cfg.seed},
                 inputs,
-                lambda d, s=s, uses=uses: stages.run_distill(
+                lambda d, s=s, uses=uses: run_distill(
                     s, load_teachers() if uses else [], splits, cfg.seed, d, s.name, reporter
                 ),
             )
@@ -143,7 +154,7 @@ def _teacher_stage(cfg, stage, data, tsplits, t: TeacherConfig, i: int, reporter
             label,
             config,
             {"data": data},
-            lambda d: stages.run_teacher_onnx(t, tsplits, d),
+            lambda d: run_teacher_onnx(t, tsplits, d),
         )
     if t.checkpoint is not None:
         return stage(
@@ -151,7 +162,7 @@ def _teacher_stage(cfg, stage, data, tsplits, t: TeacherConfig, i: int, reporter
             label,
             {"spec": t, "checkpoint": sha256_file(t.checkpoint)},
             {"data": data},
-            lambda d: stages.run_teacher_checkpoint(t, tsplits, d),
+            lambda d: run_teacher_checkpoint(t, tsplits, d),
         )
     seed = cfg.seed + i  # several teachers of one architecture should differ
     return stage(
@@ -159,7 +170,7 @@ def _teacher_stage(cfg, stage, data, tsplits, t: TeacherConfig, i: int, reporter
         label,
         {"spec": t, "seed": seed},
         {"data": data},
-        lambda d: stages.run_supervised(t, t.train, tsplits, seed, d, label, reporter),
+        lambda d: run_supervised(t, t.train, tsplits, seed, d, label, reporter),
     )
 
 
@@ -212,7 +223,7 @@ def _compile_and_profile(
     reason = backend.available()
     onnx_path = exp.path / "model.onnx"
     context = CompileContext(
-        load_model=lambda: stages.load_trained(m.stage, splits),
+        load_model=lambda: load_trained(m.stage, splits),
         val=(splits.x["val"], splits.y["val"]),
         accuracy_gate=cfg.accuracy_gate,
     )
@@ -229,14 +240,14 @@ def _compile_and_profile(
         if reason is not None and not getattr(backend, "compiles_without_runtime", False):
             rows.append(estimate_row(row, target, onnx_path, reason))
             continue
-        settings = stages.target_settings(target)
+        settings = target_settings(target)
         name = f"{m.label}-{target.name}-{precision}"
         comp = stage(
             "compile",
             f"compile-{name}",
             {"target": settings, "precision": precision, "gate": cfg.accuracy_gate},
             {"onnx": exp, "data": data},
-            lambda d, p=precision: stages.run_compile(backend, onnx_path, p, splits, d, context),
+            lambda d, p=precision: run_compile(backend, onnx_path, p, splits, d, context),
         )
         bundle = write_bundle(run_dir, target, backend, m, precision, comp, data, exp)
         row |= {"compile": comp.info, "bundle": str(bundle.relative_to(run_dir))}
@@ -251,7 +262,7 @@ def _compile_and_profile(
                 f"profile-{name}",
                 {"target": settings, "profile": cfg.profile},
                 {"artifact": comp, "data": data},
-                lambda d, comp=comp: stages.run_profile(
+                lambda d, comp=comp: run_profile(
                     backend, target, comp, data, cfg.profile, d, m.role
                 ),
             )

@@ -14,7 +14,7 @@ import yaml
 from conftest import TINY
 
 from edgekd.backends import BACKENDS
-from edgekd.config import load_target
+from edgekd.config.load import load_target
 
 # runtime -> the shipped target that measures it on this machine
 LOCAL_TARGETS = {
@@ -35,7 +35,7 @@ def available_locally() -> list[str]:
 @functools.cache
 def tiny_run() -> tuple[Path, dict]:
     """Run the tiny pipeline for every available local target plus the device targets."""
-    from edgekd.config import load_pipeline
+    from edgekd.config.load import load_pipeline
     from edgekd.engine import run_pipeline
     from edgekd.progress import Reporter
     from edgekd.report.build import load_report

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from edgekd.config import validate_options
+from edgekd.config.validate import validate_options
 from edgekd.distill.losses import LOSSES, DistillLoss, LossContext, Outputs
 
 GOLDEN_PATH = Path(__file__).parent / "fixtures" / "loss_golden.json"

@@ -19,7 +19,7 @@ import pytest
 from backend_helpers import LOCAL_TARGETS, rows, tiny_run
 
 from edgekd.backends import BACKENDS
-from edgekd.config import load_target
+from edgekd.config.load import load_target
 from edgekd.data import Splits
 from edgekd.deploy import load_bundle
 from edgekd.errors import ArtifactError

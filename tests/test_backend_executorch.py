@@ -9,7 +9,7 @@ import pytest
 from backend_helpers import rows, tiny_run
 
 from edgekd.backends import BACKENDS
-from edgekd.config import TargetConfig
+from edgekd.config.schema import TargetConfig
 from edgekd.errors import ConfigError
 
 TARGET = TargetConfig(name="t", runtime="executorch")
@@ -45,7 +45,7 @@ def test_2d_resnet_pte_runs_any_batch(tmp_path):
 
     from edgekd.backends import BACKENDS
     from edgekd.backends.executorch import export_pte
-    from edgekd.config import load_target
+    from edgekd.config.load import load_target
     from edgekd.models import build_model
 
     torch.manual_seed(0)

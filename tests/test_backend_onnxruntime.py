@@ -11,7 +11,7 @@ from backend_helpers import rows, tiny_run
 
 from edgekd.backends import cpu_flags, int8_reduce_range
 from edgekd.backends.ortquant import choose_int8_mode
-from edgekd.config import TargetConfig
+from edgekd.config.schema import TargetConfig
 from edgekd.deploy import load_bundle
 
 
@@ -94,7 +94,7 @@ def test_remote_target_row_is_not_measured_here():
 def test_bad_runtime_options_are_config_errors(tmp_path, bad):
     import yaml
 
-    from edgekd.config import load_target
+    from edgekd.config.load import load_target
     from edgekd.errors import ConfigError
 
     path = tmp_path / "t.yaml"

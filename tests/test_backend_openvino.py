@@ -9,7 +9,7 @@ import pytest
 from backend_helpers import rows, tiny_run
 
 from edgekd.backends import BACKENDS
-from edgekd.config import TargetConfig
+from edgekd.config.schema import TargetConfig
 from edgekd.errors import ArtifactError
 
 TARGET = TargetConfig(

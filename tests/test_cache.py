@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edgekd.pipeline import StageStore
+from edgekd.store import StageStore
 
 
 def _write(value):

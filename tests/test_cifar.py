@@ -170,7 +170,7 @@ def test_cifar_models_match_published_sizes(name, options, published_m):
 def test_cifar_recipe_loads():
     from conftest import REPO
 
-    from edgekd.config import load_pipeline
+    from edgekd.config.load import load_pipeline
 
     cfg = load_pipeline(REPO / "pipelines" / "cifar100_resnet32x4_resnet8x4.yaml")
     train = cfg.students[0].train

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from edgekd.config import load_pipeline, load_target
+from edgekd.config.load import load_pipeline, load_target
 from edgekd.errors import ConfigError
 
 
 def test_quickstart_loads():
-    from edgekd.config import PACKAGE_ROOT
+    from edgekd.config.load import PACKAGE_ROOT
 
     cfg = load_pipeline(PACKAGE_ROOT / "pipelines" / "quickstart.yaml")
     assert cfg.students[0].distill.losses[0].name == "kd"

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from edgekd.config import load_pipeline
+from edgekd.config.load import load_pipeline
 from edgekd.deploy import verify_bundle
 from edgekd.engine import run_pipeline
 from edgekd.progress import Reporter

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edgekd.config import DeviceSpec, TargetConfig
+from edgekd.config.schema import DeviceSpec, TargetConfig
 from edgekd.profile.estimate import estimate_row, graph_cost, roofline
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")

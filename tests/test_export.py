@@ -7,7 +7,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from edgekd.config import ExportConfig
+from edgekd.config.schema import ExportConfig
 from edgekd.errors import ExportMismatchError
 from edgekd.export.onnx import check_export, export_onnx, read_metadata
 from edgekd.models import build_model

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgekd.config import ProfileConfig
+from edgekd.config.schema import ProfileConfig
 from edgekd.profile.latency import measure_latency, measure_throughput, nearest_rank, summarize
 
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 from losslib import loss_names_under_test
 
-from edgekd.config import load_pipeline
+from edgekd.config.load import load_pipeline
 from edgekd.engine import run_pipeline
 from edgekd.models import build_model
 from edgekd.progress import Reporter

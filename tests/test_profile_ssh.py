@@ -14,7 +14,7 @@ import threading
 import numpy as np
 import pytest
 
-from edgekd.config import ProfileConfig, SshConfig, TargetConfig
+from edgekd.config.schema import ProfileConfig, SshConfig, TargetConfig
 from edgekd.profile.isolate import make_spec, profile_artifact
 from edgekd.profile.remote import RemoteError, parse_host
 from edgekd.testing.sshd import LoopbackSshd, sshd_available

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from edgekd.config import QUICK_TIER, ProfileConfig, validate
+from edgekd.config.schema import QUICK_TIER, ProfileConfig
+from edgekd.config.validate import validate
 from edgekd.errors import ConfigError
 from edgekd.profile.latency import measure_latency, nearest_rank, summarize
 

@@ -9,7 +9,7 @@ import numpy as np
 import onnx
 import pytest
 
-from edgekd.config import ProfileConfig, TargetConfig
+from edgekd.config.schema import ProfileConfig, TargetConfig
 from edgekd.errors import ArtifactError
 from edgekd.profile.isolate import make_spec, profile_artifact
 from edgekd.profile.latency import nearest_rank

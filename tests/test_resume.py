@@ -91,7 +91,7 @@ def test_unreadable_resume_checkpoint_restarts_the_stage(tmp_path, capfd):
     """A checkpoint cut short (power loss, full disk) is dropped, not a crash."""
     from torch import nn
 
-    from edgekd.config import TrainConfig
+    from edgekd.config.schema import TrainConfig
     from edgekd.distill.trainer import CKPT, fit
     from edgekd.progress import Reporter
 

@@ -9,12 +9,13 @@ import pytest
 import torch
 from conftest import TINY
 
-from edgekd.config import PipelineConfig, StudentConfig
+from edgekd.config.schema import PipelineConfig, StudentConfig
 from edgekd.data import DATASETS, make_splits
 from edgekd.distill.schemes import SCHEMES
 from edgekd.models import build_model
 from edgekd.progress import Reporter
-from edgekd.stages import WEIGHTS, run_distill, run_supervised
+from edgekd.stages.models import WEIGHTS
+from edgekd.stages.train import run_distill, run_supervised
 
 KD = [{"name": "kd", "weight": 0.9, "options": {"temperature": 4.0}}]
 
@@ -48,7 +49,7 @@ def tiny(dataset: str = "mnist1d") -> tuple[PipelineConfig, object]:
 
 
 def train_teacher(cfg, splits, folder, seed=0):
-    from edgekd.stages import new_model
+    from edgekd.stages.models import new_model
 
     folder.mkdir()
     run_supervised(cfg.teacher, cfg.teacher.train, splits, seed, folder, "t", Reporter(True))

@@ -8,7 +8,7 @@ import json
 import pytest
 import torch
 
-from edgekd.config import load_pipeline
+from edgekd.config.load import load_pipeline
 from edgekd.engine import run_pipeline
 from edgekd.errors import ConfigError
 from edgekd.progress import Reporter
@@ -62,7 +62,7 @@ def test_teachers_list_multi_teacher_data_free_and_dml(tiny_config, write_pipeli
 
 
 def test_onnx_teacher_black_box(tiny_config, write_pipeline, tmp_path):
-    from edgekd.config import ExportConfig
+    from edgekd.config.schema import ExportConfig
     from edgekd.distill.onnx_teacher import OnnxTeacher
     from edgekd.export.onnx import export_onnx
     from edgekd.models import build_model
@@ -176,7 +176,7 @@ def test_feature_losses_are_refused_where_only_logits_exist(tiny_config, write_p
     cfg["students"] = [student("d", {"scheme": "dml", "losses": [fit]})]
     with pytest.raises(ConfigError, match=r"losses\[0\].*'fitnets' is a feature loss"):
         load_pipeline(write_pipeline(cfg))
-    from edgekd.config import ExportConfig
+    from edgekd.config.schema import ExportConfig
     from edgekd.export.onnx import export_onnx
     from edgekd.models import build_model
 

@@ -96,7 +96,7 @@ def test_random_bytes_as_checkpoint_are_always_a_checkpoint_error(tmp_path):
     import pytest
 
     from edgekd.errors import CheckpointError
-    from edgekd.stages import read_state_dict
+    from edgekd.models.checkpoint import read_state_dict
 
     rng = random.Random(0)
     path = tmp_path / "junk.pt"

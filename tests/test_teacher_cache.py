@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from edgekd.config import DistillConfig, LossSpec, TrainConfig
+from edgekd.config.schema import DistillConfig, LossSpec, TrainConfig
 from edgekd.data import DATASETS, make_splits
 from edgekd.distill.cache import use_cache
 from edgekd.distill.schemes import SCHEMES, DistillJob

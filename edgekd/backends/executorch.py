@@ -25,7 +25,7 @@ from edgekd.backends import (
     missing_packages,
     package_versions,
 )
-from edgekd.config import TargetConfig
+from edgekd.config.schema import TargetConfig
 from edgekd.errors import ArtifactError, ConfigError, RuntimeMissingError
 
 IGNORED = ("getitem", "sym_size", "executorch_call_delegate")

@@ -17,7 +17,7 @@ from edgekd.backends import (
     int8_reduce_range,
     missing_packages,
 )
-from edgekd.config import TargetConfig
+from edgekd.config.schema import TargetConfig
 from edgekd.errors import ArtifactError, RuntimeMissingError
 
 LEVELS = {

@@ -26,7 +26,7 @@ from edgekd.backends import (
     missing_packages,
     package_versions,
 )
-from edgekd.config import TargetConfig
+from edgekd.config.schema import TargetConfig
 from edgekd.errors import ArtifactError, RuntimeMissingError
 
 

@@ -22,7 +22,7 @@ from edgekd.backends import (
     missing_packages,
     package_versions,
 )
-from edgekd.config import TargetConfig
+from edgekd.config.schema import TargetConfig
 from edgekd.errors import RuntimeMissingError
 
 NOT_BUILT = "not built here: needs TensorRT (Jetson or NVIDIA GPU)"

@@ -129,7 +129,8 @@ def load_bundle(path: Path):
     copied to another machine loads the same way it was built.
     """
     from edgekd.backends import BACKENDS
-    from edgekd.config import TargetConfig, validate
+    from edgekd.config.schema import TargetConfig
+    from edgekd.config.validate import validate
 
     manifest = verify_bundle(path)
     if "target_config" not in manifest:

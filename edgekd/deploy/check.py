@@ -30,7 +30,7 @@ def _spec(manifest: dict, where: str) -> tuple[list[int], int]:
 def check_bundle(path: Path) -> dict:
     """Verify hashes, load the artifact, run one sample; returns a summary."""
     from edgekd.backends import BACKENDS
-    from edgekd.config import TargetConfig
+    from edgekd.config.schema import TargetConfig
 
     manifest = verify_bundle(path)
     shape, classes = _spec(manifest, str(path))

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from edgekd.config import TrainConfig
+from edgekd.config.schema import TrainConfig
 from edgekd.distill import distributed as ddp
 from edgekd.progress import Reporter
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from edgekd.config import ExportConfig
+from edgekd.config.schema import ExportConfig
 from edgekd.errors import ArtifactError, ExportMismatchError
 
 INPUT, OUTPUT = "input", "logits"

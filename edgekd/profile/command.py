@@ -12,12 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekd.config import ProfileConfig, SshConfig, TargetConfig, load_target
+from edgekd.config.load import load_target
+from edgekd.config.schema import ProfileConfig, SshConfig, TargetConfig
 from edgekd.errors import ArtifactError, ConfigError
 
 
 def resolve_target(name: str | None, default: str, runtime: str) -> TargetConfig:
-    from edgekd.config import available_targets
+    from edgekd.config.load import available_targets
 
     if name is not None:
         return load_target(name)

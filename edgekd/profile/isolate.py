@@ -46,7 +46,7 @@ def profile_artifact(spec: dict, host: str = "local", ssh=None) -> dict:
     """Measure in a fresh process here, or on `host` (ssh://user@host[:port])."""
     if host == "local":
         return run_local(spec) | {"source": "measured-local"}
-    from edgekd.config import SshConfig
+    from edgekd.config.schema import SshConfig
     from edgekd.profile.remote import run_remote
 
     return run_remote(spec, host, ssh or SshConfig()) | {"source": "measured-remote"}

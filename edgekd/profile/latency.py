@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from edgekd.config import ProfileConfig
+from edgekd.config.schema import ProfileConfig
 
 PERCENTILES = (50, 90, 95, 99)
 

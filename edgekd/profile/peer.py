@@ -59,7 +59,7 @@ def run_benchmark_app(xml: Path, threads: int, niter: int, timeout: float = 600)
 
 def run_ours(xml: Path, input_shape: list[int], threads: int, queries: int) -> dict:
     """Our worker on the same IR with the same settings, in a fresh process."""
-    from edgekd.config import ProfileConfig, TargetConfig
+    from edgekd.config.schema import ProfileConfig, TargetConfig
     from edgekd.profile.isolate import make_spec, run_local
 
     target = TargetConfig(name="openvino-check", runtime="openvino", threads=threads)

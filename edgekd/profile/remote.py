@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from edgekd.config import SshConfig
+from edgekd.config.schema import SshConfig
 from edgekd.errors import EdgeKDError
 from edgekd.profile.isolate import read_result
 

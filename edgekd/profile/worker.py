@@ -105,7 +105,7 @@ def cpu_model() -> str:
 
 
 def measure(spec: dict) -> dict:
-    from edgekd.config import ProfileConfig, TargetConfig
+    from edgekd.config.schema import ProfileConfig, TargetConfig
     from edgekd.profile.accuracy import artifact_accuracy
     from edgekd.profile.latency import measure_latency, measure_throughput
 

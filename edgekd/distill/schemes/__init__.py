@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict
 from torch import nn
 
-from edgekd.config import DistillConfig, TrainConfig
+from edgekd.config.schema import DistillConfig, TrainConfig
 from edgekd.data import Splits
 from edgekd.distill.losses import LOSSES, LossContext, Outputs
 from edgekd.distill.taps import probe_shapes

@@ -1,0 +1,209 @@
+"""The typed configuration of pipelines and targets: pydantic models and nothing else.
+
+A leaf module: it imports no other part of edgekd, so a plugin, the profiling worker (which
+also runs on remote devices) and the tests can all import it. Every model forbids unknown
+keys. Loading YAML, resolving plugins and paths, and cross-plugin checks live in
+`edgekd.config.load` and `edgekd.config.checks`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+Precision = Literal["fp32", "fp16", "int8"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TrainConfig(Strict):
+    epochs: int = Field(30, ge=1)
+    batch_size: int = Field(128, ge=1)
+    lr: float = Field(1e-2, gt=0)
+    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    weight_decay: float = Field(0.0, ge=0)
+    momentum: float = Field(0.9, ge=0, lt=1)
+    schedule: Literal["cosine", "step", "constant"] = "cosine"
+    milestones: list[int] = Field(default_factory=list)
+    gamma: float = Field(0.1, gt=0)
+    nesterov: bool = True  # SGD only; the CIFAR KD benchmarks (CRD, mdistiller) use False
+
+
+class ModelSpec(Strict):
+    model: str
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class TeacherConfig(ModelSpec):
+    """A teacher trained here (`model`), loaded (`model` + `checkpoint`) or a black box (`onnx`)."""
+
+    model: str | None = None
+    train: TrainConfig = TrainConfig()
+    checkpoint: Path | None = None
+    onnx: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> TeacherConfig:
+        if (self.model is None) == (self.onnx is None):
+            raise ValueError(
+                "give exactly one of `model` (a registered model, trained or loaded from "
+                "`checkpoint`) or `onnx` (the path of a black-box teacher's ONNX file)"
+            )
+        if self.onnx is not None and self.checkpoint is not None:
+            raise ValueError("`checkpoint` belongs to a PyTorch teacher; remove it with `onnx`")
+        return self
+
+
+class LossSpec(Strict):
+    name: str
+    weight: float = Field(1.0, ge=0)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class DistillConfig(Strict):
+    scheme: str = "offline"
+    ce_weight: float = Field(1.0, ge=0)
+    losses: list[LossSpec] = Field(min_length=1)
+    # auto: reuse the teacher's outputs every epoch when that is exact (see distill/cache.py)
+    cache_teacher_outputs: Literal["auto", "on", "off"] = "auto"
+    options: dict[str, Any] = Field(default_factory=dict)  # validated by the scheme's Options
+
+
+class StudentConfig(ModelSpec):
+    name: str = Field(pattern=SAFE_NAME)
+    train: TrainConfig = TrainConfig()
+    distill: DistillConfig | None = None
+    baseline: bool = True
+
+
+class DataConfig(Strict):
+    dataset: str = "mnist1d"
+    options: dict[str, Any] = Field(default_factory=dict)
+    val_fraction: float = Field(0.1, ge=0, lt=1)
+    calib_size: int = Field(256, ge=1)
+
+
+class ExportConfig(Strict):
+    opset: int = Field(18, ge=13)
+    atol: float = Field(1e-4, gt=0)
+    rtol: float = Field(1e-3, ge=0)
+    check_samples: int = Field(256, ge=1)
+
+
+# The quick tier (CI, smoke tests) fills the keys a pipeline leaves out with these; the report
+# tier keeps the MLPerf-style defaults below and must run >= 1,024 queries or a time bound.
+QUICK_TIER = {
+    "warmup": 5,
+    "min_queries": 64,
+    "min_time_s": 0.0,
+    "max_time_s": 5.0,
+    "throughput_time_s": 0.1,
+    "layer_runs": 5,
+}
+REPORT_MIN_QUERIES = 1024
+
+
+class ProfileConfig(Strict):
+    tier: Literal["report", "quick"] = "report"
+    warmup: int = Field(50, ge=0)
+    min_queries: int = Field(1024, ge=1)
+    min_time_s: float = Field(1.0, ge=0)
+    max_time_s: float = Field(60.0, gt=0)
+    throughput_batch: int = Field(32, ge=1)
+    throughput_time_s: float = Field(1.0, gt=0)
+    layers: bool = True  # per-layer profile: ORT profiler / OpenVINO PERF_COUNT
+    layer_runs: int = Field(50, ge=1)
+    timeout_s: float = Field(900.0, gt=0)  # for one artifact's worker process
+
+    @model_validator(mode="before")
+    @classmethod
+    def _quick_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        if data.get("tier") == "quick":
+            return {**QUICK_TIER, **data}
+        if "tier" not in data:  # no tier named: label short settings as what they are
+            try:
+                short = int(data.get("min_queries", REPORT_MIN_QUERIES)) < REPORT_MIN_QUERIES
+                untimed = not float(data.get("min_time_s", 1.0))
+            except (TypeError, ValueError):
+                return data  # the field validators report the bad value
+            if short and untimed:
+                return {**data, "tier": "quick"}
+        return data
+
+    @model_validator(mode="after")
+    def _report_tier_is_long_enough(self) -> ProfileConfig:
+        if self.tier == "report" and self.min_queries < REPORT_MIN_QUERIES and not self.min_time_s:
+            raise ValueError(
+                f"the report tier needs min_queries >= {REPORT_MIN_QUERIES} or a time bound "
+                "(min_time_s > 0); set tier: quick for a short CI measurement"
+            )
+        return self
+
+
+class PipelineConfig(Strict):
+    name: str = Field(pattern=SAFE_NAME)
+    seed: int = 0
+    data: DataConfig = DataConfig()
+    teacher: TeacherConfig | None = None
+    teachers: list[TeacherConfig] = Field(default_factory=list)  # several, for multi-teacher KD
+    students: list[StudentConfig] = Field(min_length=1)
+    export: ExportConfig = ExportConfig()
+    targets: list[str] = Field(default_factory=lambda: ["cpu-onnxruntime"])
+    profile: ProfileConfig = ProfileConfig()
+    accuracy_gate: float = Field(0.99, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _teachers(self) -> PipelineConfig:
+        if self.teacher is not None and self.teachers:
+            raise ValueError("give either `teacher` (one) or `teachers` (a list), not both")
+        return self
+
+    @property
+    def all_teachers(self) -> list[TeacherConfig]:
+        return [self.teacher] if self.teacher is not None else list(self.teachers)
+
+    def teacher_locs(self) -> list[tuple[str, TeacherConfig]]:
+        """Each teacher with its key path in the YAML (for error messages)."""
+        if self.teacher is not None:
+            return [("teacher", self.teacher)]
+        return [(f"teachers[{i}]", t) for i, t in enumerate(self.teachers)]
+
+
+class DeviceSpec(Strict):
+    """Published specs of the device, used for roofline estimates. Cite `source`."""
+
+    cores: int | None = None
+    memory_gb: float | None = None
+    memory_bandwidth_gbps: float | None = None
+    peak_fp32_gflops: float | None = None
+    peak_fp16_gflops: float | None = None
+    peak_int8_gops: float | None = None
+    source: str = ""
+
+
+class SshConfig(Strict):
+    """How to reach a target's `host: ssh://user@host[:port]` and run the worker there."""
+
+    known_hosts: Path | None = None  # default ~/.ssh/known_hosts; unknown hosts are refused
+    identity: Path | None = None  # default: ssh-agent and ~/.ssh/id_*
+    python: str = "python3"  # needs numpy, pydantic, pyyaml and the runtime on the host
+    connect_timeout_s: float = Field(15.0, gt=0)
+
+
+class TargetConfig(Strict):
+    name: str = Field(pattern=SAFE_NAME)
+    runtime: str
+    description: str = ""
+    precisions: list[Precision] = Field(default_factory=lambda: ["fp32"], min_length=1)
+    threads: int | None = Field(None, ge=1)
+    host: str = "local"
+    runtime_options: dict[str, Any] = Field(default_factory=dict)
+    device: DeviceSpec = DeviceSpec()
+    ssh: SshConfig = SshConfig()

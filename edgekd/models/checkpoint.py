@@ -1,0 +1,59 @@
+"""Read a user's checkpoint as a state_dict without ever running pickled code."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import torch
+
+from edgekd.errors import CheckpointError
+
+
+def read_state_dict(path: Path) -> dict:
+    """A state_dict from .safetensors or a weights-only torch file; never runs pickled code."""
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint '{path}' does not exist.")
+    try:
+        if path.suffix == ".safetensors":
+            state = _read_safetensors(path)
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        what = [ln.strip() for ln in str(exc).splitlines() if "GLOBAL" in ln.upper()]
+        if not what:  # not a pickle of disallowed objects: junk or a cut-off file
+            raise CheckpointError(
+                f"checkpoint '{path}' is corrupt, truncated or not a PyTorch/safetensors file. "
+                "Save it again with torch.save(model.state_dict(), path) or as .safetensors."
+            ) from None
+        raise CheckpointError(
+            f"checkpoint '{path}' holds pickled objects other than tensors and was refused, "
+            f"unloaded ({what[0][:160]}). Save a plain state_dict "
+            "(torch.save(model.state_dict(), path)) or a .safetensors file."
+        ) from None
+    except CheckpointError:
+        raise
+    except Exception as exc:  # junk bytes make the unpickler fail in many ways (IndexError, ...)
+        raise CheckpointError(
+            f"checkpoint '{path}' is corrupt or truncated ({type(exc).__name__}). "
+            "Save it again with torch.save(model.state_dict(), path) or as .safetensors."
+        ) from None
+    for key in ("state_dict", "model", "model_state_dict"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
+        raise CheckpointError(f"checkpoint '{path}' does not hold a state_dict of tensors.")
+    return state
+
+
+def _read_safetensors(path: Path) -> dict:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))
+    except SafetensorError as exc:
+        raise CheckpointError(
+            f"checkpoint '{path}' is not a readable .safetensors file ({exc}); it is corrupt or "
+            "truncated. Save it again with safetensors.torch.save_file(model.state_dict(), path)."
+        ) from None

@@ -1,0 +1,21 @@
+"""The export stage: the trained model to ONNX, checked against PyTorch."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from torch import nn
+
+from edgekd.config.schema import ExportConfig
+from edgekd.data import Splits
+from edgekd.export.onnx import check_export, export_onnx
+
+
+def run_export(
+    model: nn.Module, splits: Splits, cfg: ExportConfig, metadata: dict, folder: Path
+) -> dict:
+    path = folder / "model.onnx"
+    export_onnx(model, splits.x["test"], path, cfg, metadata)
+    check = check_export(model, path, splits.x["test"], cfg)
+    return {"check": check, "opset": cfg.opset, "bytes": os.path.getsize(path)}

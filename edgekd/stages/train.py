@@ -1,0 +1,118 @@
+"""Training stages: a model trained on labels, loaded from a checkpoint, taken over as an
+ONNX black box, or distilled from its teacher(s) by a scheme."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch import nn
+
+from edgekd.config.schema import ModelSpec, StudentConfig, TeacherConfig
+from edgekd.data import Splits
+from edgekd.distill.schemes import SCHEMES, DistillJob
+from edgekd.distill.trainer import accuracy, fit
+from edgekd.errors import CheckpointError
+from edgekd.models import build_model
+from edgekd.models.checkpoint import read_state_dict
+from edgekd.progress import Reporter
+from edgekd.stages.models import model_info, new_model, save_model
+
+
+def run_supervised(
+    spec: ModelSpec, train, splits: Splits, seed: int, folder: Path, label: str, reporter: Reporter
+) -> dict:
+    """Train a model on the labels alone (the teacher, or a student's scratch baseline)."""
+    model = new_model(spec, splits, seed)
+    ce = nn.CrossEntropyLoss()
+    val = (splits.x["val"], splits.y["val"])
+    history = fit(
+        model,
+        lambda _i, xb, yb: ce(model(xb), yb),
+        model,
+        splits.x["train"],
+        splits.y["train"],
+        val,
+        train,
+        seed,
+        folder,
+        label,
+        reporter,
+        augment=splits.augmentation(),
+    )
+    save_model(model, folder)
+    return model_info(model, spec, splits, method="scratch", history=history)
+
+
+def run_teacher_checkpoint(spec: TeacherConfig, splits: Splits, folder: Path) -> dict:
+    model = new_model(spec, splits, 0)
+    state = read_state_dict(spec.checkpoint)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise CheckpointError(
+            f"checkpoint '{spec.checkpoint}' does not fit teacher model '{spec.model}' with "
+            f"options {spec.options}: {first}. Check teacher.model and teacher.options."
+        ) from None
+    model.eval()
+    save_model(model, folder)
+    return model_info(model, spec, splits, method="checkpoint", source=str(spec.checkpoint))
+
+
+def run_teacher_onnx(spec: TeacherConfig, splits: Splits, folder: Path) -> dict:
+    """Copy a black-box ONNX teacher into the run and check it fits the data."""
+    import shutil
+
+    import onnx
+    from onnx import numpy_helper
+
+    from edgekd.distill.onnx_teacher import OnnxTeacher
+
+    shutil.copyfile(spec.onnx, folder / "teacher.onnx")
+    teacher = OnnxTeacher(folder / "teacher.onnx")
+    teacher.check_io(splits.input_shape, splits.num_classes)
+    graph = onnx.load(str(folder / "teacher.onnx")).graph
+    params = sum(int(numpy_helper.to_array(t).size) for t in graph.initializer)
+    return {
+        "model": "onnx",
+        "onnx": "teacher.onnx",
+        "source": str(spec.onnx),
+        "options": {},
+        "input_shape": list(splits.input_shape),
+        "num_classes": splits.num_classes,
+        "params": params,
+        "flops": None,
+        "acc_test": accuracy(teacher, splits.x["test"], splits.y["test"]),
+        "method": "onnx (black box)",
+    }
+
+
+def run_distill(
+    student: StudentConfig,
+    teachers: list[nn.Module],
+    splits: Splits,
+    seed: int,
+    folder: Path,
+    label: str,
+    reporter: Reporter,
+) -> dict:
+    def build() -> nn.Module:
+        return build_model(student.model, student.options, splits.input_shape, splits.num_classes)
+
+    job = DistillJob(
+        new_model(student, splits, seed),
+        teachers,
+        splits,
+        student.distill,
+        student.train,
+        seed,
+        folder,
+        label,
+        reporter,
+        build,
+    )
+    model = SCHEMES.get(student.distill.scheme)().run(job)
+    save_model(model, folder)
+    method = "+".join(loss.name for loss in student.distill.losses)
+    scheme = student.distill.scheme
+    return model_info(model, student, splits, method=method, scheme=scheme, **job.info)
