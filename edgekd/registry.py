@@ -9,11 +9,40 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar
+from contextlib import contextmanager
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
 
 from edgekd.errors import UnknownNameError
 
 T = TypeVar("T")
+
+
+class NoOptions(BaseModel):
+    """Options of a plugin that has none: any key given is an error."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Plugin:
+    """What every plugin carries, so no caller probes for a feature with getattr.
+
+    `Options` is parsed once, at config load, from the YAML's `options:` mapping; `examples`
+    are option sets the shared conformance tests run the plugin with (the first is the
+    default), so adding a plugin needs no edit to a test list.
+    """
+
+    Options: ClassVar[type[BaseModel]] = NoOptions
+    description: ClassVar[str] = ""
+    examples: ClassVar[tuple[dict[str, Any], ...]] = ({},)
+
+    @classmethod
+    def parse_options(cls, options: dict[str, Any] | BaseModel | None) -> BaseModel:
+        """The typed options; an already parsed instance is returned as is."""
+        if isinstance(options, cls.Options):
+            return options
+        return cls.Options.model_validate(options or {})
 
 
 class Registry(Generic[T]):
@@ -54,6 +83,18 @@ class Registry(Generic[T]):
     def __contains__(self, name: str) -> bool:
         self._load()
         return name in self._items
+
+    @contextmanager
+    def registered(self, name: str, obj: T) -> Iterator[T]:
+        """Register `obj` under `name` for the duration of a `with` block (tests)."""
+        self._load()
+        if name in self._items:
+            raise ValueError(f"{self.kind} '{name}' is already registered")
+        self._items[name] = obj
+        try:
+            yield obj
+        finally:
+            del self._items[name]
 
 
 def load_plugins(package: str) -> None:
