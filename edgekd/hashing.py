@@ -46,12 +46,3 @@ def to_jsonable(obj: Any) -> Any:
 def stable_hash(obj: Any) -> str:
     text = json.dumps(to_jsonable(obj), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def code_hash() -> str:
-    """Hash of edgekd's own source: a code change never reuses a stale stage output."""
-    root = Path(__file__).resolve().parent
-    h = hashlib.sha256()
-    for f in sorted(root.rglob("*.py")):
-        h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes())
-    return h.hexdigest()

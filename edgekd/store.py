@@ -1,9 +1,12 @@
 """Content-addressed stage store: cache keys, atomic outputs, lineage.
 
-A stage's folder is `stages/<label>-<key>` where the key hashes the stage kind, its config,
-its inputs' content hashes and the edgekd code. Work happens in `stages/.partial-<label>-<key>`
-(kept across crashes so training can resume from its checkpoints) and is renamed into place
-only when complete, with a `stage.json` record of what produced it.
+A stage's folder is `stages/<label>-<key>` where the key hashes the stage kind, its config
+(normalised: plugin options parsed, defaults filled in), its inputs' content hashes and the
+source of the edgekd modules that stage runs (`edgekd.stages.STAGE_CODE` followed through
+`edgekd.codegraph`), never the whole package: a report fix reuses every trained model.
+Work happens in `stages/.partial-<label>-<key>` (kept across crashes so training can resume
+from its checkpoints) and is renamed into place only when complete, with a `stage.json`
+record of what produced it.
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import edgekd
+from edgekd.codegraph import all_modules, code_hash
 from edgekd.fsutil import write_json_atomic
-from edgekd.hashing import code_hash, sha256_dir, stable_hash, to_jsonable
+from edgekd.hashing import sha256_dir, stable_hash, to_jsonable
+from edgekd.stages import STAGE_CODE
 
 RECORD = "stage.json"
 
@@ -41,7 +46,6 @@ class StageStore:
     def __init__(self, run_dir: Path):
         self.run_dir = Path(run_dir)
         self.root = self.run_dir / "stages"
-        self._code = code_hash()
 
     def key(self, kind: str, config: Any, inputs: dict[str, str]) -> str:
         return stable_hash(
@@ -49,7 +53,7 @@ class StageStore:
                 "kind": kind,
                 "config": config,
                 "inputs": inputs,
-                "code": self._code,
+                "code": stage_code_hash(kind),
                 "version": edgekd.__version__,
             }
         )[:16]
@@ -83,6 +87,7 @@ class StageStore:
             "edgekd_version": edgekd.__version__,
             "config": to_jsonable(config),
             "inputs": input_hashes,
+            "code_hash": stage_code_hash(kind),
             "content_hash": sha256_dir(partial),
             "seconds": round(time.perf_counter() - start, 3),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -105,6 +110,15 @@ class StageStore:
             return None
         record = json.loads((final / RECORD).read_text())
         return StageResult(label, final, record["content_hash"], record, True)
+
+
+def stage_code_roots(kind: str) -> tuple[str, ...]:
+    """The modules whose code a stage of this kind runs; every module for an unknown kind."""
+    return STAGE_CODE.get(kind) or tuple(all_modules())
+
+
+def stage_code_hash(kind: str) -> str:
+    return code_hash(stage_code_roots(kind))
 
 
 def _hashes(inputs: dict[str, StageResult | str]) -> dict[str, str]:

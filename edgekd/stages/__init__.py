@@ -4,3 +4,17 @@ One module per stage kind (data, train, export, compile, profile), so that a sta
 key can cover exactly the code that stage runs (see `edgekd.store`). The engine wraps each
 function in `StageStore.run`, which decides whether it needs to run at all.
 """
+
+# The code each stage kind runs: its module (and, through edgekd.codegraph, everything that
+# imports), plus the modules of objects the engine hands it ready-made (a backend, a model
+# rebuilt from a stage record). engine.py only wires configs to these functions; a stage's
+# computation lives here, so a change to the report, CLI or engine reuses every stage.
+STAGE_CODE: dict[str, tuple[str, ...]] = {
+    "data": ("edgekd.stages.data",),
+    "train": ("edgekd.stages.train",),
+    "teacher": ("edgekd.stages.train",),
+    "distill": ("edgekd.stages.train",),
+    "export": ("edgekd.stages.export", "edgekd.stages.models"),
+    "compile": ("edgekd.stages.compile", "edgekd.stages.models", "edgekd.backends"),
+    "profile": ("edgekd.stages.profile", "edgekd.backends"),
+}
