@@ -16,5 +16,5 @@ STAGE_CODE: dict[str, tuple[str, ...]] = {
     "distill": ("edgekd.stages.train",),
     "export": ("edgekd.stages.export", "edgekd.stages.models"),
     "compile": ("edgekd.stages.compile", "edgekd.stages.models", "edgekd.backends"),
-    "profile": ("edgekd.stages.profile", "edgekd.backends"),
+    "profile": ("edgekd.stages.profile", "edgekd.backends", "edgekd.store"),
 }
