@@ -10,12 +10,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from edgekd.config.schema import (
-    DistillConfig,
-    ModelSpec,
-    PipelineConfig,
-    StudentConfig,
-)
+from edgekd.config.schema import DistillConfig, ModelSpec, PipelineConfig, StudentConfig
 from edgekd.config.validate import validate_options
 from edgekd.errors import ConfigError, EdgeKDError
 
@@ -86,7 +81,8 @@ def _resolve_distill(d: DistillConfig, where: str, source: str) -> DistillConfig
 
 
 def check_plugins(cfg: PipelineConfig, source: str) -> None:
-    """What spans plugins: unique student names, and each scheme fits the pipeline."""
+    """What spans plugins, on a resolved config: unique student names, and each scheme
+    fits the pipeline."""
     from edgekd.distill.schemes import SCHEMES
 
     names = [s.name for s in cfg.students]

@@ -16,7 +16,7 @@ import numpy as np
 from edgekd.errors import DataError
 from edgekd.registry import Plugin, Registry
 
-DATASETS: Registry = Registry("dataset", "edgekd.data.sets")
+DATASETS: Registry[type[Dataset]] = Registry("dataset", "edgekd.data.sets")
 
 SPLITS = ("train", "val", "test", "calib")
 

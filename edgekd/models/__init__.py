@@ -18,7 +18,7 @@ from torch import nn
 from edgekd.errors import ConfigError
 from edgekd.registry import Plugin, Registry
 
-MODELS: Registry = Registry("model", "edgekd.models.zoo")
+MODELS: Registry[type[ModelFamily]] = Registry("model", "edgekd.models.zoo")
 
 
 class ModelFamily(Plugin):

@@ -14,7 +14,7 @@ from edgekd.registry import Plugin, Registry
 if TYPE_CHECKING:
     import torch
 
-AUGMENTATIONS: Registry = Registry("augmentation", "edgekd.data.augment")
+AUGMENTATIONS: Registry[type[Augmentation]] = Registry("augmentation", "edgekd.data.augment")
 
 
 class Augmentation(Plugin):

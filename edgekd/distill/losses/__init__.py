@@ -16,7 +16,7 @@ from torch import nn
 
 from edgekd.registry import Plugin, Registry
 
-LOSSES: Registry = Registry("distillation loss", "edgekd.distill.losses")
+LOSSES: Registry[type[DistillLoss]] = Registry("distillation loss", "edgekd.distill.losses")
 
 
 @dataclass

@@ -12,24 +12,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from pydantic import BaseModel
 from torch import nn
 
-from edgekd.config.schema import DistillConfig, StudentConfig, TrainConfig
+from edgekd.config.schema import DistillConfig, PipelineConfig, StudentConfig, TrainConfig
 from edgekd.data import Splits
 from edgekd.distill.losses import LOSSES, LossContext, Outputs
 from edgekd.distill.taps import probe_shapes
 from edgekd.progress import Reporter
 from edgekd.registry import Plugin, Registry
 
-if TYPE_CHECKING:
-    from edgekd.config.schema import PipelineConfig
-
-SCHEMES: Registry = Registry("distillation scheme", "edgekd.distill.schemes")
+SCHEMES: Registry[type[Scheme]] = Registry("distillation scheme", "edgekd.distill.schemes")
 
 
 class Scheme(Plugin):
