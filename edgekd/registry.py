@@ -30,7 +30,7 @@ class Plugin:
 
     `Options` is parsed once, at config load, from the YAML's `options:` mapping; `examples`
     are option sets the shared conformance tests (tests/pluginlib.py) run the plugin with,
-    so adding a plugin needs no edit to a test list. Each kind's base class (ModelFamily,
+    so adding a plugin needs no edit to a test list. Each kind's base class (e.g. ModelFamily,
     Dataset, Augmentation, DistillLoss, Scheme) adds the defaults of its own contract.
     """
 
