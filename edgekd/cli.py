@@ -281,16 +281,12 @@ def methods() -> None:
     table = Table(title="distillation methods")
     for col in ("name", "kind", "description", "paper", "options"):
         table.add_column(col, overflow="fold")
-    for name, cls in LOSSES.items():
-        opts = ", ".join(
-            f"{k}={'(required)' if f.is_required() else repr(f.default)}"
-            for k, f in cls.Options.model_fields.items()
-        )
-        table.add_row(name, f"loss/{cls.kind}", cls.description, cls.paper, opts)
-    for name, cls in SCHEMES.items():
+    rows = [(n, f"loss/{c.kind}", c) for n, c in LOSSES.items()]
+    rows += [(n, c.kind, c) for n, c in SCHEMES.items()]
+    for name, kind, cls in rows:
         fields = cls.Options.model_fields.items()
         opts = ", ".join(f"{k}={_default_text(f)}" for k, f in fields)
-        table.add_row(name, getattr(cls, "kind", "scheme"), cls.description, cls.paper, opts)
+        table.add_row(name, kind, cls.description, cls.paper, opts)
     Console().print(table)
 
 

@@ -20,7 +20,7 @@ from edgekd.progress import Reporter
 from edgekd.stages.compile import run_compile, target_settings
 from edgekd.stages.data import load_splits, run_data
 from edgekd.stages.export import run_export
-from edgekd.stages.models import load_trained
+from edgekd.stages.models import check_model_inputs, load_trained
 from edgekd.stages.profile import run_profile
 from edgekd.stages.train import (
     run_distill,
@@ -104,6 +104,7 @@ def _train_all(cfg: PipelineConfig, stage, reporter) -> tuple[StageResult, list[
         "data", "data", {"data": cfg.data, "seed": cfg.seed}, {}, lambda d: run_data(cfg, d)
     )
     splits = load_splits(data)
+    check_model_inputs(cfg, splits)
     tsplits = splits.teacher_view()
     teachers = [
         _teacher_stage(cfg, stage, data, tsplits, t, i, reporter)
@@ -125,7 +126,7 @@ def _train_all(cfg: PipelineConfig, stage, reporter) -> tuple[StageResult, list[
             )
             models.append(Trained(label, "baseline", s.name, res))
         if s.distill is not None:
-            uses = getattr(SCHEMES.get(s.distill.scheme), "needs_teacher", True)
+            uses = SCHEMES.get(s.distill.scheme).needs_teacher
             inputs = {"data": data}
             if uses:  # the first teacher keeps the key "teacher": old cache keys stay valid
                 inputs |= {

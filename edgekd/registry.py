@@ -29,8 +29,9 @@ class Plugin:
     """What every plugin carries, so no caller probes for a feature with getattr.
 
     `Options` is parsed once, at config load, from the YAML's `options:` mapping; `examples`
-    are option sets the shared conformance tests run the plugin with (the first is the
-    default), so adding a plugin needs no edit to a test list.
+    are option sets the shared conformance tests (tests/pluginlib.py) run the plugin with,
+    so adding a plugin needs no edit to a test list. Each kind's base class (e.g. ModelFamily,
+    Dataset, Augmentation, DistillLoss, Scheme) adds the defaults of its own contract.
     """
 
     Options: ClassVar[type[BaseModel]] = NoOptions

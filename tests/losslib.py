@@ -1,6 +1,7 @@
 """Helpers for the loss tests: build a registered loss on small random or golden inputs.
 
 Feature layouts: "flat" (N, D), "1d" (N, C, L), "2d" (N, C, H, W) and "logits" (no tap).
+Which losses and options are tested comes from the registry and each loss's `examples`.
 """
 
 from __future__ import annotations
@@ -12,29 +13,38 @@ import torch
 
 from edgekd.config.validate import validate_options
 from edgekd.distill.losses import LOSSES, DistillLoss, LossContext, Outputs
+from edgekd.errors import ConfigError
 
 GOLDEN_PATH = Path(__file__).parent / "fixtures" / "loss_golden.json"
 N, K = 8, 5
 S_SHAPES = {"flat": (7,), "1d": (3, 8), "2d": (2, 4, 4)}
 T_SHAPES = {"flat": (5,), "1d": (4, 8), "2d": (3, 4, 4)}
-
-# Options that make each loss read the tapped pair "s" / "t" (small sizes where the paper's
-# defaults are sized for ImageNet, e.g. CRD's 16384 negatives).
-PAIR = {"student_layer": "s", "teacher_layer": "t"}
-PAIRS = {"student_layers": ["s"], "teacher_layers": ["t"]}
-TEST_OPTIONS = {
-    "kd": {},
-    "dkd": {"warmup": 0.0},
-    "dist": {},
-    "fitnets": PAIR,
-    "at": PAIRS,
-    "nst": PAIRS,
-    "rkd": PAIR,
-    "pkt": PAIR,
-    "sp": PAIR,
-    "crd": PAIR | {"nce_k": 16, "feat_dim": 8},
+# The layouts a loss of each kind is tried on; a loss may refuse one (ConfigError when built).
+LAYOUTS = {
+    "response": ("logits",),
+    "feature": ("flat", "1d", "2d"),
+    "relation": ("logits", "flat", "1d", "2d"),
 }
 NUM_TRAIN = 40
+
+
+def names_of_kind(kind: str) -> tuple[str, ...]:
+    """The registered losses of one kind: what each tests/test_losses_<kind>.py covers."""
+    return tuple(name for name, cls in LOSSES.items() if cls.kind == kind)
+
+
+def cases_of_kind(kind: str) -> list[tuple[str, str]]:
+    return [(name, layout) for name in names_of_kind(kind) for layout in LAYOUTS[kind]]
+
+
+def example_for(name: str, layout: str) -> dict:
+    """The loss's first example that reads features (or, for "logits", that reads none)."""
+    cls = LOSSES.get(name)
+    for example in cls.examples:
+        s_paths, t_paths = cls.taps(cls.parse_options(example))
+        if bool(s_paths or t_paths) == (layout != "logits"):
+            return dict(example)
+    raise AssertionError(f"loss '{name}' declares no example for {layout} inputs")
 
 
 def build(name: str, options: dict, ctx: LossContext) -> DistillLoss:
@@ -43,23 +53,28 @@ def build(name: str, options: dict, ctx: LossContext) -> DistillLoss:
 
 
 def make(name: str, layout: str, equal: bool = False, seed: int = 0):
-    """A loss and one batch of Outputs whose student tensors require grad.
+    """A loss (built from its example) and one batch of Outputs whose student tensors
+    require grad, with features at the layers the example taps.
 
     With `equal`, the teacher's features/logits are copies of the student's (same shapes).
     """
     g = torch.Generator().manual_seed(seed)
     s_logits = torch.randn(N, K, generator=g)
     t_logits = s_logits.clone() if equal else torch.randn(N, K, generator=g)
+    options = example_for(name, layout)
+    cls = LOSSES.get(name)
+    s_paths, t_paths = cls.taps(cls.parse_options(options))
     s_feats, t_feats, ctx = {}, {}, LossContext(K, NUM_TRAIN)
-    options = dict(TEST_OPTIONS[name])
-    if layout == "logits":
-        options = {k: v for k, v in options.items() if k not in PAIR and k not in PAIRS}
-    else:
+    if layout != "logits":
         s_shape = S_SHAPES[layout]
         t_shape = s_shape if equal else T_SHAPES[layout]
-        s = torch.randn(N, *s_shape, generator=g)
-        s_feats, t_feats = {"s": s}, {"t": s.clone() if equal else torch.randn(N, *t_shape)}
-        ctx = LossContext(K, NUM_TRAIN, {"s": s_shape}, {"t": t_shape})
+        s_feats = {p: torch.randn(N, *s_shape, generator=g) for p in s_paths}
+        t_feats = {p: torch.randn(N, *t_shape, generator=g) for p in t_paths}
+        if equal:  # pair i of the student copies to pair i of the teacher
+            t_feats = {tp: s_feats[sp].clone() for sp, tp in zip(s_paths, t_paths)}
+        ctx = LossContext(
+            K, NUM_TRAIN, dict.fromkeys(s_paths, s_shape), dict.fromkeys(t_paths, t_shape)
+        )
     for v in [s_logits, *s_feats.values()]:
         v.requires_grad_(True)
     y = torch.randint(0, K, (N,), generator=g)
@@ -67,6 +82,17 @@ def make(name: str, layout: str, equal: bool = False, seed: int = 0):
     out = Outputs(torch.zeros(N, 1, 40), y, s_logits, t_logits, s_feats, t_feats, index=index)
     torch.manual_seed(seed)  # parameter init and CRD negatives
     return build(name, options, ctx), out
+
+
+def made(name: str, layout: str, **kw):
+    """`make`, skipping the test where the loss refuses the layout when built (a ConfigError,
+    e.g. attention transfer on flat features, which have no spatial axes)."""
+    import pytest
+
+    try:
+        return make(name, layout, **kw)
+    except ConfigError as exc:
+        pytest.skip(f"loss '{name}' refuses {layout} features: {exc}")
 
 
 def golden_cases(names) -> list[dict]:
@@ -108,14 +134,14 @@ def from_golden(case: dict):
 
 
 def assert_finite_scalar(name: str, layout: str) -> None:
-    loss, out = make(name, layout)
+    loss, out = made(name, layout)
     value = loss(out)
     assert value.shape == () and torch.isfinite(value), value
 
 
 def assert_grads_reach_student(name: str, layout: str) -> None:
     """Backward reaches the student's tensors and every parameter of the loss (adapters)."""
-    loss, out = make(name, layout)
+    loss, out = made(name, layout)
     loss(out).backward()
     student = [out.s_logits] if layout == "logits" else list(out.s_feats.values())
     for tensor in student:
@@ -130,13 +156,3 @@ def assert_golden(case: dict) -> None:
 
     loss, out = from_golden(case)
     assert loss(out).item() == pytest.approx(case["value"], rel=1e-5, abs=1e-10)
-
-
-def loss_names_under_test() -> list[str]:
-    """The union of LOSS_NAMES declared by the tests/test_losses_*.py modules."""
-    import importlib
-
-    names: list[str] = []
-    for f in sorted(Path(__file__).parent.glob("test_losses_*.py")):
-        names += getattr(importlib.import_module(f.stem), "LOSS_NAMES", ())
-    return names

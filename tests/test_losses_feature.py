@@ -9,22 +9,26 @@ from __future__ import annotations
 
 import pytest
 from losslib import (
+    LAYOUTS,
     assert_finite_scalar,
     assert_golden,
     assert_grads_reach_student,
     build,
+    cases_of_kind,
     golden_cases,
+    made,
     make,
+    names_of_kind,
 )
 from torch import nn
 
 from edgekd.distill.losses import LOSSES, LossContext
 from edgekd.errors import ConfigError
 
-LOSS_NAMES = ("fitnets", "at", "nst")
-# AT and NST compare spatial patterns: a flat (N, D) vector has none, so they refuse it.
-LAYOUTS = {"fitnets": ("flat", "1d", "2d"), "at": ("1d", "2d"), "nst": ("1d", "2d")}
-CASES = [(name, layout) for name in LOSS_NAMES for layout in LAYOUTS[name]]
+LOSS_NAMES = names_of_kind("feature")  # every registered feature loss
+# Each on every layout; one may refuse a layout when built (AT and NST compare spatial
+# patterns: a flat (N, D) vector has none), which skips that case.
+CASES = cases_of_kind("feature")
 
 
 @pytest.mark.parametrize(("name", "layout"), CASES)
@@ -41,7 +45,7 @@ def test_gradients_reach_student_and_adapter(name, layout):
 def test_zero_when_teacher_equals_student(name, layout):
     # Same shapes: FitNets' adapter is the identity, so the MSE is 0; AT's attention maps and
     # NST's MMD between identical channel sets are 0 too.
-    loss, out = make(name, layout, equal=True)
+    loss, out = made(name, layout, equal=True)
     assert loss(out).item() == pytest.approx(0.0, abs=1e-9)
 
 
@@ -83,10 +87,22 @@ def test_layer_lists_must_pair_up():
 
 
 @pytest.mark.parametrize("name", LOSS_NAMES)
+def test_some_layout_is_accepted(name):
+    accepted = []
+    for layout in LAYOUTS["feature"]:
+        try:
+            make(name, layout)
+        except ConfigError:
+            continue
+        accepted.append(layout)
+    assert accepted, f"loss '{name}' refuses every feature layout"
+
+
+@pytest.mark.parametrize("name", LOSS_NAMES)
 def test_taps_declare_the_configured_layers(name):
     opts = {"fitnets": {"student_layer": "a", "teacher_layer": "b"}}.get(
         name, {"student_layers": ["a", "c"], "teacher_layers": ["b", "d"]}
     )
     cls = LOSSES.get(name)
-    s, t = cls.taps(cls.Options.model_validate(opts))
+    s, t = cls.taps(cls.parse_options(opts))
     assert s[0] == "a" and t[0] == "b"

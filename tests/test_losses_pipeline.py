@@ -10,31 +10,21 @@ import json
 
 import pytest
 import torch
-from losslib import loss_names_under_test
 
 from edgekd.config.load import load_pipeline
+from edgekd.distill.losses import LOSSES
 from edgekd.engine import run_pipeline
 from edgekd.models import build_model
 from edgekd.progress import Reporter
 
-# The options each loss gets in the smoke pipeline: cnn1d layer paths of the student
-# (channels [4, 4]) and teacher (channels [8, 8]): features.0 -> (C, 20), features.1 ->
-# (C, 10), pool -> (C, 1).
-PIPELINE_OPTIONS = {
-    "kd": {},
-    "dkd": {},
-    "dist": {},
-    "fitnets": {"student_layer": "features.1", "teacher_layer": "features.1"},
-    "at": {
-        "student_layers": ["features.0", "features.1"],
-        "teacher_layers": ["features.0", "features.1"],
-    },
-    "nst": {"student_layers": ["features.1"], "teacher_layers": ["features.1"]},
-    "rkd": {"student_layer": "pool", "teacher_layer": "pool"},
-    "pkt": {"student_layer": "features.1", "teacher_layer": "features.1"},
-    "sp": {"student_layer": "features.0", "teacher_layer": "features.0"},
-    "crd": {"student_layer": "pool", "teacher_layer": "pool", "nce_k": 256},
-}
+
+def options_of(loss: str) -> dict:
+    """The loss's first example: it names layers of the cnn1d student below (channels
+    [4, 4]) and of the tiny pipeline's cnn1d teacher: features.0 -> (C, 20), features.1 ->
+    (C, 10), pool -> (C, 1)."""
+    return dict(LOSSES.get(loss).examples[0])
+
+
 STUDENT = {"model": "cnn1d", "options": {"channels": [4, 4]}}
 
 
@@ -54,16 +44,15 @@ def pipeline_for(tiny: dict, loss: str) -> dict:
             "train": {"epochs": 1, "batch_size": 64, "lr": 0.01},
             "distill": {
                 "ce_weight": 1.0,
-                "losses": [{"name": loss, "weight": 1.0, "options": PIPELINE_OPTIONS[loss]}],
+                "losses": [{"name": loss, "weight": 1.0, "options": options_of(loss)}],
             },
         }
     ]
     return cfg
 
 
-@pytest.mark.parametrize("loss", loss_names_under_test())
+@pytest.mark.parametrize("loss", LOSSES.names())
 def test_loss_runs_from_pipeline_yaml(loss, tiny_config, write_pipeline, run_dir):
-    assert loss in PIPELINE_OPTIONS, f"add smoke-pipeline options for loss '{loss}'"
     path = write_pipeline(pipeline_for(tiny_config, loss), f"{loss}.yaml")
     out = run_pipeline(load_pipeline(path), path, out=run_dir, reporter=Reporter(quiet=True))
     report = json.loads((out / "report.json").read_text())
@@ -87,9 +76,9 @@ def test_losses_compose_in_one_student(tiny_config, write_pipeline, run_dir):
     cfg = pipeline_for(tiny_config, "kd")
     losses = [
         {"name": "kd", "weight": 0.5},
-        {"name": "at", "weight": 0.1, "options": PIPELINE_OPTIONS["at"]},
-        {"name": "fitnets", "weight": 0.1, "options": PIPELINE_OPTIONS["fitnets"]},
-        {"name": "crd", "weight": 0.8, "options": PIPELINE_OPTIONS["crd"]},
+        {"name": "at", "weight": 0.1, "options": options_of("at")},
+        {"name": "fitnets", "weight": 0.1, "options": options_of("fitnets")},
+        {"name": "crd", "weight": 0.8, "options": options_of("crd")},
     ]
     cfg["students"][0] |= {"name": "s-combo", "distill": {"ce_weight": 0.5, "losses": losses}}
     path = write_pipeline(cfg, "combo.yaml")

@@ -16,11 +16,12 @@ from losslib import (
     build,
     golden_cases,
     make,
+    names_of_kind,
 )
 
 from edgekd.distill.losses import LossContext
 
-LOSS_NAMES = ("kd", "dkd", "dist")
+LOSS_NAMES = names_of_kind("response")  # every registered response loss
 
 
 @pytest.mark.parametrize("name", LOSS_NAMES)

@@ -7,104 +7,41 @@ import copy
 import numpy as np
 import pytest
 import torch
-from conftest import TINY
+from pluginlib import check_scheme, prepare_teachers, scheme_student
 
-from edgekd.config.schema import PipelineConfig, StudentConfig
-from edgekd.data import DATASETS, make_splits
-from edgekd.distill.schemes import SCHEMES
+from edgekd.config.schema import StudentConfig
+from edgekd.distill.schemes import SCHEMES, Scheme
 from edgekd.models import build_model
 from edgekd.progress import Reporter
-from edgekd.stages.models import WEIGHTS
-from edgekd.stages.train import run_distill, run_supervised
 
-KD = [{"name": "kd", "weight": 0.9, "options": {"temperature": 4.0}}]
-
-# One case per registered scheme: its `distill:` block (losses default to KD).
-CASES = {
-    "offline": {},
-    "black-box": {},
-    "dml": {"losses": [{"name": "kd", "options": {"temperature": 1.0}}], "options": {"peers": 3}},
-    "tf-kd": {"options": {"correct_prob": 0.9}},
-    "tf-kd-self": {"scheme": "tf-kd", "options": {"teacher": "self"}},
-    "byot": {"options": {"taps": ["features.1"]}},
-    "cs-kd": {},
-    "multi-teacher": {"options": {"weighting": "confidence"}},
-    "data-free": {"options": {"num_samples": 96, "batch_size": 48, "steps": 3}},
-    "adversarial": {},
-    "adversarial-features": {
-        "scheme": "adversarial",
-        "options": {"on": "features", "student_tap": "features.1", "teacher_tap": "features.0"},
-    },
-    "cross-modal": {},
-}
-
-
-def tiny(dataset: str = "mnist1d") -> tuple[PipelineConfig, object]:
-    cfg = copy.deepcopy(TINY)
-    cfg["data"]["dataset"] = dataset
-    cfg = PipelineConfig.model_validate(cfg)
-    plugin = DATASETS.get(dataset)
-    raw = plugin.load(plugin.Options.model_validate(cfg.data.options))
-    return cfg, make_splits(raw, cfg.data.val_fraction, cfg.data.calib_size, cfg.seed)
-
-
-def train_teacher(cfg, splits, folder, seed=0):
-    from edgekd.stages.models import new_model
-
-    folder.mkdir()
-    run_supervised(cfg.teacher, cfg.teacher.train, splits, seed, folder, "t", Reporter(True))
-    model = new_model(cfg.teacher, splits, 0)
-    model.load_state_dict(torch.load(folder / WEIGHTS, weights_only=True))
-    return model.eval()
+# Every registered scheme with every option set it declares as an example.
+CASES = [(name, i) for name, cls in SCHEMES.items() for i in range(len(cls.examples))]
 
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
     """The tiny data and two 1-epoch teachers, shared by every scheme (and a paired set)."""
-    root = tmp_path_factory.mktemp("schemes")
-    cfg, splits = tiny()
-    cfg = cfg.model_copy(update={"teacher": cfg.teacher.model_copy(update={"train": one()})})
-    teachers = [train_teacher(cfg, splits, root / f"t{i}", seed=i) for i in range(2)]
-    pcfg, paired = tiny("mnist1d-pair")
-    pcfg = cfg.model_copy(update={"data": pcfg.data})
-    pteacher = train_teacher(pcfg, paired.teacher_view(), root / "tp")
-    return {"mnist1d": (splits, teachers), "mnist1d-pair": (paired, [pteacher]), "root": root}
+    return prepare_teachers(tmp_path_factory.mktemp("schemes"))
 
 
-def one():
-    return PipelineConfig.model_validate(TINY).students[0].train.model_copy(update={"epochs": 1})
-
-
-def student_for(case: str) -> StudentConfig:
-    spec = copy.deepcopy(TINY["students"][0])
-    spec["model"], spec["options"] = "cnn1d", {"channels": [8, 8]}
-    spec["distill"] = {"scheme": case, "ce_weight": 0.1, "losses": KD} | CASES[case]
-    spec["train"]["epochs"] = 1
+def student_for(name: str, example: int = 0) -> StudentConfig:
+    spec = scheme_student(name, SCHEMES.get(name).examples[example])
     return StudentConfig.model_validate(spec)
 
 
-def test_every_registered_scheme_has_a_case_and_a_listing():
-    covered = {CASES[c].get("scheme", c) for c in CASES}
-    assert set(SCHEMES.names()) <= covered, f"untested: {set(SCHEMES.names()) - covered}"
+def test_every_registered_scheme_documents_itself():
     for name, cls in SCHEMES.items():
-        assert cls.description and cls.paper and cls.kind, name
-        assert hasattr(cls, "Options"), name
+        assert issubclass(cls, Scheme), name
+        assert cls.description and cls.paper and cls.kind != Scheme.kind, name
+        assert cls.Options.model_config.get("extra") == "forbid", name
+        assert cls.examples, name
 
 
-@pytest.mark.parametrize("case", list(CASES))
-def test_scheme_runs_and_exports_the_plain_student(case, prepared, tmp_path):
-    student = student_for(case)
-    data = "mnist1d-pair" if student.distill.scheme == "cross-modal" else "mnist1d"
-    splits, teachers = prepared[data]
-    info = run_distill(student, teachers, splits, 0, tmp_path, case, Reporter(True))
-    assert 0.0 <= info["acc_test"] <= 1.0
-    assert info["scheme"] == student.distill.scheme
-    plain = build_model(student.model, student.options, splits.input_shape, splits.num_classes)
-    state = torch.load(tmp_path / WEIGHTS, weights_only=True)
-    expected = {k: v.shape for k, v in plain.state_dict().items()}
-    assert {k: v.shape for k, v in state.items()} == expected  # no heads, adapters, peers
-    assert not list(tmp_path.glob("self-teacher"))  # Tf-KD's self-teacher is not an output
-    if student.distill.scheme == "data-free":
+@pytest.mark.parametrize(("name", "example"), CASES, ids=[f"{n}-{i}" for n, i in CASES])
+def test_scheme_runs_and_exports_the_plain_student(name, example, prepared, tmp_path):
+    options = SCHEMES.get(name).examples[example]
+    info = check_scheme(SCHEMES.get(name), name, options, prepared, tmp_path)
+    if name == "data-free":
         assert info["synthetic_samples"] == 96 and info["training_samples_read"] == 0
 
 
@@ -113,7 +50,7 @@ def test_dml_updates_every_peer(prepared, tmp_path):
     from edgekd.distill.schemes.online import DeepMutualLearning
 
     splits, _ = prepared["mnist1d"]
-    spec = student_for("dml")
+    spec = student_for("dml")  # its example: 3 peers
     torch.manual_seed(0)
     build = lambda: build_model(spec.model, spec.options, splits.input_shape, 10)  # noqa: E731
     job = DistillJob(
@@ -214,8 +151,8 @@ def test_gradient_reversal():
     assert torch.equal(x.grad, torch.full((3,), -2.0))
 
 
-def test_paired_views_are_row_aligned():
-    _, splits = tiny("mnist1d-pair")
+def test_paired_views_are_row_aligned(prepared):
+    splits, _ = prepared["mnist1d-pair"]
     assert splits.input_shape == (1, 21) and splits.teacher_view().input_shape == (1, 40)
     signal = splits.x_teacher["test"][:5]
     spectrum = np.log1p(np.abs(np.fft.rfft(signal, axis=-1)))

@@ -67,3 +67,40 @@ def test_cache_on_and_off_train_the_same_student(tmp_path):
     assert any("every batch" in line for line in off_lines) and "cached=False" in off_lines
     for k in on:  # the teacher in eval mode gives the same logits batched or all at once
         torch.testing.assert_close(on[k], off[k], atol=1e-5, rtol=1e-4)
+
+
+def test_multi_teacher_honours_cache_off(tmp_path):
+    """Regression: multi-teacher cached its teachers' logits even with `off`."""
+    plugin = DATASETS.get("mnist1d")
+    splits = make_splits(plugin.load(plugin.Options(num_samples=300)), 0.1, 16, 0)
+    shape, k = splits.input_shape, splits.num_classes
+    calls, cached = {}, {}
+    for mode in ("auto", "off"):
+        torch.manual_seed(0)
+        teachers = [build_model("mlp", {"hidden": [8]}, shape, k) for _ in range(2)]
+        count = [0]
+        for t in teachers:
+            t.register_forward_hook(lambda *_, count=count: count.__setitem__(0, count[0] + 1))
+        distill = DistillConfig(
+            scheme="multi-teacher", losses=[LossSpec(name="kd")], cache_teacher_outputs=mode
+        )
+        student = build_model("mlp", {"hidden": [8]}, shape, k)
+        (tmp_path / mode).mkdir()
+        job = DistillJob(
+            student,
+            teachers,
+            splits,
+            distill,
+            TrainConfig(epochs=2, batch_size=64),
+            0,
+            tmp_path / mode,
+            "s",
+            Lines(),
+            lambda: None,
+        )
+        SCHEMES.get("multi-teacher")().run(job)
+        calls[mode], cached[mode] = count[0], job.info["teacher_outputs_cached"]
+    batches = 2 * -(-len(splits.x["train"]) // 64)
+    assert cached == {"auto": True, "off": False}
+    assert calls["auto"] == 2  # each teacher once, over the whole training split
+    assert calls["off"] == 2 * batches  # each teacher on every batch of every epoch

@@ -1,54 +1,103 @@
-"""Checks that span plugins: every named plugin exists, its options parse, and a scheme
-gets what it needs from the rest of the pipeline (teachers, data, losses)."""
+"""Plugin resolution and the checks that span plugins.
+
+`resolve_plugins` looks up every named plugin and parses its `options:` once, into the
+plugin's own `Options` model, which the config then carries; nothing downstream parses them
+again. `check_plugins` then checks that a scheme gets what it needs from the rest of the
+pipeline (teachers, data, losses).
+"""
 
 from __future__ import annotations
 
-from edgekd.config.schema import PipelineConfig, StudentConfig
+from pydantic import BaseModel
+
+from edgekd.config.schema import DistillConfig, ModelSpec, PipelineConfig, StudentConfig
 from edgekd.config.validate import validate_options
 from edgekd.errors import ConfigError, EdgeKDError
 
 
-def check_plugins(cfg: PipelineConfig, source: str) -> None:
-    """Resolve every named plugin and validate its options, naming the key on failure."""
+def lookup(registry, name: str, source: str, loc: str):
+    """The plugin registered as `name`, or a ConfigError naming the key and the choices."""
+    try:
+        return registry.get(name)
+    except EdgeKDError as exc:
+        raise ConfigError(f"{source}: {loc}: {exc}") from None
+
+
+def _typed(registry, name: str, name_loc: str, options, loc: tuple, source: str) -> BaseModel:
+    """`options` parsed into the `Options` of plugin `name`; errors name the keys."""
+    plugin = lookup(registry, name, source, name_loc)
+    return validate_options(plugin, options, source, loc)
+
+
+def resolve_plugins(cfg: PipelineConfig, source: str) -> PipelineConfig:
+    """The config with every plugin's options parsed into its own typed `Options`."""
     from edgekd.data import DATASETS
-    from edgekd.distill.losses import LOSSES
-    from edgekd.distill.schemes import SCHEMES
+
+    d = cfg.data
+    opts = _typed(DATASETS, d.dataset, "data.dataset", d.options, ("data", "options"), source)
+    update: dict = {"data": d.model_copy(update={"options": opts})}
+    teachers = [
+        _resolve_model(t, loc, source) if t.model is not None else t
+        for loc, t in cfg.teacher_locs()
+    ]
+    if cfg.teacher is not None:
+        update["teacher"] = teachers[0]
+    else:
+        update["teachers"] = teachers
+    update["students"] = [
+        _resolve_student(s, f"students[{i}]", source) for i, s in enumerate(cfg.students)
+    ]
+    return cfg.model_copy(update=update)
+
+
+def _resolve_model(spec: ModelSpec, where: str, source: str) -> ModelSpec:
     from edgekd.models import MODELS
 
-    def lookup(registry, name: str, loc: str):
-        try:
-            return registry.get(name)
-        except EdgeKDError as exc:
-            raise ConfigError(f"{source}: {loc}: {exc}") from None
+    loc = (where, "options")
+    opts = _typed(MODELS, spec.model, f"{where}.model", spec.options, loc, source)
+    return spec.model_copy(update={"options": opts})
 
-    ds = lookup(DATASETS, cfg.data.dataset, "data.dataset")
-    validate_options(ds, cfg.data.options, source, ("data", "options"))
-    specs = [(loc, t) for loc, t in cfg.teacher_locs() if t.model is not None]
-    specs += [(f"students[{i}]", s) for i, s in enumerate(cfg.students)]
-    for where, spec in specs:
-        model = lookup(MODELS, spec.model, f"{where}.model")
-        validate_options(model, spec.options, source, (where, "options"))
+
+def _resolve_student(s: StudentConfig, where: str, source: str) -> StudentConfig:
+    s = _resolve_model(s, where, source)
+    if s.distill is None:
+        return s
+    return s.model_copy(update={"distill": _resolve_distill(s.distill, where, source)})
+
+
+def _resolve_distill(d: DistillConfig, where: str, source: str) -> DistillConfig:
+    from edgekd.distill.losses import LOSSES
+    from edgekd.distill.schemes import SCHEMES
+
+    losses = []
+    for j, loss in enumerate(d.losses):
+        at = f"{where}.distill.losses[{j}]"
+        loc = (where, "distill", f"losses[{j}]", "options")
+        opts = _typed(LOSSES, loss.name, f"{at}.name", loss.options, loc, source)
+        losses.append(loss.model_copy(update={"options": opts}))
+    loc = (where, "distill", "options")
+    opts = _typed(SCHEMES, d.scheme, f"{where}.distill.scheme", d.options, loc, source)
+    return d.model_copy(update={"losses": losses, "options": opts})
+
+
+def check_plugins(cfg: PipelineConfig, source: str) -> None:
+    """What spans plugins, on a resolved config: unique student names, and each scheme
+    fits the pipeline."""
+    from edgekd.distill.schemes import SCHEMES
+
     names = [s.name for s in cfg.students]
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
         raise ConfigError(f"{source}: student names must be unique; repeated: {sorted(dupes)}.")
     for i, s in enumerate(cfg.students):
-        if s.distill is None:
-            continue
-        for j, loss in enumerate(s.distill.losses):
-            cls = lookup(LOSSES, loss.name, f"students[{i}].distill.losses[{j}].name")
-            loc = (f"students[{i}]", "distill", f"losses[{j}]", "options")
-            validate_options(cls, loss.options, source, loc)
-        scheme = lookup(SCHEMES, s.distill.scheme, f"students[{i}].distill.scheme")
-        validate_options(
-            scheme, s.distill.options, source, (f"students[{i}]", "distill", "options")
-        )
-        _check_scheme_fits(cfg, s, scheme, f"{source}: students[{i}].distill")
+        if s.distill is not None:
+            scheme = SCHEMES.get(s.distill.scheme)
+            _check_scheme_fits(cfg, s, scheme, f"{source}: students[{i}].distill")
 
 
 def _check_scheme_fits(cfg: PipelineConfig, s: StudentConfig, scheme, where: str) -> None:
     """What a scheme needs of the rest of the pipeline (teachers, data, losses)."""
-    if getattr(scheme, "needs_teacher", True) and not cfg.all_teachers:
+    if scheme.needs_teacher and not cfg.all_teachers:
         raise ConfigError(
             f"{where}: scheme '{s.distill.scheme}' needs a teacher; "
             "add `teacher:` (or `teachers:`) to the pipeline."
@@ -59,15 +108,10 @@ def _check_scheme_fits(cfg: PipelineConfig, s: StudentConfig, scheme, where: str
             "teacher is a black box that gives only logits. Use response losses (kd, dkd, "
             "dist) with an ONNX teacher."
         )
-    if hasattr(scheme, "check"):
-        scheme.check(cfg, s, where)
+    scheme.check(cfg, s, where)
 
 
 def _reads_teacher_taps(student: StudentConfig) -> bool:
     from edgekd.distill.losses import LOSSES
 
-    for spec in student.distill.losses:
-        cls = LOSSES.get(spec.name)
-        if cls.taps(cls.Options.model_validate(spec.options))[1]:
-            return True
-    return False
+    return any(LOSSES.get(spec.name).taps(spec.options)[1] for spec in student.distill.losses)

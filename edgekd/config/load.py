@@ -1,15 +1,17 @@
 """Load pipelines and targets from YAML into the typed models of `edgekd.config.schema`.
 
 Every error names the file, the key path and the valid choices, closest first. Plugin options
-(dataset, model, loss, scheme, backend) are validated by `edgekd.config.checks` against each
-plugin's own `Options` model, so a typo there is caught before any training starts.
+(dataset, model, loss, scheme) are parsed once by `edgekd.config.checks` into each plugin's
+own `Options` model, which the returned config carries, so a typo there is caught before any
+training starts and no later step parses them again. A target's `runtime_options` are
+validated here against its backend's `Options`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from edgekd.config.checks import check_plugins
+from edgekd.config.checks import check_plugins, resolve_plugins
 from edgekd.config.schema import PipelineConfig, TargetConfig, TeacherConfig
 from edgekd.config.validate import read_yaml, validate, validate_options
 from edgekd.errors import ConfigError, EdgeKDError, format_choices
@@ -22,6 +24,7 @@ def load_pipeline(path: Path, seed: int | None = None) -> PipelineConfig:
         data["seed"] = seed
     cfg = validate(PipelineConfig, data, str(path))
     cfg = _resolve_paths(cfg, path.parent)
+    cfg = resolve_plugins(cfg, str(path))
     check_plugins(cfg, str(path))
     return cfg
 

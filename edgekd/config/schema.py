@@ -9,12 +9,39 @@ keys. Loading YAML, resolving plugins and paths, and cross-plugin checks live in
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    SerializeAsAny,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 Precision = Literal["fp32", "fp16", "int8"]
+
+
+def _options_value(value: Any) -> Any:
+    if isinstance(value, (dict, BaseModel)):
+        return value
+    raise PydanticCustomError("dict_type", "Input should be a valid dictionary")
+
+
+# A plugin's `options:` mapping. Read from YAML it is a dict; `edgekd.config.checks` parses it
+# once into the plugin's own `Options` model and the config carries that from then on. It
+# dumps as the model's full field values, so a default left out and one written in hash alike.
+PluginOptions = SerializeAsAny[
+    Annotated[
+        dict[str, Any] | BaseModel,
+        PlainValidator(_options_value),
+        WithJsonSchema({"type": "object"}),
+    ]
+]
 
 
 class Strict(BaseModel):
@@ -36,7 +63,7 @@ class TrainConfig(Strict):
 
 class ModelSpec(Strict):
     model: str
-    options: dict[str, Any] = Field(default_factory=dict)
+    options: PluginOptions = Field(default_factory=dict)
 
 
 class TeacherConfig(ModelSpec):
@@ -62,7 +89,7 @@ class TeacherConfig(ModelSpec):
 class LossSpec(Strict):
     name: str
     weight: float = Field(1.0, ge=0)
-    options: dict[str, Any] = Field(default_factory=dict)
+    options: PluginOptions = Field(default_factory=dict)
 
 
 class DistillConfig(Strict):
@@ -71,7 +98,7 @@ class DistillConfig(Strict):
     losses: list[LossSpec] = Field(min_length=1)
     # auto: reuse the teacher's outputs every epoch when that is exact (see distill/cache.py)
     cache_teacher_outputs: Literal["auto", "on", "off"] = "auto"
-    options: dict[str, Any] = Field(default_factory=dict)  # validated by the scheme's Options
+    options: PluginOptions = Field(default_factory=dict)  # the scheme's Options
 
 
 class StudentConfig(ModelSpec):
@@ -83,7 +110,7 @@ class StudentConfig(ModelSpec):
 
 class DataConfig(Strict):
     dataset: str = "mnist1d"
-    options: dict[str, Any] = Field(default_factory=dict)
+    options: PluginOptions = Field(default_factory=dict)
     val_fraction: float = Field(0.1, ge=0, lt=1)
     calib_size: int = Field(256, ge=1)
 

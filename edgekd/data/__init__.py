@@ -1,23 +1,44 @@
 """Registered datasets and the split arrays every stage reads.
 
-A dataset plugin is one file in this package: a class with an `Options` pydantic model, a
-`description`, and `load(options, source_dir) -> RawData`. The data stage splits, seeds and
-caches it in the run folder.
+A dataset plugin is one file in `edgekd.data.sets`: a `Dataset` subclass with an `Options`
+pydantic model, a `description` and `load(options) -> RawData`. The data stage splits,
+seeds and caches it in the run folder.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 
 from edgekd.errors import DataError
-from edgekd.registry import Registry
+from edgekd.registry import Plugin, Registry
 
-DATASETS: Registry = Registry("dataset", "edgekd.data.sets")
+DATASETS: Registry[type[Dataset]] = Registry("dataset", "edgekd.data.sets")
 
 SPLITS = ("train", "val", "test", "calib")
+
+
+class Dataset(Plugin):
+    """The contract of a dataset. Plugins are used as classes, never instantiated.
+
+    `paired = True` says `load` also returns the teacher's view of every sample (see
+    `RawData.teacher_x_train`), which the cross-modal scheme needs.
+    """
+
+    paired: ClassVar[bool] = False
+
+    @classmethod
+    def load(cls, options: Any) -> RawData:
+        raise NotImplementedError
+
+    @classmethod
+    def example_options(cls, folder: Path) -> list[dict[str, Any]]:
+        """The option sets the shared tests load. A dataset that reads the user's files
+        writes small valid ones into `folder` and returns options that point at them."""
+        return [dict(e) for e in cls.examples]
 
 
 @dataclass
@@ -34,7 +55,7 @@ class RawData:
     # Cross-modal data: the teacher's view of the same samples, row-aligned with x_train/x_test.
     teacher_x_train: np.ndarray | None = None
     teacher_x_test: np.ndarray | None = None
-    augment: str = ""  # name in edgekd.data.augment, applied to training batches
+    augment: str = ""  # a registered augmentation (edgekd.data.augment), for training batches
 
 
 @dataclass

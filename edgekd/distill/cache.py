@@ -30,16 +30,16 @@ def use_cache(mode: str, teacher_taps: list[str], augmented: bool = False) -> bo
 
 def teacher_logits(
     mode: str,
-    teacher: nn.Module,
+    teachers: list[nn.Module],
     x: np.ndarray,
     teacher_taps: list[str],
     reporter,
     label: str,
     augmented: bool = False,
-) -> torch.Tensor | None:
-    """The teacher's logits for every row of `x` when caching applies, else None."""
+) -> list[torch.Tensor] | None:
+    """Each teacher's logits for every row of `x` when caching applies, else None."""
     if not use_cache(mode, teacher_taps, augmented):
         reporter.line(f"  {label}: teacher runs on every batch (cache_teacher_outputs={mode})")
         return None
     reporter.line(f"  {label}: teacher outputs computed once for {len(x)} samples and reused")
-    return predict_logits(teacher, x)
+    return [predict_logits(t, x) for t in teachers]

@@ -1,24 +1,68 @@
 """Registered models: one file per family in `edgekd.models.zoo`, each with width/depth knobs.
 
-A model plugin is a class with an `Options` pydantic model, a `description`, and
-`build(options, input_shape, num_classes) -> nn.Module`.
+A family is a `ModelFamily` subclass: an `Options` model, a `description`,
+`build(options, input_shape, num_classes) -> nn.Module` and `check_input(options,
+input_shape, where)`, which refuses a sample shape the family cannot read with a ConfigError
+naming the YAML key, before any model is built.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import torch
+from pydantic import BaseModel
 from torch import nn
 
-from edgekd.registry import Registry
+from edgekd.errors import ConfigError
+from edgekd.registry import Plugin, Registry
 
-MODELS: Registry = Registry("model", "edgekd.models.zoo")
+MODELS: Registry[type[ModelFamily]] = Registry("model", "edgekd.models.zoo")
 
 
-def build_model(name: str, options: dict[str, Any], input_shape, num_classes: int) -> nn.Module:
-    plugin = MODELS.get(name)
-    return plugin.build(plugin.Options.model_validate(options), tuple(input_shape), num_classes)
+class ModelFamily(Plugin):
+    """The contract of a model family. Plugins are used as classes, never instantiated.
+
+    `examples` (options) and `example_shapes` (per-sample input shapes it reads) are what the
+    shared tests build and run; `check_input` must also refuse shapes it cannot read,
+    the empty shape `()` among them.
+    """
+
+    example_shapes: ClassVar[tuple[tuple[int, ...], ...]] = ()
+
+    @classmethod
+    def build(cls, options: Any, input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
+        raise NotImplementedError
+
+    @classmethod
+    def check_input(cls, options: Any, input_shape: tuple[int, ...], where: str) -> None:
+        """Raise a ConfigError naming `where` if the family cannot read `input_shape`."""
+        raise NotImplementedError(f"{cls.__name__} must say which input shapes it reads")
+
+
+def need_rank(
+    input_shape: Sequence[int], ranks: tuple[int, ...] | None, what: str, where: str
+) -> None:
+    """Refuse empty samples and those whose number of axes is not in `ranks` (None: any);
+    `what` names the family and the layout it reads."""
+    fits = ranks is None or len(input_shape) in ranks
+    if not fits or not input_shape or not all(int(d) > 0 for d in input_shape):
+        raise ConfigError(
+            f"{where}: {what}, but the data's samples have shape {list(input_shape)}. Pick a "
+            "model that reads this shape (mlp reads any shape, flattened), or store the data "
+            "in the layout this model reads."
+        )
+
+
+def build_model(
+    name: str, options: dict[str, Any] | BaseModel, input_shape, num_classes: int, where: str = ""
+) -> nn.Module:
+    """Model `name` for samples of `input_shape`; `options` typed or a dict to parse."""
+    family = MODELS.get(name)
+    opts = family.parse_options(options)
+    family.check_input(opts, tuple(input_shape), where or f"model '{name}'")
+    return family.build(opts, tuple(input_shape), num_classes)
 
 
 def count_params(model: nn.Module) -> int:

@@ -6,13 +6,15 @@ from pathlib import Path
 
 from edgekd.config.schema import PipelineConfig
 from edgekd.data import DATASETS, Splits, check_raw, make_splits
+from edgekd.data.augment import get_augmentation
 from edgekd.store import StageResult
 
 
 def run_data(cfg: PipelineConfig, folder: Path) -> dict:
     plugin = DATASETS.get(cfg.data.dataset)
-    raw = plugin.load(plugin.Options.model_validate(cfg.data.options))
+    raw = plugin.load(plugin.parse_options(cfg.data.options))  # parsed at load: as is
     check_raw(raw, cfg.data.dataset)
+    get_augmentation(raw.augment)  # an unknown name fails here, not in the first epoch
     splits = make_splits(raw, cfg.data.val_fraction, cfg.data.calib_size, cfg.seed)
     splits.save(folder)
     return {

@@ -7,13 +7,24 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from edgekd.config.schema import ModelSpec
+from edgekd.config.schema import ModelSpec, PipelineConfig
 from edgekd.data import Splits
 from edgekd.distill.trainer import accuracy
-from edgekd.models import build_model, count_flops, count_params
+from edgekd.models import MODELS, build_model, count_flops, count_params
 from edgekd.store import StageResult
 
 WEIGHTS = "model.pt"
+
+
+def check_model_inputs(cfg: PipelineConfig, splits: Splits) -> None:
+    """Every model family of the pipeline reads the data's sample shape (teachers their own
+    view of it): a mismatch is a ConfigError naming the key, before any training starts."""
+    specs = [(f"{loc}.model", t, splits.teacher_view()) for loc, t in cfg.teacher_locs()]
+    specs += [(f"students[{i}].model", s, splits) for i, s in enumerate(cfg.students)]
+    for where, spec, view in specs:
+        if spec.model is not None:  # an ONNX teacher is checked when it is taken over
+            family = MODELS.get(spec.model)
+            family.check_input(family.parse_options(spec.options), view.input_shape, where)
 
 
 def new_model(spec: ModelSpec, splits: Splits, seed: int) -> nn.Module:

@@ -12,6 +12,7 @@ from edgekd.data import Splits
 from edgekd.distill.schemes import SCHEMES, DistillJob
 from edgekd.distill.trainer import accuracy, fit
 from edgekd.errors import CheckpointError
+from edgekd.hashing import to_jsonable
 from edgekd.models import build_model
 from edgekd.models.checkpoint import read_state_dict
 from edgekd.progress import Reporter
@@ -52,7 +53,8 @@ def run_teacher_checkpoint(spec: TeacherConfig, splits: Splits, folder: Path) ->
         first = str(exc).splitlines()[0]
         raise CheckpointError(
             f"checkpoint '{spec.checkpoint}' does not fit teacher model '{spec.model}' with "
-            f"options {spec.options}: {first}. Check teacher.model and teacher.options."
+            f"options {to_jsonable(spec.options)}: {first}. Check teacher.model and "
+            "teacher.options."
         ) from None
     model.eval()
     save_model(model, folder)

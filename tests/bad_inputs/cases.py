@@ -102,6 +102,22 @@ def with_npz(**arrays) -> Callable[[Path], list[str]]:
     return build
 
 
+def npz_flat_with(edit: Callable[[dict], object]) -> Callable[[Path], list[str]]:
+    """Flat (N, 8) vectors, and the pipeline after `edit`."""
+
+    def build(folder: Path) -> list[str]:
+        argv = pipeline(folder, edit)
+        x = np.random.default_rng(0).normal(size=(60, 8)).astype(np.float32)
+        np.savez(folder / "data.npz", x=x, y=np.arange(60) % 3)
+        return argv
+
+    return build
+
+
+def cnn1d_teacher(cfg: dict) -> None:
+    cfg["teacher"] |= {"model": "cnn1d", "options": {"channels": [4]}}
+
+
 def npz_bytes(data: bytes) -> Callable[[Path], list[str]]:
     def build(folder: Path) -> list[str]:
         argv = pipeline(folder)
@@ -367,6 +383,8 @@ CASES = [
     Case(
         "npz-scalar-inputs", with_npz(x=np.zeros(20, np.float32), y=np.arange(20) % 2), "features"
     ),
+    # a model family that cannot read the data's sample shape (issue 10: was a ValueError)
+    Case("npz-flat-vectors-cnn1d-teacher", npz_flat_with(cnn1d_teacher), "teacher.model"),
     # deploy bundles and ONNX
     Case(
         "bundle-sha-mismatch",

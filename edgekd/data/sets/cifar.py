@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from edgekd.data import DATASETS, RawData
+from edgekd.data import DATASETS, Dataset, RawData
 from edgekd.errors import DataError
 
 LAYOUTS = {  # variant: (folder name, train files, test file, meta file, label key, names key)
@@ -138,9 +138,24 @@ def _split(path: Path, label_key: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 @DATASETS.register("cifar")
-class Cifar:
+class Cifar(Dataset):
     Options = Options
     description = "CIFAR-10/100 from a local python-pickle folder (safe unpickler; no download)"
+
+    @classmethod
+    def example_options(cls, folder: Path) -> list[dict]:
+        """A CIFAR-10 folder in the distributed layout, with 4 random images per file."""
+        name, train_files, test_file, meta_file = LAYOUTS["cifar10"]
+        root = folder / name
+        root.mkdir(exist_ok=True)
+        rng = np.random.default_rng(0)
+        for f in [*train_files, test_file]:
+            labels = [int(v) for v in rng.integers(0, 10, 4)]
+            data = rng.integers(0, 256, (4, 3072), dtype=np.uint8)
+            _write_pickle({b"data": data, b"labels": labels}, root / f)
+        names = [f"class{i}".encode() for i in range(10)]
+        _write_pickle({b"label_names": names}, root / meta_file)
+        return [{"path": str(folder)}, {"path": str(root), "augment": False, "normalize": False}]
 
     @staticmethod
     def load(options: Options) -> RawData:
@@ -168,6 +183,11 @@ class Cifar:
             preprocessing=_describe(variant, options.normalize),
             augment="crop4-flip" if options.augment else "",
         )
+
+
+def _write_pickle(obj: dict, path: Path) -> None:
+    with open(path, "wb") as f:
+        pickle.dump(obj, f, protocol=2)  # as the distributed batches are
 
 
 def _normalizer(variant: str | None):

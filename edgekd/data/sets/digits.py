@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from edgekd.data import DATASETS, RawData
+from edgekd.data import DATASETS, Dataset, RawData
 
 
 class Options(BaseModel):
@@ -21,11 +21,12 @@ class Options(BaseModel):
 
 
 @DATASETS.register("digits")
-class Digits:
+class Digits(Dataset):
     """1,797 images shipped inside scikit-learn: no download."""
 
     Options = Options
     description = "scikit-learn digits (1x8x8 images in [0,1]); 10 classes"
+    examples = ({}, {"size": 16, "channels": 3})
 
     @staticmethod
     def load(options: Options) -> RawData:

@@ -7,7 +7,7 @@ import random
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from edgekd.data import DATASETS, RawData
+from edgekd.data import DATASETS, Dataset, RawData
 
 
 class Options(BaseModel):
@@ -18,11 +18,12 @@ class Options(BaseModel):
 
 
 @DATASETS.register("mnist1d")
-class MNIST1D:
+class MNIST1D(Dataset):
     """The 1-D digits of Greydanus (2020): 40-step signals, 10 classes; 4,000/1,000 by default."""
 
     Options = Options
     description = "MNIST-1D signals (1x40), generated offline; 10 classes"
+    examples = ({"num_samples": 200},)
 
     @staticmethod
     def load(options: Options) -> RawData:

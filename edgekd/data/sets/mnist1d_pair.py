@@ -13,7 +13,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from edgekd.data import DATASETS, RawData
+from edgekd.data import DATASETS, Dataset, RawData
 from edgekd.data.sets.mnist1d import MNIST1D
 
 
@@ -33,10 +33,11 @@ def student_view(x: np.ndarray, view: str) -> np.ndarray:
 
 
 @DATASETS.register("mnist1d-pair")
-class MNIST1DPair:
+class MNIST1DPair(Dataset):
     Options = Options
     paired = True  # supplies a teacher view: usable by the cross-modal scheme
     description = "MNIST-1D, two views: teacher sees the signal, student its FFT magnitude"
+    examples = ({"num_samples": 200}, {"num_samples": 200, "student_view": "downsample"})
 
     @staticmethod
     def load(options: Options) -> RawData:

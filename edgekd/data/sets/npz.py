@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from edgekd.data import DATASETS, RawData
+from edgekd.data import DATASETS, Dataset, RawData
 from edgekd.errors import DataError
 
 
@@ -33,11 +33,20 @@ def _read(path: Path) -> dict[str, np.ndarray]:
 
 
 @DATASETS.register("npz")
-class Npz:
+class Npz(Dataset):
     """Arrays the user saved with numpy.savez; object arrays (pickles) are refused."""
 
     Options = Options
     description = "local .npz with x (N, ...) float and y (N,) int; optional x_test/y_test/labels"
+
+    @classmethod
+    def example_options(cls, folder: Path) -> list[dict]:
+        """Flat vectors with a split of our own, and (1, 8) signals with the user's split."""
+        rng = np.random.default_rng(0)
+        x, y = rng.normal(size=(60, 8)).astype(np.float32), np.arange(60) % 3
+        np.savez(folder / "flat.npz", x=x, y=y)
+        np.savez(folder / "split.npz", x=x[:40, None], y=y[:40], x_test=x[40:, None], y_test=y[40:])
+        return [{"path": str(folder / "flat.npz")}, {"path": str(folder / "split.npz")}]
 
     @staticmethod
     def load(options: Options) -> RawData:

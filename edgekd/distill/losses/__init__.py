@@ -1,20 +1,22 @@
 """Registered distillation losses. One class per method, one decorator line to register.
 
-A loss is an nn.Module built from its `Options` and a `LossContext`; it maps `Outputs` of
-one batch to a scalar. Class attributes say what it is: `kind` (response, feature or
-relation), `description`, `paper`.
+A loss is a `DistillLoss`: an nn.Module built from its `Options` and a `LossContext` that
+maps `Outputs` of one batch to a scalar. Class attributes say what it is: `kind` (response,
+feature or relation), `description`, `paper`; `taps(options)` names the layers it reads.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
+from pydantic import BaseModel
 from torch import nn
 
-from edgekd.registry import Registry
+from edgekd.registry import Plugin, Registry
 
-LOSSES: Registry = Registry("distillation loss", "edgekd.distill.losses")
+LOSSES: Registry[type[DistillLoss]] = Registry("distillation loss", "edgekd.distill.losses")
 
 
 @dataclass
@@ -43,12 +45,18 @@ class LossContext:
     t_shapes: dict[str, tuple] = field(default_factory=dict)
 
 
-class DistillLoss(nn.Module):
-    kind: str = "response"
-    description: str = ""
-    paper: str = ""
+class DistillLoss(nn.Module, Plugin):
+    """The contract of a KD loss: `__init__(options, ctx)` and `forward(Outputs) -> scalar`.
+
+    `examples` name layers of a two-block cnn1d (`features.0`, `features.1`, `pool`), so the
+    shared tests can run every loss both on synthetic tensors and in a real pipeline. A loss
+    that can read either features or logits lists an example of each.
+    """
+
+    kind: ClassVar[str] = "response"  # response | feature | relation
+    paper: ClassVar[str] = ""
 
     @classmethod
-    def taps(cls, options) -> tuple[list[str], list[str]]:
+    def taps(cls, options: BaseModel) -> tuple[list[str], list[str]]:
         """Module paths whose outputs this loss reads: (student paths, teacher paths)."""
         return [], []

@@ -26,6 +26,10 @@ class LayerPairs(BaseModel):
             )
         return self
 
+    def paths(self) -> tuple[list[str], list[str]]:
+        """The tap paths these options declare: (student paths, teacher paths)."""
+        return list(self.student_layers), list(self.teacher_layers)
+
 
 class OptionalPair(BaseModel):
     """A student/teacher module path each; left out, the logits are used instead."""
@@ -34,13 +38,10 @@ class OptionalPair(BaseModel):
     student_layer: str | None = Field(None, description="student module path (None: logits)")
     teacher_layer: str | None = Field(None, description="teacher module path (None: logits)")
 
-
-def paths(options) -> tuple[list[str], list[str]]:
-    """The tap paths declared by options with student_layer(s)/teacher_layer(s) fields."""
-    if hasattr(options, "student_layers"):
-        return list(options.student_layers), list(options.teacher_layers)
-    s, t = options.student_layer, options.teacher_layer
-    return ([s] if s else []), ([t] if t else [])
+    def paths(self) -> tuple[list[str], list[str]]:
+        """The tap paths these options declare: (student paths, teacher paths)."""
+        s, t = self.student_layer, self.teacher_layer
+        return ([s] if s else []), ([t] if t else [])
 
 
 def pick(out: Outputs, path: str | None, student: bool) -> torch.Tensor:

@@ -53,6 +53,11 @@ class CRDLoss(_RelationLoss):
     """
 
     Options = CRDOptions
+    # small sizes: the defaults (16384 negatives) are sized for ImageNet-scale training sets
+    examples = (
+        {"student_layer": "pool", "teacher_layer": "pool", "nce_k": 16, "feat_dim": 8},
+        {"nce_k": 16, "feat_dim": 8},
+    )
     description = (
         "Contrastive representation distillation: an NCE critic pulls student and teacher "
         "embeddings of the same sample together against negatives from a memory bank"

@@ -8,22 +8,21 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from edgekd.distill.losses import LOSSES, DistillLoss, LossContext, Outputs
 from edgekd.distill.losses.common import (
     LayerPairs,
+    OptionalPair,
     check_same_rank,
     match_spatial,
-    paths,
     require_maps,
     shape_of,
 )
 from edgekd.distill.taps import adapter
 
 
-class FitNetsOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class FitNetsOptions(OptionalPair):
     student_layer: str = Field(description="student module path (the guided layer)")
     teacher_layer: str = Field(description="teacher module path (the hint layer)")
 
@@ -40,6 +39,7 @@ class FitNetsLoss(DistillLoss):
 
     Options = FitNetsOptions
     kind = "feature"
+    examples = ({"student_layer": "features.1", "teacher_layer": "features.1"},)
     description = "FitNets hints: regress a teacher layer from a student layer via an adapter"
     paper = (
         "Romero, Ballas, Kahou, Chassang, Gatta, Bengio. FitNets: Hints for Thin Deep Nets. "
@@ -48,7 +48,7 @@ class FitNetsLoss(DistillLoss):
 
     @classmethod
     def taps(cls, options):
-        return paths(options)
+        return options.paths()
 
     def __init__(self, options: FitNetsOptions, ctx: LossContext):
         super().__init__()
@@ -81,6 +81,12 @@ class ATLoss(DistillLoss):
 
     Options = ATOptions
     kind = "feature"
+    examples = (
+        {
+            "student_layers": ["features.0", "features.1"],
+            "teacher_layers": ["features.0", "features.1"],
+        },
+    )
     description = "Attention transfer: match normalised spatial attention maps (sum |A|^p)"
     paper = (
         "Zagoruyko, Komodakis. Paying More Attention to Attention: Improving the Performance "
@@ -89,7 +95,7 @@ class ATLoss(DistillLoss):
 
     @classmethod
     def taps(cls, options):
-        return paths(options)
+        return options.paths()
 
     def __init__(self, options: ATOptions, ctx: LossContext):
         super().__init__()
@@ -133,6 +139,7 @@ class NSTLoss(DistillLoss):
 
     Options = NSTOptions
     kind = "feature"
+    examples = ({"student_layers": ["features.1"], "teacher_layers": ["features.1"]},)
     description = "Neuron selectivity transfer: MMD (poly kernel) between channel activation maps"
     paper = (
         "Huang, Wang. Like What You Like: Knowledge Distill via Neuron Selectivity Transfer. "
@@ -141,7 +148,7 @@ class NSTLoss(DistillLoss):
 
     @classmethod
     def taps(cls, options):
-        return paths(options)
+        return options.paths()
 
     def __init__(self, options: NSTOptions, ctx: LossContext):
         super().__init__()

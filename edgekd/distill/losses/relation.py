@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from edgekd.distill.losses import LOSSES, DistillLoss, LossContext, Outputs
-from edgekd.distill.losses.common import OptionalPair, paths, pick, shape_of
+from edgekd.distill.losses.common import OptionalPair, pick, shape_of
 
 
 class _RelationLoss(DistillLoss):
@@ -20,7 +20,7 @@ class _RelationLoss(DistillLoss):
 
     @classmethod
     def taps(cls, options):
-        return paths(options)
+        return options.paths()
 
     def __init__(self, options, ctx: LossContext):
         super().__init__()
@@ -63,6 +63,7 @@ class RKDLoss(_RelationLoss):
     """lambda_D * Huber(distance relations) + lambda_A * Huber(angle relations)."""
 
     Options = RKDOptions
+    examples = ({"student_layer": "pool", "teacher_layer": "pool"}, {})
     description = "Relational KD: match mean-normalised pairwise distances and triplet angles"
     paper = "Park, Kim, Lu, Cho. Relational Knowledge Distillation. CVPR 2019"
 
@@ -92,6 +93,7 @@ class PKTLoss(_RelationLoss):
     """
 
     Options = PKTOptions
+    examples = ({"student_layer": "features.1", "teacher_layer": "features.1"}, {})
     description = (
         "Probabilistic knowledge transfer: match conditional probability distributions "
         "of the samples built from a cosine kernel"
@@ -125,6 +127,7 @@ class SPLoss(_RelationLoss):
     """
 
     Options = SPOptions
+    examples = ({"student_layer": "features.0", "teacher_layer": "features.0"}, {})
     description = "Similarity-preserving KD: match the batch's pairwise activation similarities"
     paper = "Tung, Mori. Similarity-Preserving Knowledge Distillation. ICCV 2019"
 

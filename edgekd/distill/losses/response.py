@@ -52,6 +52,7 @@ class DKDLoss(DistillLoss):
 
     Options = DKDOptions
     kind = "response"
+    examples = ({"warmup": 0.0},)  # no ramp: one batch shows the whole loss
     description = "Decoupled KD: target-class (binary) KD and non-target-class KD weighted apart"
     paper = "Zhao, Cui, Song, Qiu, Liang. Decoupled Knowledge Distillation. CVPR 2022"
 

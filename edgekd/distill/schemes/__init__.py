@@ -1,10 +1,10 @@
 """Registered distillation schemes: how teacher(s) and student(s) are trained together.
 
-A scheme is a class with an `Options` model (the YAML `distill.options`), a `kind`, a
-`description`, a `paper` and `run(job) -> nn.Module` that returns the trained student to
-export. Optional: `needs_teacher = False` (its stage then neither gets nor depends on a
-teacher, and the pipeline may have none) and `check(cfg, student, where)` to refuse a
-pipeline the scheme cannot run.
+A scheme is a `Scheme` subclass: an `Options` model (the YAML `distill.options`), a `kind`,
+a `description`, a `paper` and `run(job) -> nn.Module` that returns the trained student to
+export. The base carries the defaults a scheme may change: `needs_teacher = True` (False:
+its stage neither gets nor depends on a teacher, and the pipeline may have none) and
+`check(cfg, student, where)`, a no-op, to refuse a pipeline the scheme cannot run.
 """
 
 from __future__ import annotations
@@ -12,20 +12,41 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 from torch import nn
 
-from edgekd.config.schema import DistillConfig, TrainConfig
+from edgekd.config.schema import DistillConfig, PipelineConfig, StudentConfig, TrainConfig
 from edgekd.data import Splits
 from edgekd.distill.losses import LOSSES, LossContext, Outputs
 from edgekd.distill.taps import probe_shapes
 from edgekd.progress import Reporter
-from edgekd.registry import Registry
+from edgekd.registry import Plugin, Registry
 
-SCHEMES: Registry = Registry("distillation scheme", "edgekd.distill.schemes")
+SCHEMES: Registry[type[Scheme]] = Registry("distillation scheme", "edgekd.distill.schemes")
+
+
+class Scheme(Plugin):
+    """The contract of a KD scheme; instantiated per stage, then `run(job)`.
+
+    `examples` are `distill.options` the shared tests run the scheme with on a two-block
+    cnn1d student (`features.0`, `features.1`), with the `kd` loss.
+    """
+
+    kind: ClassVar[str] = "scheme"  # e.g. scheme/offline, algorithm/adversarial
+    paper: ClassVar[str] = ""
+    needs_teacher: ClassVar[bool] = True
+
+    @classmethod
+    def check(cls, cfg: PipelineConfig, student: StudentConfig, where: str) -> None:
+        """Raise a ConfigError, at config load, for a pipeline this scheme cannot run."""
+
+    def run(self, job: DistillJob) -> nn.Module:
+        """Train `job.student` (and whatever helps it) and return the student to export."""
+        raise NotImplementedError
 
 
 @dataclass
@@ -42,9 +63,9 @@ class DistillJob:
     build_student: Callable[[], nn.Module]
     info: dict = field(default_factory=dict)  # what the scheme reports into the stage record
 
-    def options(self, scheme) -> object:
-        """The scheme's validated `Options` (validated at config load too)."""
-        return scheme.Options.model_validate(self.distill.options)
+    def options(self, scheme: type[Scheme]) -> BaseModel:
+        """The scheme's typed `Options`, as parsed at config load."""
+        return scheme.parse_options(self.distill.options)
 
     def fit(
         self,
@@ -88,9 +109,9 @@ class WeightedLosses(nn.Module):
         super().__init__()
         self.ce_weight = cfg.ce_weight
         self.weights = [spec.weight for spec in cfg.losses]
+        classes = [LOSSES.get(s.name) for s in cfg.losses]
         self.losses = nn.ModuleList(
-            LOSSES.get(s.name)(LOSSES.get(s.name).Options.model_validate(s.options), ctx)
-            for s in cfg.losses
+            cls(cls.parse_options(s.options), ctx) for cls, s in zip(classes, cfg.losses)
         )
 
     @staticmethod
@@ -99,7 +120,7 @@ class WeightedLosses(nn.Module):
         s_paths, t_paths = [], []
         for spec in cfg.losses:
             cls = LOSSES.get(spec.name)
-            s, t = cls.taps(cls.Options.model_validate(spec.options))
+            s, t = cls.taps(cls.parse_options(spec.options))
             s_paths += s
             t_paths += t
         return list(dict.fromkeys(s_paths)), list(dict.fromkeys(t_paths))
@@ -113,12 +134,6 @@ class WeightedLosses(nn.Module):
         for w, loss in zip(self.weights, self.losses):
             total = total + w * loss(out)
         return total
-
-
-class NoOptions(BaseModel):
-    """A scheme without options of its own."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def loss_context(job: DistillJob, student: nn.Module, teacher: nn.Module | None, t_shape=None):
@@ -141,13 +156,13 @@ def freeze(model: nn.Module) -> nn.Module:
     return model
 
 
-def check_response_only(student, where: str, why: str) -> None:
+def check_response_only(student: StudentConfig, where: str, why: str) -> None:
     """Refuse losses that read feature taps where the scheme has only logits to give."""
     from edgekd.errors import ConfigError
 
     for j, spec in enumerate(student.distill.losses):
         cls = LOSSES.get(spec.name)
-        s, t = cls.taps(cls.Options.model_validate(spec.options))
+        s, t = cls.taps(cls.parse_options(spec.options))
         if s or t or cls.kind != "response":
             raise ConfigError(
                 f"{where}.losses[{j}]: loss '{spec.name}' is a {cls.kind} loss, but scheme "

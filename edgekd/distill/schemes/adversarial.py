@@ -16,7 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 
 from edgekd.distill.losses import Outputs
-from edgekd.distill.schemes import SCHEMES, DistillJob, WeightedLosses, freeze, loss_context
+from edgekd.distill.schemes import (
+    SCHEMES,
+    DistillJob,
+    Scheme,
+    WeightedLosses,
+    freeze,
+    loss_context,
+)
 from edgekd.distill.taps import Taps, adapter, probe_shapes
 
 
@@ -55,9 +62,10 @@ def flat(x: torch.Tensor) -> torch.Tensor:
 
 
 @SCHEMES.register("adversarial")
-class AdversarialKD:
+class AdversarialKD(Scheme):
     Options = Options
     kind = "algorithm/adversarial"
+    examples = ({}, {"on": "features", "student_tap": "features.1", "teacher_tap": "features.0"})
     description = "a discriminator tells teacher from student logits/features; trained jointly"
     paper = (
         "Xu, Hsu, Huang. Training Shallow and Thin Networks for Acceleration via Knowledge "

@@ -9,19 +9,18 @@ from __future__ import annotations
 
 from torch import nn
 
-from edgekd.distill.schemes import SCHEMES, DistillJob, NoOptions, check_response_only
+from edgekd.distill.schemes import SCHEMES, DistillJob, Scheme, check_response_only
 from edgekd.distill.schemes.offline import distill_loop
 
 
 @SCHEMES.register("black-box")
-class BlackBox:
-    Options = NoOptions
+class BlackBox(Scheme):
     kind = "algorithm/black-box"
     description = "response KD from a black-box teacher, e.g. an ONNX file run in ONNX Runtime"
     paper = "Hinton, Vinyals, Dean. Distilling the Knowledge in a Neural Network. 2015"
 
-    @staticmethod
-    def check(cfg, student, where: str) -> None:
+    @classmethod
+    def check(cls, cfg, student, where: str) -> None:
         check_response_only(student, where, "sees only the teacher's outputs")
 
     def run(self, job: DistillJob) -> nn.Module:

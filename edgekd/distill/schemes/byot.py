@@ -16,6 +16,7 @@ from edgekd.distill.losses import Outputs
 from edgekd.distill.schemes import (
     SCHEMES,
     DistillJob,
+    Scheme,
     WeightedLosses,
     check_response_only,
     loss_context,
@@ -59,18 +60,19 @@ class HeadInput:
 
 
 @SCHEMES.register("byot")
-class BeYourOwnTeacher:
+class BeYourOwnTeacher(Scheme):
     Options = Options
     kind = "scheme/self"
     needs_teacher = False
+    examples = ({"taps": ["features.1"]},)
     description = "self-distillation: auxiliary heads on taps learn from the deepest classifier"
     paper = (
         "Zhang, Song, Gao, Chen, Bao, Ma. Be Your Own Teacher: Improve the Performance of "
         "Convolutional Neural Networks via Self Distillation. ICCV 2019"
     )
 
-    @staticmethod
-    def check(cfg, student, where: str) -> None:
+    @classmethod
+    def check(cls, cfg, student, where: str) -> None:
         check_response_only(student, where, "distils between its own classifiers' logits")
 
     def run(self, job: DistillJob) -> nn.Module:

@@ -9,24 +9,23 @@ from __future__ import annotations
 
 from torch import nn
 
-from edgekd.distill.schemes import SCHEMES, DistillJob, NoOptions
+from edgekd.distill.schemes import SCHEMES, DistillJob, Scheme
 from edgekd.distill.schemes.offline import distill_loop
 from edgekd.errors import ConfigError
 
 
 @SCHEMES.register("cross-modal")
-class CrossModal:
-    Options = NoOptions
+class CrossModal(Scheme):
     kind = "algorithm/cross-modal"
     description = "teacher and student read different views of the same samples (paired data)"
     paper = "Gupta, Hoffman, Malik. Cross Modal Distillation for Supervision Transfer. CVPR 2016"
 
-    @staticmethod
-    def check(cfg, student, where: str) -> None:
+    @classmethod
+    def check(cls, cfg, student, where: str) -> None:
         from edgekd.data import DATASETS
 
-        if not getattr(DATASETS.get(cfg.data.dataset), "paired", False):
-            paired = [n for n, d in DATASETS.items() if getattr(d, "paired", False)]
+        if not DATASETS.get(cfg.data.dataset).paired:
+            paired = [n for n, d in DATASETS.items() if d.paired]
             raise ConfigError(
                 f"{where}: scheme 'cross-modal' needs a dataset with a teacher view and a "
                 f"student view of each sample; '{cfg.data.dataset}' has one view. Paired "

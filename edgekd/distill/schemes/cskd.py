@@ -16,7 +16,7 @@ from edgekd.distill.losses import Outputs
 from edgekd.distill.schemes import (
     SCHEMES,
     DistillJob,
-    NoOptions,
+    Scheme,
     WeightedLosses,
     check_response_only,
     loss_context,
@@ -38,8 +38,7 @@ def partners(y: np.ndarray, classes: dict, idx: torch.Tensor, gen: torch.Generat
 
 
 @SCHEMES.register("cs-kd")
-class ClassWiseSelfKD:
-    Options = NoOptions
+class ClassWiseSelfKD(Scheme):
     kind = "scheme/self"
     needs_teacher = False
     description = "class-wise self-KD: predictions on same-class samples teach each other"
@@ -48,8 +47,8 @@ class ClassWiseSelfKD:
         "Distillation. CVPR 2020"
     )
 
-    @staticmethod
-    def check(cfg, student, where: str) -> None:
+    @classmethod
+    def check(cls, cfg, student, where: str) -> None:
         check_response_only(student, where, "has only the student's own logits as teacher")
 
     def run(self, job: DistillJob) -> nn.Module:

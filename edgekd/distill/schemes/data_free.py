@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from edgekd.distill.schemes import SCHEMES, DistillJob, freeze
+from edgekd.distill.schemes import SCHEMES, DistillJob, Scheme, freeze
 from edgekd.distill.schemes.offline import distill_loop
 from edgekd.errors import ConfigError
 
@@ -113,9 +113,10 @@ def _invert(teacher, stats: BNStatistics, x, y, opts: Options):
 
 
 @SCHEMES.register("data-free")
-class DataFree:
+class DataFree(Scheme):
     Options = Options
     kind = "algorithm/data-free"
+    examples = ({"num_samples": 96, "batch_size": 48, "steps": 3},)  # a short synthesis
     description = "no training data: distil on inputs synthesised from teacher BN statistics"
     paper = (
         "Yin, Molchanov, Li, Alvarez, Mallya, Hoiem, Jha, Kautz. Dreaming to Distill: "

@@ -15,10 +15,17 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
+from edgekd.distill.cache import teacher_logits
 from edgekd.distill.losses import Outputs
-from edgekd.distill.schemes import SCHEMES, DistillJob, WeightedLosses, freeze, loss_context
+from edgekd.distill.schemes import (
+    SCHEMES,
+    DistillJob,
+    Scheme,
+    WeightedLosses,
+    freeze,
+    loss_context,
+)
 from edgekd.distill.taps import Taps
-from edgekd.distill.trainer import predict_logits
 from edgekd.errors import ConfigError
 
 
@@ -43,7 +50,7 @@ def teacher_weights(t_logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 @SCHEMES.register("multi-teacher")
-class MultiTeacher:
+class MultiTeacher(Scheme):
     Options = Options
     kind = "algorithm/multi-teacher"
     description = "2+ teachers: averaged or confidence-weighted logits; features from one"
@@ -52,10 +59,10 @@ class MultiTeacher:
         "Wang. Confidence-Aware Multi-Teacher Knowledge Distillation. ICASSP 2022"
     )
 
-    @staticmethod
-    def check(cfg, student, where: str) -> None:
+    @classmethod
+    def check(cls, cfg, student, where: str) -> None:
         teachers = cfg.all_teachers
-        opts = Options.model_validate(student.distill.options)
+        opts: Options = cls.parse_options(student.distill.options)
         if len(teachers) < 2:
             raise ConfigError(
                 f"{where}: scheme 'multi-teacher' needs 2 or more teachers; the pipeline has "
@@ -73,8 +80,18 @@ class MultiTeacher:
         chosen, student = teachers[opts.feature_teacher], job.student
         s_paths, t_paths = WeightedLosses.required_taps(job.distill)
         losses = WeightedLosses(job.distill, loss_context(job, student, chosen))
-        static = job.splits.augmentation() is None
-        cached = [predict_logits(t, job.splits.x["train"]) for t in teachers] if static else None
+        # Only the logits are cached, so losses that read the chosen teacher's layers keep
+        # the cache exact: that teacher still runs on every batch to fill its taps.
+        cached = teacher_logits(
+            job.distill.cache_teacher_outputs,
+            teachers,
+            job.splits.x["train"],
+            [],
+            job.reporter,
+            job.label,
+            augmented=job.splits.augmentation() is not None,
+        )
+        job.info["teacher_outputs_cached"] = cached is not None
 
         with Taps(student, s_paths) as s_taps, Taps(chosen, t_paths) as t_taps:
 

@@ -15,7 +15,7 @@ from edgekd.distill.losses import Outputs
 from edgekd.distill.schemes import (
     SCHEMES,
     DistillJob,
-    NoOptions,
+    Scheme,
     WeightedLosses,
     freeze,
     loss_context,
@@ -48,13 +48,14 @@ def distill_loop(
     t_in = torch.as_tensor(teacher_x) if teacher_x is not None else None
     cached = teacher_logits(
         job.distill.cache_teacher_outputs,
-        teacher,
+        [teacher],
         x if teacher_x is None else teacher_x,
         t_paths,
         job.reporter,
         job.label,
         augmented,
     )
+    cached = cached[0] if cached is not None else None
     job.info["teacher_outputs_cached"] = cached is not None  # shown in stage.json
 
     with Taps(student, s_paths) as s_taps, Taps(teacher, t_paths) as t_taps:
@@ -75,8 +76,7 @@ def distill_loop(
 
 
 @SCHEMES.register("offline")
-class Offline:
-    Options = NoOptions
+class Offline(Scheme):
     kind = "scheme/offline"
     description = "frozen pre-trained teacher; the student learns from its outputs"
     paper = "Hinton, Vinyals, Dean. Distilling the Knowledge in a Neural Network. 2015"

@@ -6,16 +6,24 @@ predictions (detached), averaged over the other peers. Peer 0 is the student tha
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from torch import nn
 
+from edgekd.config.schema import PluginOptions
 from edgekd.distill.losses import Outputs
 from edgekd.distill.schemes import (
     SCHEMES,
     DistillJob,
+    Scheme,
     WeightedLosses,
     check_response_only,
     loss_context,
@@ -24,9 +32,11 @@ from edgekd.distill.trainer import accuracy
 
 
 class PeerSpec(BaseModel):
+    """A peer's model; its options are parsed into that model family's `Options` here."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
     model: str
-    options: dict[str, Any] = Field(default_factory=dict)
+    options: PluginOptions = Field(default_factory=dict)
 
     @field_validator("model")
     @classmethod
@@ -36,6 +46,19 @@ class PeerSpec(BaseModel):
         if v not in MODELS:
             raise ValueError(f"unknown model '{v}'; registered models: {', '.join(MODELS.names())}")
         return v
+
+    @field_validator("options")
+    @classmethod
+    def _typed(cls, v, info: ValidationInfo):
+        from edgekd.models import MODELS
+
+        if "model" not in info.data:  # the model name failed; that error is reported
+            return v
+        try:
+            return MODELS.get(info.data["model"]).parse_options(v)
+        except ValidationError as err:
+            what = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+            raise ValueError(f"options of model '{info.data['model']}': {what}") from None
 
 
 class Options(BaseModel):
@@ -54,15 +77,16 @@ class Options(BaseModel):
 
 
 @SCHEMES.register("dml")
-class DeepMutualLearning:
+class DeepMutualLearning(Scheme):
     Options = Options
     kind = "scheme/online"
     needs_teacher = False
+    examples = ({"peers": 3},)
     description = "deep mutual learning: 2+ peers trained together from scratch, peer 0 exported"
     paper = "Zhang, Xiang, Hospedales, Lu. Deep Mutual Learning. CVPR 2018"
 
-    @staticmethod
-    def check(cfg, student, where: str) -> None:
+    @classmethod
+    def check(cls, cfg, student, where: str) -> None:
         check_response_only(student, where, "passes only the peers' logits between them")
 
     def run(self, job: DistillJob) -> nn.Module:

@@ -20,6 +20,7 @@ from edgekd.distill.losses import Outputs
 from edgekd.distill.schemes import (
     SCHEMES,
     DistillJob,
+    Scheme,
     WeightedLosses,
     check_response_only,
     loss_context,
@@ -44,18 +45,19 @@ def virtual_teacher_logits(y: torch.Tensor, num_classes: int, correct_prob: floa
 
 
 @SCHEMES.register("tf-kd")
-class TeacherFreeKD:
+class TeacherFreeKD(Scheme):
     Options = Options
     kind = "scheme/self"
     needs_teacher = False
+    examples = ({"correct_prob": 0.9}, {"teacher": "self"})
     description = "teacher-free KD: a virtual teacher (designed distribution) or a self-teacher"
     paper = (
         "Yuan, Tay, Li, Wang, Feng. Revisiting Knowledge Distillation via Label Smoothing "
         "Regularization. CVPR 2020"
     )
 
-    @staticmethod
-    def check(cfg, student, where: str) -> None:
+    @classmethod
+    def check(cls, cfg, student, where: str) -> None:
         check_response_only(student, where, "has only a (virtual) teacher's logits")
 
     def run(self, job: DistillJob) -> nn.Module:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from edgekd.models import MODELS
+from edgekd.models import MODELS, ModelFamily, need_rank
 
 
 class Options(BaseModel):
@@ -37,12 +37,16 @@ class CNN1DNet(nn.Module):
 
 
 @MODELS.register("cnn1d")
-class CNN1D:
+class CNN1D(ModelFamily):
     Options = Options
     description = "1-D conv net (conv-bn-relu blocks, global pooling); knobs: channels, kernel"
+    examples = ({"channels": [4, 4]}, {"channels": [4], "batchnorm": False, "kernel_size": 3})
+    example_shapes = ((1, 40), (2, 9))
+
+    @staticmethod
+    def check_input(options: Options, input_shape, where: str) -> None:
+        need_rank(input_shape, (2,), "model 'cnn1d' reads (channels, length) samples", where)
 
     @staticmethod
     def build(options: Options, input_shape, num_classes: int) -> nn.Module:
-        if len(input_shape) != 2:
-            raise ValueError(f"cnn1d expects (channels, length) inputs, got {input_shape}")
         return CNN1DNet(input_shape[0], input_shape[1], options, num_classes)

@@ -7,7 +7,7 @@ import math
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from edgekd.models import MODELS
+from edgekd.models import MODELS, ModelFamily, need_rank
 
 
 class Options(BaseModel):
@@ -34,9 +34,15 @@ class MLPNet(nn.Module):
 
 
 @MODELS.register("mlp")
-class MLP:
+class MLP(ModelFamily):
     Options = Options
     description = "multi-layer perceptron over the flattened input; knobs: hidden, dropout"
+    examples = ({"hidden": [8]}, {"hidden": [8, 4], "dropout": 0.1})
+    example_shapes = ((7,), (1, 40), (3, 4, 4))
+
+    @staticmethod
+    def check_input(options: Options, input_shape, where: str) -> None:
+        need_rank(input_shape, None, "model 'mlp' reads non-empty samples (flattened)", where)
 
     @staticmethod
     def build(options: Options, input_shape, num_classes: int) -> nn.Module:

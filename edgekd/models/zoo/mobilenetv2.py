@@ -10,7 +10,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from edgekd.models import MODELS, bn_nd, conv_nd
+from edgekd.models import MODELS, ModelFamily, bn_nd, conv_nd, need_rank
 
 # expansion t, channels c, repeats n, stride s (CIFAR: stride 1 in the first two stages)
 SETTINGS = [
@@ -82,12 +82,17 @@ class MobileNetV2Net(nn.Module):
 
 
 @MODELS.register("mobilenetv2")
-class MobileNetV2:
+class MobileNetV2(ModelFamily):
     Options = Options
     description = "MobileNetV2 for CIFAR-size inputs (width_mult knob; 0.5 = KD benchmarks)"
+    examples = ({"width_mult": 0.25, "last_channels": 32},)
+    example_shapes = ((3, 8, 8), (1, 16))
+
+    @staticmethod
+    def check_input(options: Options, input_shape, where: str) -> None:
+        what = "model 'mobilenetv2' reads (channels, length) or (channels, height, width) samples"
+        need_rank(input_shape, (2, 3), what, where)
 
     @staticmethod
     def build(options: Options, input_shape, num_classes: int) -> nn.Module:
-        if len(input_shape) not in (2, 3):
-            raise ValueError(f"mobilenetv2 expects (C, L) or (C, H, W) inputs, got {input_shape}")
         return MobileNetV2Net(len(input_shape) - 1, input_shape[0], options, num_classes)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from torch import nn
 
-from edgekd.models import MODELS, bn_nd, conv_nd
+from edgekd.models import MODELS, ModelFamily, bn_nd, conv_nd, need_rank
 
 
 class Options(BaseModel):
@@ -73,12 +73,17 @@ class ResNetCifar(nn.Module):
 
 
 @MODELS.register("resnet")
-class ResNet:
+class ResNet(ModelFamily):
     Options = Options
     description = "CIFAR-style ResNet (depth 6n+2, width knobs); 1-D or 2-D inputs"
+    examples = ({"depth": 8, "width": 4},)
+    example_shapes = ((3, 8, 8), (1, 16))
+
+    @staticmethod
+    def check_input(options: Options, input_shape, where: str) -> None:
+        what = "model 'resnet' reads (channels, length) or (channels, height, width) samples"
+        need_rank(input_shape, (2, 3), what, where)
 
     @staticmethod
     def build(options: Options, input_shape, num_classes: int) -> nn.Module:
-        if len(input_shape) not in (2, 3):
-            raise ValueError(f"resnet expects (C, L) or (C, H, W) inputs, got {input_shape}")
         return ResNetCifar(len(input_shape) - 1, input_shape[0], options, num_classes)

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from edgekd.models import MODELS, bn_nd, conv_nd
+from edgekd.models import MODELS, ModelFamily, bn_nd, conv_nd, need_rank
 
 STAGES = {  # convs per stage, in units of `width` x (1, 2, 4, 8, 8)
     8: [1, 1, 1, 1, 1],
@@ -51,12 +51,17 @@ class VGGNet(nn.Module):
 
 
 @MODELS.register("vgg")
-class VGG:
+class VGG(ModelFamily):
     Options = Options
     description = "VGG-BN for CIFAR (vgg8/11/13/16/19 via depth, width knob); 1-D or 2-D"
+    examples = ({"depth": 8, "width": 4},)
+    example_shapes = ((3, 8, 8), (1, 16))
+
+    @staticmethod
+    def check_input(options: Options, input_shape, where: str) -> None:
+        what = "model 'vgg' reads (channels, length) or (channels, height, width) samples"
+        need_rank(input_shape, (2, 3), what, where)
 
     @staticmethod
     def build(options: Options, input_shape, num_classes: int) -> nn.Module:
-        if len(input_shape) not in (2, 3):
-            raise ValueError(f"vgg expects (C, L) or (C, H, W) inputs, got {input_shape}")
         return VGGNet(len(input_shape) - 1, input_shape[0], options, num_classes)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from torch import nn
 
-from edgekd.models import MODELS, bn_nd, conv_nd
+from edgekd.models import MODELS, ModelFamily, bn_nd, conv_nd, need_rank
 
 
 class Options(BaseModel):
@@ -72,12 +72,17 @@ class WideResNet(nn.Module):
 
 
 @MODELS.register("wrn")
-class WRN:
+class WRN(ModelFamily):
     Options = Options
     description = "Wide ResNet WRN-depth-k (wrn_16_2, wrn_40_2, ...); 1-D or 2-D inputs"
+    examples = ({"depth": 10, "widen_factor": 1},)
+    example_shapes = ((3, 8, 8), (1, 16))
+
+    @staticmethod
+    def check_input(options: Options, input_shape, where: str) -> None:
+        what = "model 'wrn' reads (channels, length) or (channels, height, width) samples"
+        need_rank(input_shape, (2, 3), what, where)
 
     @staticmethod
     def build(options: Options, input_shape, num_classes: int) -> nn.Module:
-        if len(input_shape) not in (2, 3):
-            raise ValueError(f"wrn expects (C, L) or (C, H, W) inputs, got {input_shape}")
         return WideResNet(len(input_shape) - 1, input_shape[0], options, num_classes)
