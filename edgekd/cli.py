@@ -93,7 +93,7 @@ def run(
     from edgekd.config.load import load_pipeline
     from edgekd.engine import run_pipeline
     from edgekd.progress import Reporter
-    from edgekd.report.build import load_report
+    from edgekd.report.load import load_report
     from edgekd.report.table import print_table
 
     cfg = load_pipeline(pipeline, seed=seed)
@@ -127,7 +127,7 @@ def report(
     import json
 
     from edgekd.errors import ConfigError
-    from edgekd.report.build import load_report
+    from edgekd.report.load import load_report
     from edgekd.report.table import print_table
 
     rep = load_report(run_dir)
@@ -137,7 +137,7 @@ def report(
             "--budget-ms 0.5 --target cpu-onnxruntime."
         )
     if json_out:
-        print(json.dumps(rep, indent=2))
+        print(json.dumps(rep.to_json(), indent=2))
     elif compare is not None:
         from edgekd.report.query import print_compare
 
@@ -229,12 +229,12 @@ def targets() -> None:
         table.add_column(col, overflow="fold")
     for name, path in available_targets().items():
         t = load_target(str(path))
-        reason = BACKENDS.get(t.runtime)(t).available()
+        status = BACKENDS.get(t.runtime)(t).status()
         table.add_row(
             name,
             t.runtime,
             ",".join(t.precisions),
-            "yes" if reason is None else f"no: {reason}",
+            "yes" if status.runs_here else f"no: {status.reason}",
             str(path),
         )
     Console().print(table)
@@ -255,15 +255,13 @@ def doctor() -> None:
         table.add_column(col, overflow="fold")
     for name, cls in BACKENDS.items():
         backend = cls(TargetConfig(name="doctor", runtime=name))
-        reason = backend.available()
+        status = backend.status()
         have = package_versions(*cls.packages)
-        missing = [p for p in cls.packages if p not in have]
-        hint = getattr(cls, "install_hint", "") or (f"pip install {' '.join(missing)}")
         table.add_row(
             name,
-            "ok" if reason is None else f"missing: {reason}",
+            "ok" if status.runs_here else f"{status.state}: {status.reason}",
             ", ".join(f"{k} {v}" for k, v in have.items()) or "-",
-            "-" if reason is None else hint,
+            "-" if status.runs_here else backend.install_text(),
         )
     Console().print(table)
 

@@ -28,17 +28,18 @@ DEVICE_TARGETS = ["jetson-orin-nano", "raspberry-pi-5"]
 
 def available_locally() -> list[str]:
     return [
-        t for r, t in LOCAL_TARGETS.items() if BACKENDS.get(r)(load_target(t)).available() is None
+        t for r, t in LOCAL_TARGETS.items() if BACKENDS.get(r)(load_target(t)).status().runs_here
     ]
 
 
 @functools.cache
 def tiny_run() -> tuple[Path, dict]:
-    """Run the tiny pipeline for every available local target plus the device targets."""
+    """Run the tiny pipeline for every available local target plus the device targets;
+    returns the run folder and its report as the JSON a user reads."""
     from edgekd.config.load import load_pipeline
     from edgekd.engine import run_pipeline
     from edgekd.progress import Reporter
-    from edgekd.report.build import load_report
+    from edgekd.report.load import load_report
 
     root = Path(tempfile.mkdtemp(prefix="edgekd-backends-"))
     cfg = copy.deepcopy(TINY)
@@ -47,7 +48,7 @@ def tiny_run() -> tuple[Path, dict]:
     path = root / "tiny.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     run_dir = run_pipeline(load_pipeline(path), path, None, root / "run", Reporter(quiet=True))
-    return run_dir, load_report(run_dir)
+    return run_dir, load_report(run_dir).to_json()  # read back through the typed Report
 
 
 def rows(report: dict, **match) -> list[dict]:

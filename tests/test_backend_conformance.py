@@ -31,9 +31,9 @@ def _target_or_skip(runtime: str) -> str:
     if runtime not in LOCAL_TARGETS:
         pytest.skip(f"'{runtime}' has no target measured on this machine (see its own test file)")
     target = LOCAL_TARGETS[runtime]
-    reason = BACKENDS.get(runtime)(load_target(target)).available()
-    if reason is not None:
-        pytest.skip(f"{runtime} is not installed here: {reason}")
+    status = BACKENDS.get(runtime)(load_target(target)).status()
+    if not status.runs_here:
+        pytest.skip(f"{runtime} does not run here: {status.reason}")
     return target
 
 

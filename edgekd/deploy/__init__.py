@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from importlib import resources
 from pathlib import Path
 
 import edgekd
@@ -30,16 +29,15 @@ def write_bundle(run_dir: Path, target, backend, m, precision: str, comp, data, 
     tmp.mkdir(parents=True)
     for f in comp.info["files"]:
         shutil.copyfile(comp.path / f, tmp / f)
-    runtime = getattr(backend, "predict_template", target.runtime).replace("-", "_")
-    template = resources.files("edgekd.deploy") / "templates" / f"predict_{runtime}.py"
-    if template.is_file():
-        shutil.copyfile(str(template), tmp / "predict.py")
+    script = backend.predict_script()
+    if script is not None:
+        (tmp / "predict.py").write_bytes(script.read_bytes())
     info = m.stage.info
     shape = info.get("input_shape", data.info["input_shape"])  # a model's own view
     manifest = {
         "schema": SCHEMA,
         "model": m.label,
-        "role": m.role,
+        "role": str(m.role),
         "target": target.name,
         "runtime": target.runtime,
         "precision": precision,
