@@ -26,9 +26,12 @@ from edgekd.backends.base import (
 from edgekd.registry import Registry
 
 BACKENDS: Registry[type[Backend]] = Registry("runtime", "edgekd.backends")
+# (target, runtime) that `edgekd profile model.onnx` measures a plain ONNX file on by default
+PLAIN_ONNX_TARGET = ("cpu-onnxruntime", "onnxruntime")
 
 __all__ = [
     "BACKENDS",
+    "PLAIN_ONNX_TARGET",
     "Backend",
     "CompileContext",
     "Runner",

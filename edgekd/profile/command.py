@@ -134,7 +134,9 @@ def bundle_job(path: Path, target_name: str | None) -> dict:
 
 
 def onnx_job(path: Path, target_name: str | None) -> dict:
-    target = resolve_target(target_name, "cpu-onnxruntime", "onnxruntime")
+    from edgekd.backends import PLAIN_ONNX_TARGET
+
+    target = resolve_target(target_name, *PLAIN_ONNX_TARGET)
     shape = onnx_input_shape(path)
     return {
         "target": target,
@@ -143,7 +145,7 @@ def onnx_job(path: Path, target_name: str | None) -> dict:
         "shape": shape,
         "precision": "fp32",
         "onnx": path,
-        "compile": True,  # into the target's artifact (for ONNX Runtime: a copy)
+        "compile": True,  # into the target's artifact (may be a plain copy)
     }
 
 

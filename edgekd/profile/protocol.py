@@ -32,6 +32,14 @@ class DataRef(BaseModel):
     y: str = "y_test"
 
 
+class PluginRef(BaseModel):
+    """A backend registered from outside edgekd/backends: the worker imports its file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    file: str
+    name: str  # the class's name in that file
+
+
 class ProfileSpec(BaseModel):
     """One artifact to measure, with the settings to measure it under."""
 
@@ -47,6 +55,7 @@ class ProfileSpec(BaseModel):
     batch: int | None = None  # throughput batch; None: profile.throughput_batch
     dtype: str = "float32"
     out: str | None = None  # where the worker writes its result
+    plugin: PluginRef | None = None  # the target's backend, when it is not edgekd's own
 
     def to_json(self) -> str:
         return self.model_dump_json(by_alias=True)
@@ -66,6 +75,7 @@ def make_spec(
 ) -> ProfileSpec:
     data = DataRef(npz=str(Path(data_npz).resolve()), x=x_key) if data_npz else None
     return ProfileSpec(
+        plugin=plugin_ref(target.runtime),
         artifact_dir=str(Path(artifact_dir).resolve()),
         artifact=artifact,
         files=files,
@@ -76,6 +86,19 @@ def make_spec(
         batch=batch,
         dtype=dtype,
     )
+
+
+def plugin_ref(runtime: str) -> PluginRef | None:
+    """Where the worker finds a backend that edgekd/backends does not hold (registered by a
+    test or a user's own code in this process), so it can load and measure its artifacts."""
+    import inspect
+
+    from edgekd.backends import BACKENDS
+
+    cls = BACKENDS.get(runtime)
+    if cls.__module__.split(".")[0] == "edgekd":
+        return None
+    return PluginRef(file=str(Path(inspect.getfile(cls)).resolve()), name=cls.__qualname__)
 
 
 def error_payload(exc: EdgeKDError) -> dict:

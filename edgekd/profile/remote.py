@@ -177,6 +177,9 @@ def _profile_in(client, spec: ProfileSpec, remote: str, opts, timeout: float, ho
     if spec.data is not None:
         sftp.putfo(io.BytesIO(test_split_npz(spec.data)), f"{remote}/data.npz")
         update["data"] = spec.data.model_copy(update={"npz": f"{remote}/data.npz"})
+    if spec.plugin is not None:  # a backend from outside edgekd travels with the spec
+        sftp.put(spec.plugin.file, f"{remote}/plugin_backend.py")
+        update["plugin"] = spec.plugin.model_copy(update={"file": f"{remote}/plugin_backend.py"})
     remote_spec = spec.model_copy(update=update)
     sftp.putfo(io.BytesIO(package_tar()), f"{remote}/edgekd.tar.gz")
     sftp.putfo(io.BytesIO(remote_spec.to_json().encode()), f"{remote}/spec.json")

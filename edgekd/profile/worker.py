@@ -20,7 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekd.profile.protocol import RESULT_SCHEMA, SPEC_SCHEMA, ProfileSpec, error_payload
+from edgekd.profile.protocol import (
+    RESULT_SCHEMA,
+    SPEC_SCHEMA,
+    PluginRef,
+    ProfileSpec,
+    error_payload,
+)
 
 
 def peak_rss_bytes() -> int:
@@ -40,16 +46,30 @@ def peak_rss_bytes() -> int:
     return int(peak if sys.platform == "darwin" else peak * 1024)
 
 
-def load_backend(target):
+def load_backend(target, plugin: PluginRef | None = None):
     """The target's backend, or a clear error where its runtime cannot run here."""
     from edgekd.backends import BACKENDS
     from edgekd.errors import RuntimeMissingError
 
+    if plugin is not None and target.runtime not in BACKENDS:
+        BACKENDS.register(target.runtime)(plugin_class(plugin))
     backend = BACKENDS.get(target.runtime)(target)
     status = backend.status()
     if not status.runs_here:
         raise RuntimeMissingError(f"target '{target.name}' cannot run here: {status.reason}")
     return backend
+
+
+def plugin_class(plugin: PluginRef) -> type:
+    """The backend class from the file it was defined in (the parent process ran it too)."""
+    import importlib.util
+
+    path = Path(plugin.file)
+    found = importlib.util.spec_from_file_location(f"edgekd_plugin_{path.stem}", path)
+    module = importlib.util.module_from_spec(found)
+    sys.modules[found.name] = module
+    found.loader.exec_module(module)
+    return getattr(module, plugin.name)
 
 
 def sample_input(spec: ProfileSpec, x: np.ndarray | None) -> np.ndarray:
@@ -101,7 +121,7 @@ def measure(spec: ProfileSpec) -> dict:
     from edgekd.profile.latency import measure_latency, measure_throughput
 
     cfg, target, folder = spec.profile, spec.target, Path(spec.artifact_dir)
-    backend = load_backend(target)
+    backend = load_backend(target, spec.plugin)
     x, y = load_data(spec)
     rss_start = peak_rss_bytes()
     t0 = time.perf_counter()
