@@ -219,25 +219,10 @@ def verify(
 def targets() -> None:
     """List the known targets and whether their runtime is installed here."""
     from rich.console import Console
-    from rich.table import Table
 
-    from edgekd.backends import BACKENDS
-    from edgekd.config.load import available_targets, load_target
+    from edgekd.doctor import targets_table
 
-    table = Table(title="targets")
-    for col in ("target", "runtime", "precisions", "installed here", "file"):
-        table.add_column(col, overflow="fold")
-    for name, path in available_targets().items():
-        t = load_target(str(path))
-        status = BACKENDS.get(t.runtime)(t).status()
-        table.add_row(
-            name,
-            t.runtime,
-            ",".join(t.precisions),
-            "yes" if status.runs_here else f"no: {status.reason}",
-            str(path),
-        )
-    Console().print(table)
+    Console().print(targets_table())
 
 
 @app.command()
@@ -245,25 +230,10 @@ def targets() -> None:
 def doctor() -> None:
     """Say which runtimes are installed (with versions) and what to install for the rest."""
     from rich.console import Console
-    from rich.table import Table
 
-    from edgekd.backends import BACKENDS, package_versions
-    from edgekd.config.schema import TargetConfig
+    from edgekd.doctor import runtimes_table
 
-    table = Table(title="runtimes")
-    for col in ("runtime", "status", "installed packages", "to install"):
-        table.add_column(col, overflow="fold")
-    for name, cls in BACKENDS.items():
-        backend = cls(TargetConfig(name="doctor", runtime=name))
-        status = backend.status()
-        have = package_versions(*cls.packages)
-        table.add_row(
-            name,
-            "ok" if status.runs_here else f"{status.state}: {status.reason}",
-            ", ".join(f"{k} {v}" for k, v in have.items()) or "-",
-            "-" if status.runs_here else backend.install_text(),
-        )
-    Console().print(table)
+    Console().print(runtimes_table())
 
 
 @app.command()

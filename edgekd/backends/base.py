@@ -66,6 +66,7 @@ class Backend(Plugin):
     precisions: ClassVar[tuple[str, ...]] = ("fp32",)
     predict_template: ClassVar[str | None] = None  # deploy/templates/predict_<this>.py
     compiles_without_runtime: ClassVar[bool] = False  # compile() works where load() cannot
+    built_on_device: ClassVar[tuple[str, ...]] = ()  # files a bundle may gain there, unhashed
 
     def __init__(self, target):
         self.target = target

@@ -77,6 +77,7 @@ class TensorRTBackend(Backend):
     )
     artifact = ENGINE
     compiles_without_runtime = True
+    built_on_device = (ENGINE,)  # build_engine.sh writes it into the bundle
 
     def status(self) -> RuntimeStatus:
         """Compiles only, anywhere without TensorRT: the engine is built on the device."""
@@ -122,7 +123,7 @@ class TensorRTBackend(Backend):
         else:
             info["engine"] = None
             info["not_built"] = NOT_BUILT
-            info["built_on_device"] = [ENGINE]  # build_engine.sh writes it into the bundle
+            info["built_on_device"] = list(self.built_on_device)
         return info | {"files": files, "onnx": name}
 
     def load(self, artifact_dir: Path):

@@ -63,15 +63,7 @@ def profile_path(
 
     path = Path(path)
     profile = profile or ProfileConfig()
-    if path.is_dir():
-        job = bundle_job(path, target_name)
-    elif path.suffix == ".onnx" and path.is_file():
-        job = onnx_job(path, target_name)
-    else:
-        raise ArtifactError(
-            f"'{path}' is neither a deploy bundle (a folder with manifest.json) nor an .onnx "
-            "file. Give runs/<name>/deploy/<target>/<model>-<precision> or a model.onnx."
-        )
+    job = make_job(path, target_name)
     target = job["target"]
     update = {k: v for k, v in (("threads", threads), ("host", host)) if v is not None}
     target = target.model_copy(update=update | ({"ssh": ssh} if ssh else {}))
@@ -95,6 +87,18 @@ def profile_path(
             if host is not None:  # asked for that host by name: say why it failed
                 raise
             return head | estimate_only(job, target, str(exc))
+
+
+def make_job(path: Path, target_name: str | None) -> dict:
+    """What to measure: a verified bundle as it is, or a plain ONNX file to compile first."""
+    if path.is_dir():
+        return bundle_job(path, target_name)
+    if path.suffix == ".onnx" and path.is_file():
+        return onnx_job(path, target_name)
+    raise ArtifactError(
+        f"'{path}' is neither a deploy bundle (a folder with manifest.json) nor an .onnx "
+        "file. Give runs/<name>/deploy/<target>/<model>-<precision> or a model.onnx."
+    )
 
 
 def run_job(artifact_dir, artifact, target, profile, job, batch, files) -> dict:

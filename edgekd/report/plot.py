@@ -28,36 +28,8 @@ def pareto_svg(rows: list[ReportRow], target: str) -> str:
     scale, unit = (1e3, "us") if pts and max(r.p90_ms for r in pts) < 1 else (1.0, "ms")
     fig, ax = plt.subplots(figsize=(7.0, 4.2), dpi=100)
     try:
-        for i, r in enumerate(sorted(pts, key=lambda r: r.p90_ms)):
-            colour = ROLE_COLOURS.get(r.role, "#2ca02c")
-            ax.scatter(
-                r.p90_ms * scale,
-                r.accuracy * 100,
-                marker=SOURCE_MARKERS.get(r.latency_source, "o"),
-                s=60,
-                facecolors="none" if r.estimated else colour,
-                edgecolors=colour,
-                linewidths=1.5,
-                zorder=3,
-            )
-            ax.annotate(
-                f"{r.model}-{r.precision}",
-                (r.p90_ms * scale, r.accuracy * 100),
-                textcoords="offset points",
-                xytext=(5, 4 if i % 2 == 0 else -11),  # alternate: neighbours overlap less
-                fontsize=8,
-            )
-        front = sorted((r for r in pts if r.pareto), key=lambda r: r.p90_ms)
-        if front:
-            ax.step(
-                [r.p90_ms * scale for r in front],
-                [r.accuracy * 100 for r in front],
-                where="post",
-                color="#2ca02c",
-                linewidth=1.2,
-                label="Pareto frontier",
-                zorder=2,
-            )
+        _points(ax, pts, scale)
+        _frontier(ax, pts, scale)
         _legend(ax, pts)
         _x_axis(ax, [r.p90_ms * scale for r in pts])
         ax.set_xlabel(f"p90 latency, batch 1 ({unit})")
@@ -72,6 +44,43 @@ def pareto_svg(rows: list[ReportRow], target: str) -> str:
     svg = buf.getvalue()
     svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)  # RDF licence boilerplate
     return svg[svg.index("<svg") :]
+
+
+def _points(ax, pts: list[ReportRow], scale: float) -> None:
+    """One marker per artifact: colour by role, shape by latency source, estimates hollow."""
+    for i, r in enumerate(sorted(pts, key=lambda r: r.p90_ms)):
+        colour = ROLE_COLOURS.get(r.role, "#2ca02c")
+        ax.scatter(
+            r.p90_ms * scale,
+            r.accuracy * 100,
+            marker=SOURCE_MARKERS.get(r.latency_source, "o"),
+            s=60,
+            facecolors="none" if r.estimated else colour,
+            edgecolors=colour,
+            linewidths=1.5,
+            zorder=3,
+        )
+        ax.annotate(
+            f"{r.model}-{r.precision}",
+            (r.p90_ms * scale, r.accuracy * 100),
+            textcoords="offset points",
+            xytext=(5, 4 if i % 2 == 0 else -11),  # alternate: neighbours overlap less
+            fontsize=8,
+        )
+
+
+def _frontier(ax, pts: list[ReportRow], scale: float) -> None:
+    front = sorted((r for r in pts if r.pareto), key=lambda r: r.p90_ms)
+    if front:
+        ax.step(
+            [r.p90_ms * scale for r in front],
+            [r.accuracy * 100 for r in front],
+            where="post",
+            color="#2ca02c",
+            linewidth=1.2,
+            label="Pareto frontier",
+            zorder=2,
+        )
 
 
 def _legend(ax, pts: list[ReportRow]) -> None:
