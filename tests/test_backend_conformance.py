@@ -62,13 +62,20 @@ def small_model(tmp_path_factory):
     return model, path, x
 
 
-@pytest.mark.parametrize("runtime", BACKENDS.names())
-def test_every_backend_keeps_the_contract(runtime, small_model, tmp_path):
+EXAMPLES = [(name, i) for name, cls in BACKENDS.items() for i in range(len(cls.examples))]
+
+
+@pytest.mark.parametrize("runtime, example", EXAMPLES, ids=[f"{n}-{i}" for n, i in EXAMPLES])
+def test_every_backend_keeps_the_contract(runtime, example, small_model, tmp_path):
+    """With each of the runtime_options sets the backend declares as its examples."""
     from edgekd.backends import CompileContext
     from edgekd.config.schema import TargetConfig
 
     model, onnx_path, x = small_model
-    backend = BACKENDS.get(runtime)(TargetConfig(name="t", runtime=runtime, threads=1))
+    options = BACKENDS.get(runtime).examples[example]
+    target = TargetConfig(name="t", runtime=runtime, threads=1, runtime_options=options)
+    backend = BACKENDS.get(runtime)(target)
+    assert backend.options == backend.Options.model_validate(options)
     context = CompileContext(load_model=lambda: model, val=(x, np.zeros(len(x), np.int64)))
     check_backend_contract(backend, onnx_path, x, tmp_path, context)
 

@@ -132,6 +132,7 @@ class ExecuTorchBackend(Backend):
     packages = ("executorch", "torchao")
     artifact = "model.pte"
     precisions = ("fp32", "int8")
+    examples = ({}, {"max_batch": 8})
 
     def versions(self) -> dict[str, str]:
         return package_versions("executorch", "torch", "torchao")

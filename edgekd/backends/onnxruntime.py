@@ -155,6 +155,7 @@ class OnnxRuntimeBackend(Backend):
     packages = ("onnxruntime",)
     artifact = "model.onnx"
     precisions = ("fp32", "fp16", "int8")
+    examples = ({}, {"graph_optimization_level": "basic", "execution_mode": "parallel"})
 
     def versions(self) -> dict[str, str]:
         import onnxruntime as ort

@@ -176,6 +176,7 @@ class OpenVinoBackend(Backend):
     packages = ("openvino", "nncf")
     artifact = "model.xml"
     precisions = ("fp32", "int8")
+    examples = ({}, {"num_streams": 1, "inference_precision": "auto"})
 
     def compile(
         self,

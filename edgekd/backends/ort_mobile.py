@@ -78,6 +78,7 @@ class OrtMobileBackend(OnnxRuntimeBackend):
     description = "ONNX Runtime Mobile (.ort + required-operators config for a minimal build)"
     artifact = "model.ort"
     predict_template = "onnxruntime"
+    examples = ({}, {"target_platform": "amd64", "int8_mode": "static"})
 
     def compile(
         self,

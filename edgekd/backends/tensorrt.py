@@ -71,6 +71,7 @@ class TensorRTBackend(Backend):
     packages = ("tensorrt", "cuda-python")
     modules = ("tensorrt", "cuda")
     precisions = ("fp32", "fp16", "int8")
+    examples = ({}, {"max_batch": 8, "workspace_mb": 64})
     install_hint = (
         "on a Jetson: use JetPack (TensorRT is preinstalled; pip install cuda-python) or "
         "docker/Dockerfile.jetson; on an x86 NVIDIA GPU: pip install tensorrt cuda-python"
