@@ -46,8 +46,8 @@ class Step:
     @property
     def subject(self) -> Subject:
         m, t = self.model, self.target
-        return Subject(m.label, Role(m.role), m.student, m.stage.info, t.name, t.runtime,
-                       self.precision)  # fmt: skip
+        info = m.stage.info
+        return Subject(m.label, Role(m.role), m.student, info, t.name, t.runtime, self.precision)
 
     @property
     def name(self) -> str:
@@ -77,7 +77,8 @@ class Flow:
 
 
 def plan(models: list, targets: list[TargetConfig]) -> list[Step]:
-    """Every model x target x precision with its action, in report order."""
+    """Every model x target x precision with its action, in report order. A MEASURE step runs
+    here or on the target's host (`target.host`); an unreachable host makes it an estimate."""
     backends = {t.name: BACKENDS.get(t.runtime)(t) for t in targets}
     status = {name: b.status() for name, b in backends.items()}
     action = {
@@ -161,14 +162,14 @@ def compile_step(flow: Flow, step: Step, exp: Exported) -> tuple[StageResult, st
         val=(sp.x["val"], sp.y["val"]),
         accuracy_gate=cfg.accuracy_gate,
     )
+    settings = target_settings(step.target)
     comp = flow.stage(
         "compile",
         f"compile-{step.name}",
-        {"target": target_settings(step.target), "precision": step.precision,
-         "gate": cfg.accuracy_gate},
+        {"target": settings, "precision": step.precision, "gate": cfg.accuracy_gate},
         {"onnx": exp.stage, "data": flow.data},
         lambda d: run_compile(step.backend, exp.onnx, step.precision, sp, d, context),
-    )  # fmt: skip
+    )
     bundle = write_bundle(
         flow.run_dir, step.target, step.backend, m, step.precision, comp, flow.data, exp.stage
     )
