@@ -56,7 +56,8 @@ def profile_bundle(bundle: Path, target_name: str, update: dict | None = None) -
     from edgekd.config.load import load_target
     from edgekd.config.schema import ProfileConfig
     from edgekd.deploy import verify_bundle
-    from edgekd.profile.isolate import make_spec, profile_artifact
+    from edgekd.profile.isolate import profile_artifact
+    from edgekd.profile.protocol import make_spec
 
     manifest = verify_bundle(bundle)
     target = load_target(target_name)

@@ -55,17 +55,19 @@ def measure_peaks(threads: int) -> dict:
 
 def measure(onnx_path: Path, shape: list[int], runtime: str, threads: int) -> float:
     from edgekd.config.schema import ProfileConfig, TargetConfig
-    from edgekd.profile.isolate import make_spec, profile_artifact
+    from edgekd.profile.isolate import profile_artifact
+    from edgekd.profile.protocol import make_spec
 
     profile = ProfileConfig(min_queries=1024, min_time_s=0.5, layers=False, throughput_time_s=0.1)
     target = TargetConfig(name=f"local-{runtime}", runtime=runtime, threads=threads)
     if runtime == "openvino":
         from _models import to_openvino
+        from _peers import BENCHMARK_APP_OPTIONS
 
         xml = to_openvino(onnx_path)
+        target = target.model_copy(update={"runtime_options": BENCHMARK_APP_OPTIONS})
         spec = make_spec(xml.parent, xml.name, target, profile, shape,
                          files=[xml.name, xml.with_suffix(".bin").name])  # fmt: skip
-        spec["runner"] = "openvino-latency"
     else:
         spec = make_spec(onnx_path.parent, "model.onnx", target, profile, shape,
                          files=["model.onnx"])  # fmt: skip

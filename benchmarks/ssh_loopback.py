@@ -14,14 +14,16 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # helpers.sshd
 
 
 def main() -> int:
     from _models import MODELS, export
+    from helpers.sshd import LoopbackSshd, sshd_available
 
     from edgekd.config.schema import ProfileConfig, SshConfig, TargetConfig
-    from edgekd.profile.isolate import make_spec, profile_artifact
-    from edgekd.testing.sshd import LoopbackSshd, sshd_available
+    from edgekd.profile.isolate import profile_artifact
+    from edgekd.profile.protocol import make_spec
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", choices=sorted(MODELS), default="cnn1d")

@@ -93,7 +93,7 @@ def run(
     from edgekd.config.load import load_pipeline
     from edgekd.engine import run_pipeline
     from edgekd.progress import Reporter
-    from edgekd.report.build import load_report
+    from edgekd.report.load import load_report
     from edgekd.report.table import print_table
 
     cfg = load_pipeline(pipeline, seed=seed)
@@ -127,7 +127,7 @@ def report(
     import json
 
     from edgekd.errors import ConfigError
-    from edgekd.report.build import load_report
+    from edgekd.report.load import load_report
     from edgekd.report.table import print_table
 
     rep = load_report(run_dir)
@@ -137,7 +137,7 @@ def report(
             "--budget-ms 0.5 --target cpu-onnxruntime."
         )
     if json_out:
-        print(json.dumps(rep, indent=2))
+        print(json.dumps(rep.to_json(), indent=2))
     elif compare is not None:
         from edgekd.report.query import print_compare
 
@@ -219,25 +219,10 @@ def verify(
 def targets() -> None:
     """List the known targets and whether their runtime is installed here."""
     from rich.console import Console
-    from rich.table import Table
 
-    from edgekd.backends import BACKENDS
-    from edgekd.config.load import available_targets, load_target
+    from edgekd.doctor import targets_table
 
-    table = Table(title="targets")
-    for col in ("target", "runtime", "precisions", "installed here", "file"):
-        table.add_column(col, overflow="fold")
-    for name, path in available_targets().items():
-        t = load_target(str(path))
-        reason = BACKENDS.get(t.runtime)(t).available()
-        table.add_row(
-            name,
-            t.runtime,
-            ",".join(t.precisions),
-            "yes" if reason is None else f"no: {reason}",
-            str(path),
-        )
-    Console().print(table)
+    Console().print(targets_table())
 
 
 @app.command()
@@ -245,27 +230,10 @@ def targets() -> None:
 def doctor() -> None:
     """Say which runtimes are installed (with versions) and what to install for the rest."""
     from rich.console import Console
-    from rich.table import Table
 
-    from edgekd.backends import BACKENDS, package_versions
-    from edgekd.config.schema import TargetConfig
+    from edgekd.doctor import runtimes_table
 
-    table = Table(title="runtimes")
-    for col in ("runtime", "status", "installed packages", "to install"):
-        table.add_column(col, overflow="fold")
-    for name, cls in BACKENDS.items():
-        backend = cls(TargetConfig(name="doctor", runtime=name))
-        reason = backend.available()
-        have = package_versions(*cls.packages)
-        missing = [p for p in cls.packages if p not in have]
-        hint = getattr(cls, "install_hint", "") or (f"pip install {' '.join(missing)}")
-        table.add_row(
-            name,
-            "ok" if reason is None else f"missing: {reason}",
-            ", ".join(f"{k} {v}" for k, v in have.items()) or "-",
-            "-" if reason is None else hint,
-        )
-    Console().print(table)
+    Console().print(runtimes_table())
 
 
 @app.command()

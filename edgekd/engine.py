@@ -1,4 +1,5 @@
-"""Run a pipeline: data -> teacher -> students -> export -> compile x profile -> report.
+"""Run a pipeline: data -> teacher -> students, then per target export -> compile -> profile
+(`edgekd.deploy_flow`), then the report.
 
 Every step goes through the content-addressed StageStore, so an unchanged rerun reuses all
 of it and a changed student or a new target recomputes only what depends on it.
@@ -10,18 +11,15 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgekd.backends import BACKENDS
 from edgekd.config.load import load_target
-from edgekd.config.schema import PipelineConfig, TargetConfig, TeacherConfig
+from edgekd.config.schema import PipelineConfig, TeacherConfig
 from edgekd.distill import distributed as ddp
 from edgekd.distill.schemes import SCHEMES
 from edgekd.hashing import sha256_file
 from edgekd.progress import Reporter
-from edgekd.stages.compile import run_compile, target_settings
+from edgekd.records import Role
 from edgekd.stages.data import load_splits, run_data
-from edgekd.stages.export import run_export
 from edgekd.stages.models import check_model_inputs, load_trained
-from edgekd.stages.profile import run_profile
 from edgekd.stages.train import (
     run_distill,
     run_supervised,
@@ -34,9 +32,12 @@ from edgekd.store import StageResult, StageStore
 @dataclass
 class Trained:
     label: str  # unique name in this run, e.g. "teacher", "mlp-s", "mlp-s-scratch"
-    role: str  # teacher | baseline | distilled
+    role: Role
     student: str | None
     stage: StageResult
+
+    def __post_init__(self) -> None:
+        self.role = Role(self.role)  # given as the enum or its value
 
 
 def run_pipeline(
@@ -71,27 +72,12 @@ def _stage_fn(store: StageStore, reporter: Reporter):
 
 
 def _run_locked(cfg, run_dir: Path, targets, reporter: Reporter) -> Path:
+    from edgekd.deploy_flow import Flow, run_targets
+
     stage = _stage_fn(StageStore(run_dir), reporter)
     data, models = _train_all(cfg, stage, reporter)
     ddp.shutdown()  # the other ranks leave here; export and the rest run on rank 0
-    splits = load_splits(data)
-    rows = []
-    for m in models:
-        sp = splits.teacher_view() if m.role == "teacher" else splits  # cross-modal teachers
-        if m.stage.info.get("onnx"):
-            rows += _onnx_teacher_rows(m, targets)
-            continue
-        net = load_trained(m.stage, sp)
-        meta = _metadata(m, data)
-        exp = stage(
-            "export",
-            f"export-{m.label}",
-            cfg.export,
-            {"model": m.stage},
-            lambda d, net=net, meta=meta, sp=sp: run_export(net, sp, cfg.export, meta, d),
-        )
-        for target in targets:
-            rows += _compile_and_profile(cfg, stage, m, exp, data, sp, target, run_dir)
+    rows = run_targets(Flow(cfg, stage, data, run_dir), models, load_splits(data), targets)
     from edgekd.report.build import write_report
 
     write_report(run_dir, cfg, models, targets, rows)
@@ -173,105 +159,3 @@ def _teacher_stage(cfg, stage, data, tsplits, t: TeacherConfig, i: int, reporter
         {"data": data},
         lambda d: run_supervised(t, t.train, tsplits, seed, d, label, reporter),
     )
-
-
-def _onnx_teacher_rows(m: Trained, targets) -> list[dict]:
-    reason = "black-box ONNX teacher: used for distillation only, not compiled or profiled"
-    return [
-        {
-            "model": m.label,
-            "role": m.role,
-            "student": None,
-            "target": t.name,
-            "runtime": t.runtime,
-            "precision": p,
-            "status": "skipped",
-            "reason": reason,
-        }
-        for t in targets
-        for p in t.precisions
-    ]
-
-
-def _metadata(m: Trained, data: StageResult) -> dict[str, str]:
-    from edgekd.export.onnx import metadata_for
-
-    lineage = {
-        "model_stage": m.stage.path.name,
-        "model_hash": m.stage.content_hash,
-        "data_hash": data.content_hash,
-    }
-    return metadata_for(m.label, m.stage.info, data.info, lineage)
-
-
-def _compile_and_profile(
-    cfg,
-    stage,
-    m: Trained,
-    exp: StageResult,
-    data: StageResult,
-    splits,
-    target: TargetConfig,
-    run_dir: Path,
-) -> list[dict]:
-    from edgekd.backends import CompileContext
-    from edgekd.deploy import verified, write_bundle
-    from edgekd.errors import RuntimeMissingError
-    from edgekd.profile.estimate import estimate_row
-    from edgekd.profile.remote import RemoteError
-
-    backend = BACKENDS.get(target.runtime)(target)
-    reason = backend.available()
-    onnx_path = exp.path / "model.onnx"
-    context = CompileContext(
-        load_model=lambda: load_trained(m.stage, splits),
-        val=(splits.x["val"], splits.y["val"]),
-        accuracy_gate=cfg.accuracy_gate,
-    )
-    rows = []
-    for precision in target.precisions:
-        row = {
-            "model": m.label,
-            "role": m.role,
-            "student": m.student,
-            "target": target.name,
-            "runtime": target.runtime,
-            "precision": precision,
-        }
-        if reason is not None and not getattr(backend, "compiles_without_runtime", False):
-            rows.append(estimate_row(row, target, onnx_path, reason))
-            continue
-        settings = target_settings(target)
-        name = f"{m.label}-{target.name}-{precision}"
-        comp = stage(
-            "compile",
-            f"compile-{name}",
-            {"target": settings, "precision": precision, "gate": cfg.accuracy_gate},
-            {"onnx": exp, "data": data},
-            lambda d, p=precision: run_compile(backend, onnx_path, p, splits, d, context),
-        )
-        bundle = write_bundle(run_dir, target, backend, m, precision, comp, data, exp)
-        row |= {"compile": comp.info, "bundle": str(bundle.relative_to(run_dir))}
-        if reason is not None:  # compiled for the device, but its runtime is not here
-            why = reason if reason.startswith("not built here") else f"not built here: {reason}"
-            rows.append(estimate_row(row, target, onnx_path, why))
-            continue
-        verified(bundle)
-        try:
-            prof = stage(
-                "profile",
-                f"profile-{name}",
-                {"target": settings, "profile": cfg.profile},
-                {"artifact": comp, "data": data},
-                lambda d, comp=comp: run_profile(
-                    backend, target, comp, data, cfg.profile, d, m.role
-                ),
-            )
-        except (RemoteError, RuntimeMissingError) as exc:
-            if target.host == "local":
-                raise
-            why = f"not measured here: {exc}"
-            rows.append(estimate_row(row, target, onnx_path, why))
-            continue
-        rows.append(row | {"status": "ok", "profile": prof.info})
-    return rows

@@ -1,38 +1,96 @@
-"""The enums that stage records, report rows and backends share.
+"""The enums and small records that stage records, report rows and backends share.
 
 String-valued, so report.json stays readable and old reports parse; compare with the enum
-members, never with bare strings.
+members, never with bare strings. This module imports only pydantic: the profiling worker,
+which also runs on remote devices without torch, reads and writes these records.
 """
 
 from __future__ import annotations
 
 from enum import Enum
 
+from pydantic import BaseModel, ConfigDict
 
-class Role(str, Enum):
+
+class TextEnum(str, Enum):
+    """A str enum that prints as its value on every Python (3.11 changed format() of enums)."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+
+class Role(TextEnum):
     TEACHER = "teacher"
     BASELINE = "baseline"  # a student trained from scratch on the labels, for comparison
     DISTILLED = "distilled"
 
 
-class RowStatus(str, Enum):
+class RowStatus(TextEnum):
     OK = "ok"  # compiled and measured (here or over SSH)
     ESTIMATED = "estimated"  # not measured: a labelled roofline estimate
     SKIPPED = "skipped"  # neither measured nor estimated; `reason` says why
 
 
-class LatencySource(str, Enum):
+class LatencySource(TextEnum):
     MEASURED_LOCAL = "measured-local"
     MEASURED_REMOTE = "measured-remote"
     ESTIMATED = "estimated"
 
 
-class Gate(str, Enum):
+class Gate(TextEnum):
     PASS = "pass"
     FAIL = "fail"
     NOT_APPLICABLE = "n/a"  # the artifact was not run, so its accuracy is unknown
 
 
-class AccuracySource(str, Enum):
+class AccuracySource(TextEnum):
     ARTIFACT = "artifact"  # the compiled artifact over the whole test split
     TORCH = "torch"  # the PyTorch model, where the artifact could not be run
+
+
+class BackendStatus(TextEnum):
+    """What a backend can do on this machine."""
+
+    RUNS_HERE = "runs here"  # compiles and loads: artifacts are measured here
+    COMPILES_ONLY = "compiles only"  # builds the bundle, but the runtime is for the device
+    MISSING = "missing"  # neither: the runtime's packages are not installed
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LayerTime(Record):
+    name: str
+    op_type: str
+    mean_us: float
+    share: float
+
+
+class LayerProfile(Record):
+    """The slowest ops of one artifact from its runtime's own counters; neutral across runtimes."""
+
+    tool: str  # e.g. "onnxruntime profiler": the counters the times come from
+    runs: int
+    nodes: int
+    total_us: float  # kernel time per run, all nodes
+    top: list[LayerTime]
+
+
+class Estimate(Record):
+    """A roofline latency for a device that is not measured; every figure labelled `estimated`."""
+
+    latency_ms: float
+    bound: str  # compute | memory
+    flops: int
+    bytes: int
+    peak: float
+    memory_bandwidth_gbps: float
+    compute_ms: float | None = None
+    memory_ms: float | None = None
+    size_bytes: int | None = None
+    method: str = "roofline"
+    spec_source: str = ""

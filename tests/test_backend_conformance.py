@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from backend_helpers import LOCAL_TARGETS, rows, tiny_run
+from backend_helpers import LOCAL_TARGETS, check_backend_contract, rows, tiny_run
 
 from edgekd.backends import BACKENDS
 from edgekd.config.load import load_target
@@ -31,9 +32,9 @@ def _target_or_skip(runtime: str) -> str:
     if runtime not in LOCAL_TARGETS:
         pytest.skip(f"'{runtime}' has no target measured on this machine (see its own test file)")
     target = LOCAL_TARGETS[runtime]
-    reason = BACKENDS.get(runtime)(load_target(target)).available()
-    if reason is not None:
-        pytest.skip(f"{runtime} is not installed here: {reason}")
+    status = BACKENDS.get(runtime)(load_target(target)).status()
+    if not status.runs_here:
+        pytest.skip(f"{runtime} does not run here: {status.reason}")
     return target
 
 
@@ -42,6 +43,53 @@ def _test_split(run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     meta = json.loads((data / "stage.json").read_text())["info"]
     splits = Splits.load(data, meta)
     return splits.x["test"], splits.y["test"]
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory):
+    """A torch MLP and its checked ONNX export, for backends that start from either."""
+    import torch
+
+    from edgekd.config.schema import ExportConfig
+    from edgekd.export.onnx import export_onnx
+    from edgekd.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("mlp", {"hidden": [16]}, (1, 40), 10).eval()
+    x = np.random.default_rng(0).standard_normal((32, 1, 40)).astype(np.float32)
+    path = tmp_path_factory.mktemp("small") / "model.onnx"
+    export_onnx(model, x, path, ExportConfig(), {})
+    return model, path, x
+
+
+EXAMPLES = [(name, i) for name, cls in BACKENDS.items() for i in range(len(cls.examples))]
+
+
+@pytest.mark.parametrize("runtime, example", EXAMPLES, ids=[f"{n}-{i}" for n, i in EXAMPLES])
+def test_every_backend_keeps_the_contract(runtime, example, small_model, tmp_path):
+    """With each of the runtime_options sets the backend declares as its examples."""
+    from edgekd.backends import CompileContext
+    from edgekd.config.schema import TargetConfig
+
+    model, onnx_path, x = small_model
+    options = BACKENDS.get(runtime).examples[example]
+    target = TargetConfig(name="t", runtime=runtime, threads=1, runtime_options=options)
+    backend = BACKENDS.get(runtime)(target)
+    assert backend.options == backend.Options.model_validate(options)
+    context = CompileContext(load_model=lambda: model, val=(x, np.zeros(len(x), np.int64)))
+    check_backend_contract(backend, onnx_path, x, tmp_path, context)
+
+
+def test_runtime_names_stay_in_backends():
+    """profile/, report/ and the orchestration read neutral summaries: no runtime named there."""
+    package = TESTS.parent / "edgekd"
+    files = [*(package / "profile").glob("*.py"), *(package / "report").glob("*.py")]
+    files += [package / "engine.py", package / "deploy_flow.py", *(package / "stages").glob("*.py")]
+    names = "|".join(re.escape(n) for n in BACKENDS.names())
+    quoted = re.compile(rf"[\"']({names})[\"']|^\s*(from|import) ({names})\b", re.M)
+    hits = [f"{f.relative_to(package)}: {m.group(0)}" for f in files
+            for m in quoted.finditer(f.read_text())]  # fmt: skip
+    assert not hits, hits
 
 
 def test_every_backend_has_a_test_file():

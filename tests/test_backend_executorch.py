@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -13,10 +14,8 @@ from edgekd.config.schema import TargetConfig
 from edgekd.errors import ConfigError
 
 TARGET = TargetConfig(name="t", runtime="executorch")
-pytestmark = pytest.mark.skipif(
-    BACKENDS.get("executorch")(TARGET).available() is not None,
-    reason=f"executorch not installed: {BACKENDS.get('executorch')(TARGET).available()}",
-)
+STATUS = BACKENDS.get("executorch")(TARGET).status()
+pytestmark = pytest.mark.skipif(not STATUS.runs_here, reason=STATUS.reason)
 
 
 def test_delegation_counts_in_compile_info_and_report():
@@ -58,3 +57,44 @@ def test_2d_resnet_pte_runs_any_batch(tmp_path):
         np.testing.assert_allclose(
             runner(x), model(torch.from_numpy(x)).detach().numpy(), atol=1e-4
         )
+
+
+class FakeMethod:
+    """Stands in for executorch's Method: rejects batches above `limit` with `error`."""
+
+    def __init__(self, error: str, limit: int):
+        self.error, self.limit = error, limit
+
+    def execute(self, inputs):
+        x = inputs[0]
+        if len(x) > self.limit:
+            raise RuntimeError(self.error)
+        return [x.sum(dim=1, keepdim=True)]
+
+
+def _runner(method):
+    import torch
+
+    from edgekd.backends.executorch import EtRunner
+
+    runner = object.__new__(EtRunner)  # no .pte needed: only __call__ is under test
+    runner.torch, runner.method, runner.max_batch, runner.threads = torch, method, 256, 1
+    return runner
+
+
+def test_runner_falls_back_to_batch_1_only_when_the_batch_is_rejected():
+    """Regression: every RuntimeError used to be taken for the batch-size case."""
+    x = np.arange(8, dtype=np.float32).reshape(4, 2)
+    # what ExecuTorch 0.6+ really raises when an input exceeds the program's bounded shape
+    rejected = "method->set_inputs() for method 'forward' failed with error 0x10"
+    runner = _runner(FakeMethod(rejected, limit=1))
+    np.testing.assert_allclose(runner(x), x.sum(1, keepdims=True))
+    assert runner.max_batch == 1
+    for other in ("method->execute() for method 'forward' failed with error 0x1", "oom"):
+        runner = _runner(FakeMethod(other, limit=1))
+        with pytest.raises(RuntimeError, match=re.escape(other)):
+            runner(x)
+        assert runner.max_batch == 256  # not silently degraded to batch 1
+    single = _runner(FakeMethod(rejected, limit=0))
+    with pytest.raises(RuntimeError, match="0x10"):  # batch 1 rejected too: a real failure
+        single(x[:1])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import onnx
@@ -101,3 +102,39 @@ def test_bad_runtime_options_are_config_errors(tmp_path, bad):
     path.write_text(yaml.safe_dump({"name": "t", "runtime": "onnxruntime", "runtime_options": bad}))
     with pytest.raises(ConfigError, match="runtime_options"):
         load_target(str(path))
+
+
+def _matmul_onnx(path):
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = np.random.default_rng(0).standard_normal((8, 4)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["input", "w"], ["logits"])],
+        "mm",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["n", 8])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["n", 4])],
+        [numpy_helper.from_array(w, "w")],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+def test_quantizing_leaves_the_callers_log_levels_alone(tmp_path):
+    """Regression: the quantizer wrapper set the root logger to ERROR for good."""
+    from edgekd.backends import ortquant
+
+    src = _matmul_onnx(tmp_path / "m.onnx")
+    calib = np.random.default_rng(1).standard_normal((16, 8)).astype(np.float32)
+    root, ort_log = logging.getLogger(), logging.getLogger("onnxruntime")
+    saved = root.level, ort_log.level
+    try:
+        root.setLevel(logging.INFO)
+        ort_log.setLevel(logging.WARNING)
+        ortquant.quantize_static(src, tmp_path / "s.onnx", calib, reduce_range=False)
+        assert (root.level, ort_log.level) == (logging.INFO, logging.WARNING)
+        ortquant.quantize_dynamic(src, tmp_path / "d.onnx", reduce_range=False)
+        assert (root.level, ort_log.level) == (logging.INFO, logging.WARNING)
+    finally:
+        root.setLevel(saved[0])
+        ort_log.setLevel(saved[1])
+    assert (tmp_path / "s.onnx").is_file() and (tmp_path / "d.onnx").is_file()

@@ -15,10 +15,8 @@ from edgekd.errors import ArtifactError
 TARGET = TargetConfig(
     name="t", runtime="openvino", runtime_options={"int8_mode": "accuracy_control"}
 )
-pytestmark = pytest.mark.skipif(
-    BACKENDS.get("openvino")(TARGET).available() is not None,
-    reason=f"openvino/nncf not installed: {BACKENDS.get('openvino')(TARGET).available()}",
-)
+STATUS = BACKENDS.get("openvino")(TARGET).status()
+pytestmark = pytest.mark.skipif(not STATUS.runs_here, reason=STATUS.reason)
 
 
 def test_int8_uses_accuracy_control_with_gate_drop():

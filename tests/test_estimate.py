@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from edgekd.config.schema import DeviceSpec, TargetConfig
-from edgekd.profile.estimate import estimate_row, graph_cost, roofline
+from edgekd.profile.estimate import estimate_latency, graph_cost, roofline
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -46,17 +46,32 @@ def test_roofline_math():
     assert missing["latency_ms"] is None and "peak_fp16_gflops" in missing["reason"]
 
 
-def test_estimate_row_is_labelled_or_skipped(exported):
+def test_estimate_is_labelled_or_says_why_there_is_none(exported):
     path = exported[0]
-    row = {"model": "m", "precision": "fp32"}
     with_specs = TargetConfig(
         name="jetson", runtime="onnxruntime",
         device={"memory_bandwidth_gbps": 68, "peak_fp32_gflops": 1000, "source": "datasheet"},
     )  # fmt: skip
-    est = estimate_row(row, with_specs, path, "tensorrt is not installed")
-    assert est["status"] == "estimated" and est["estimate"]["latency_ms"] > 0
-    assert est["estimate"]["spec_source"] == "datasheet"
-    bare = estimate_row(row, TargetConfig(name="x", runtime="onnxruntime"), path, "why")
-    assert bare["status"] == "skipped" and bare["reason"] == "why"
-    no_int8 = estimate_row(row | {"precision": "int8"}, with_specs, path, "why")
-    assert no_int8["status"] == "skipped" and "peak_int8_gops" in no_int8["reason"]
+    est, why = estimate_latency(with_specs, path, "fp32", "tensorrt is not installed")
+    assert est is not None and est.latency_ms > 0 and why == "tensorrt is not installed"
+    assert est.spec_source == "datasheet" and est.method == "roofline"
+    bare = TargetConfig(name="x", runtime="onnxruntime")
+    assert estimate_latency(bare, path, "fp32", "why") == (None, "why")
+    none, why = estimate_latency(with_specs, path, "int8", "why")
+    assert none is None and why.startswith("why") and "peak_int8_gops" in why
+
+
+def test_rows_for_unmeasured_artifacts_are_estimated_or_skipped(exported):
+    from edgekd.records import Gate, LatencySource, Role, RowStatus
+    from edgekd.report.rows import Subject, estimated_row, skipped_row
+
+    dev = {"memory_bandwidth_gbps": 68, "peak_fp32_gflops": 1000, "source": "datasheet"}
+    est, why = estimate_latency(TargetConfig(name="j", runtime="x", device=dev), exported[0],
+                                "fp32", "not measured here")  # fmt: skip
+    s = Subject("m", Role.DISTILLED, "m", {"acc_test": 0.8, "params": 5}, "j", "x", "fp32")
+    row = estimated_row(s, est, why, None)
+    assert row.status is RowStatus.ESTIMATED and row.latency_source is LatencySource.ESTIMATED
+    assert row.p90_ms == est.latency_ms and row.accuracy == 0.8 and row.acc_artifact is None
+    assert row.gate is Gate.NOT_APPLICABLE and row.reason == "not measured here"
+    skipped = skipped_row(s, "why")
+    assert skipped.status is RowStatus.SKIPPED and skipped.p90_ms is None and skipped.params == 5

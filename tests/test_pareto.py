@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from edgekd.report.model import ReportRow
 from edgekd.report.pareto import mark_frontier, pareto_front
 
 
@@ -24,11 +25,10 @@ def test_duplicates_are_kept_and_empty_is_empty():
 
 
 def test_mark_frontier_is_per_target_and_skips_rows_without_figures():
-    rows = [
-        {"target": "a", "p90_ms": 1.0, "accuracy": 0.9},
-        {"target": "a", "p90_ms": 2.0, "accuracy": 0.8},
-        {"target": "b", "p90_ms": 5.0, "accuracy": 0.5},
-        {"target": "b", "p90_ms": None, "accuracy": 0.99},
-    ]
+    def row(target, p90_ms, accuracy):
+        fixed = {"model": "m", "role": "distilled", "runtime": "r", "precision": "fp32"}
+        return ReportRow(**fixed, status="ok", target=target, p90_ms=p90_ms, accuracy=accuracy)
+
+    rows = [row("a", 1.0, 0.9), row("a", 2.0, 0.8), row("b", 5.0, 0.5), row("b", None, 0.99)]
     mark_frontier(rows)
-    assert [r["pareto"] for r in rows] == [True, False, True, False]
+    assert [r.pareto for r in rows] == [True, False, True, False]

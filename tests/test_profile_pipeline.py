@@ -8,9 +8,8 @@ import shutil
 
 import pytest
 import yaml
-
-from edgekd.testing.chromium import HeadlessChromium, chromium_path
-from edgekd.testing.sshd import free_port
+from helpers.chromium import HeadlessChromium, chromium_path
+from helpers.sshd import free_port
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 FAR = {

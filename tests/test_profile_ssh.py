@@ -13,11 +13,12 @@ import threading
 
 import numpy as np
 import pytest
+from helpers.sshd import LoopbackSshd, free_port, sshd_available
 
 from edgekd.config.schema import ProfileConfig, SshConfig, TargetConfig
-from edgekd.profile.isolate import make_spec, profile_artifact
+from edgekd.profile.isolate import profile_artifact
+from edgekd.profile.protocol import make_spec
 from edgekd.profile.remote import RemoteError, parse_host
-from edgekd.testing.sshd import LoopbackSshd, sshd_available
 
 pytestmark = [
     pytest.mark.skipif(sshd_available() is not None, reason=str(sshd_available())),
@@ -110,8 +111,6 @@ def test_refused_auth_is_a_clear_error(sshd, model_dir, tmp_path):
 
 
 def test_unreachable_host_is_a_clear_error(model_dir, sshd):
-    from edgekd.testing.sshd import free_port
-
     url = f"ssh://nobody@127.0.0.1:{free_port()}"
     with pytest.raises(RemoteError, match="unreachable"):
         profile_artifact(spec_for(model_dir), url, opts(sshd))

@@ -9,11 +9,13 @@ import numpy as np
 import onnx
 import pytest
 
+from edgekd.backends.onnxruntime import parse_ort_trace
 from edgekd.config.schema import ProfileConfig, TargetConfig
 from edgekd.errors import ArtifactError
-from edgekd.profile.isolate import make_spec, profile_artifact
+from edgekd.profile.isolate import profile_artifact
 from edgekd.profile.latency import nearest_rank
-from edgekd.profile.layers import TOP_N, parse_ort_trace, summarize_nodes
+from edgekd.profile.layers import TOP_N, summarize_nodes
+from edgekd.profile.protocol import make_spec
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -87,7 +89,6 @@ def test_openvino_layer_counters(deep_onnx, tmp_path):
     ov.save_model(ov.convert_model(str(deep_onnx)), str(tmp_path / "model.xml"))
     target = TargetConfig(name="cpu-openvino", runtime="openvino", threads=1)
     spec = make_spec(tmp_path, "model.xml", target, QUICK, [32], files=["model.xml", "model.bin"])
-    spec["runner"] = "openvino-latency"
     res = profile_artifact(spec)
     assert res["versions"]["openvino"] and res["latency"]["p50_ms"] > 0
     layers = res["layers"]
@@ -120,7 +121,7 @@ def test_parse_ort_trace_keeps_only_the_last_runs():
     per_node = parse_ort_trace(trace, runs=2)  # the warm-up run at ts 0 is dropped
     assert per_node == {("a", "Gemm"): 10.0, ("b", "Relu"): 2.0}  # runs x per-run median
     summary = summarize_nodes(per_node, 2, "t")
-    assert summary["top"][0]["mean_us"] == 5.0 and math.isclose(summary["total_us"], 6.0)
+    assert summary.top[0].mean_us == 5.0 and math.isclose(summary.total_us, 6.0)
     # one preempted run does not move a node's figure: the median of 3 runs ignores it
     trace3 = [run(0), node(1, "a", "Gemm", 5), run(10), node(11, "a", "Gemm", 900),
               run(20), node(21, "a", "Gemm", 6)]  # fmt: skip

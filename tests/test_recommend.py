@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+from edgekd.report.model import ReportRow
 from edgekd.report.recommend import recommend, recommendations
 
 
 def row(model, prec, acc, p90, role="distilled", status="ok", gate="pass", target="cpu"):
-    return {
-        "model": model,
-        "precision": prec,
-        "accuracy": acc,
-        "p90_ms": p90,
-        "role": role,
-        "status": status,
-        "gate": gate,
-        "target": target,
-        "method": "kd",
-        "bundle": "b",
-    }
+    return ReportRow(
+        model=model,
+        precision=prec,
+        accuracy=acc,
+        p90_ms=p90,
+        role=role,
+        status=status,
+        gate=gate,
+        target=target,
+        runtime="onnxruntime",
+        method="kd",
+        bundle="b",
+    )
 
 
 def test_picks_fastest_within_gate_of_best():
@@ -27,7 +29,7 @@ def test_picks_fastest_within_gate_of_best():
         row("s", "int8", 0.618, 0.006),  # keeps 99.7% of the best: faster, so it wins
         row("s-scratch", "int8", 0.580, 0.005, role="baseline"),  # too inaccurate
     ]
-    assert (recommend(rows, "cpu", 0.99)["precision"], recommend(rows, "cpu", 0.99)["model"]) == (
+    assert (recommend(rows, "cpu", 0.99).precision, recommend(rows, "cpu", 0.99).model) == (
         "int8",
         "s",
     )
@@ -39,6 +41,6 @@ def test_failed_gate_and_estimates_are_not_recommended():
         row("s", "int8", 0.62, 0.001, gate="fail"),
         row("s", "fp16", 0.62, 0.0005, status="estimated", gate="n/a"),
     ]
-    assert recommend(rows, "cpu", 0.99)["precision"] == "fp32"
+    assert recommend(rows, "cpu", 0.99).precision == "fp32"
     assert recommend(rows, "other", 0.99) is None
     assert set(recommendations(rows, 0.99)) == {"cpu"}

@@ -8,7 +8,8 @@ import re
 
 import pytest
 
-from edgekd.report.build import SCHEMA, write_outputs
+from edgekd.report.build import write_outputs
+from edgekd.report.model import SCHEMA, Report
 from edgekd.report.pareto import mark_frontier
 from edgekd.report.query import within_budget
 
@@ -43,13 +44,14 @@ def row(model, target, acc, p90, gate="pass", source="measured-local", **kw):
     return r | kw
 
 
-def make_report(rows, name="hand"):
-    mark_frontier(rows)
-    return {
+def make_report(rows, name="hand") -> Report:
+    report = Report.model_validate({
         "schema": SCHEMA, "edgekd_version": "0", "pipeline": name, "seed": 0, "created": "now",
         "dataset": "synthetic", "accuracy_gate": 0.99, "profile": {"tier": "quick"},
         "targets": {"t": {"runtime": "onnxruntime", "host": "local"}}, "models": {}, "rows": rows,
-    }  # fmt: skip
+    })  # fmt: skip
+    mark_frontier(report.rows)
+    return report
 
 
 ROWS = [
@@ -71,11 +73,11 @@ def run_dir(tmp_path):
 
 def test_budget_picks_most_accurate_gate_passing_artifact():
     rep = make_report([dict(r) for r in ROWS])
-    assert within_budget(rep, "t", 10.0)["model"] == "b"
-    assert within_budget(rep, "t", 2.0)["model"] == "d"  # estimated, but most accurate in budget
-    assert within_budget(rep, "t", 1.9)["model"] == "d"
+    assert within_budget(rep, "t", 10.0).model == "b"
+    assert within_budget(rep, "t", 2.0).model == "d"  # estimated, but most accurate in budget
+    assert within_budget(rep, "t", 1.9).model == "d"
     assert within_budget(rep, "t", 1.2) is None  # only c is that fast, and it fails its gate
-    assert within_budget(rep, "other", 0.1)["model"] == "e"
+    assert within_budget(rep, "other", 0.1).model == "e"
 
 
 def test_cli_budget(run_dir, cli):

@@ -17,18 +17,15 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from edgekd.backends import (
-    BACKENDS,
-    CompileContext,
-    check_precision,
-    local_threads,
-    missing_packages,
-    package_versions,
-)
-from edgekd.config.schema import TargetConfig
-from edgekd.errors import ArtifactError, ConfigError, RuntimeMissingError
+from edgekd.backends import BACKENDS
+from edgekd.backends.base import Backend, CompileContext, local_threads, package_versions
+from edgekd.errors import ArtifactError, ConfigError
 
 IGNORED = ("getitem", "sym_size", "executorch_call_delegate")
+# What Method.execute raises when an input does not fit the program's bounded input tensor:
+# set_inputs fails with Error::NotSupported (0x10). Delegated conv programs can keep the
+# export example's batch size (seen with 2-D ResNets), so a larger batch lands here.
+INPUT_REJECTED = "set_inputs() for method 'forward' failed with error 0x10"
 
 
 class Options(BaseModel):
@@ -112,11 +109,10 @@ class EtRunner:
             chunk = np.ascontiguousarray(x[i : i + self.max_batch])
             try:
                 outs.append(self.method.execute([self.torch.from_numpy(chunk)])[0].numpy())
-            except RuntimeError:
-                # Some delegated conv programs keep the example's batch size (seen with 2-D
-                # ResNets: set_inputs error 0x10). Run them one sample at a time from now on.
-                if len(chunk) == 1:
-                    raise
+            except RuntimeError as exc:
+                if len(chunk) == 1 or INPUT_REJECTED not in str(exc):
+                    raise  # not the batch-size case: a real failure, say so
+                # The program kept its example's batch size: one sample at a time from now on.
                 self.max_batch = 1
                 return self(x)
         return outs[0] if len(outs) == 1 else np.concatenate(outs)
@@ -130,21 +126,13 @@ class EtRunner:
 
 
 @BACKENDS.register("executorch")
-class ExecuTorchBackend:
+class ExecuTorchBackend(Backend):
     Options = Options
     description = "ExecuTorch with the XNNPACK delegate (.pte; int8 via PT2E)"
-    packages = ["executorch"]
+    packages = ("executorch", "torchao")
     artifact = "model.pte"
-    needs_torch_model = True
-
-    def __init__(self, target: TargetConfig):
-        self.target = target
-        self.options = Options.model_validate(target.runtime_options)
-
-    def available(self) -> str | None:
-        if missing_packages("executorch", "torchao"):
-            return "executorch is not installed: pip install executorch"
-        return None
+    precisions = ("fp32", "int8")
+    examples = ({}, {"max_batch": 8})
 
     def versions(self) -> dict[str, str]:
         return package_versions("executorch", "torch", "torchao")
@@ -157,7 +145,7 @@ class ExecuTorchBackend:
         out_dir: Path,
         context: CompileContext | None = None,
     ) -> dict:
-        check_precision(self.target, ("fp32", "int8"), precision)
+        self.check_precision(precision)
         if context is None or context.load_model is None:
             raise ConfigError(
                 f"target '{self.target.name}': ExecuTorch exports from the PyTorch model, and "
@@ -173,10 +161,18 @@ class ExecuTorchBackend:
         return info | ({"quantization": {"method": method}} if method else {})
 
     def load(self, artifact_dir: Path) -> EtRunner:
-        if (reason := self.available()) is not None:
-            raise RuntimeMissingError(reason)
+        self.require_runtime()
         threads = local_threads(self.target)
         return EtRunner(Path(artifact_dir) / self.artifact, self.options.max_batch, threads)
+
+    def placement_summary(self, compile_info: dict, runtime_placement: dict) -> str:
+        """Delegated vs non-delegated ops: the latter run on slow portable kernels."""
+        where = compile_info.get("placement") or {}
+        if "delegated_ops" not in where:
+            return super().placement_summary(compile_info, runtime_placement)
+        text = f"{where['delegated_ops']} ops delegated, {where['non_delegated_ops']} not"
+        kept = where["non_delegated_by_op"]
+        return text + (f" ({', '.join(kept)})" if where["non_delegated_ops"] else "")
 
 
 def _set_threads(threads: int) -> None:

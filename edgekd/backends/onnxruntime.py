@@ -1,24 +1,26 @@
-"""ONNX Runtime, CPU execution provider."""
+"""ONNX Runtime, CPU execution provider; its per-layer profile comes from ORT's own profiler."""
 
 from __future__ import annotations
 
+import bisect
+import json
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from edgekd.backends import (
-    BACKENDS,
+from edgekd.backends import BACKENDS
+from edgekd.backends.base import (
+    Backend,
     CompileContext,
-    check_precision,
     default_threads,
     int8_reduce_range,
-    missing_packages,
 )
-from edgekd.config.schema import TargetConfig
-from edgekd.errors import ArtifactError, RuntimeMissingError
+from edgekd.errors import ArtifactError
+from edgekd.records import LayerProfile
 
 LEVELS = {
     "disable": "ORT_DISABLE_ALL",
@@ -37,30 +39,40 @@ class Options(BaseModel):
     reduce_range: Literal["auto", "on", "off"] = "auto"
 
 
-class OrtRunner:
-    def __init__(self, path: Path, target: TargetConfig, options: Options):
-        import onnxruntime as ort
+def session_options(threads: int, options: Options):
+    import onnxruntime as ort
 
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = target.threads or default_threads()
-        so.inter_op_num_threads = options.inter_op_threads
-        so.graph_optimization_level = getattr(
-            ort.GraphOptimizationLevel, LEVELS[options.graph_optimization_level]
-        )
-        so.execution_mode = (
-            ort.ExecutionMode.ORT_PARALLEL
-            if options.execution_mode == "parallel"
-            else ort.ExecutionMode.ORT_SEQUENTIAL
-        )
-        try:
-            self.session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # ORT raises its own Fail/InvalidGraph/... types
-            raise ArtifactError(
-                f"ONNX Runtime cannot load '{path}': {str(exc).splitlines()[0]}. The file is "
-                "corrupt or not an ONNX model; rebuild it with `edgekd run`."
-            ) from None
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = options.inter_op_threads
+    so.graph_optimization_level = getattr(
+        ort.GraphOptimizationLevel, LEVELS[options.graph_optimization_level]
+    )
+    so.execution_mode = (
+        ort.ExecutionMode.ORT_PARALLEL
+        if options.execution_mode == "parallel"
+        else ort.ExecutionMode.ORT_SEQUENTIAL
+    )
+    return so
+
+
+def open_session(path: Path, so):
+    import onnxruntime as ort
+
+    try:
+        return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # ORT raises its own Fail/InvalidGraph/... types
+        raise ArtifactError(
+            f"ONNX Runtime cannot load '{path}': {str(exc).splitlines()[0]}. The file is "
+            "corrupt or not an ONNX model; rebuild it with `edgekd run`."
+        ) from None
+
+
+class OrtRunner:
+    def __init__(self, path: Path, threads: int, options: Options):
+        self.session = open_session(path, session_options(threads, options))
         self.input = self.session.get_inputs()[0].name
-        self.threads = so.intra_op_num_threads
+        self.threads = threads
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self.input: x})[0]
@@ -96,21 +108,54 @@ def compile_onnx(
     return {"precision": precision, "quantization": quant}
 
 
+def ort_layer_profile(
+    path: Path, threads: int, options: Options, sample: np.ndarray, runs: int
+) -> LayerProfile:
+    """SessionOptions.enable_profiling: a Chrome-trace JSON with one `<node>_kernel_time`
+    event per node per run, in a session of its own (profiling slows every call)."""
+    from edgekd.profile.layers import summarize_nodes
+
+    with tempfile.TemporaryDirectory(prefix="edgekd-ortprof-") as tmp:
+        so = session_options(threads, options)
+        so.enable_profiling = True
+        so.profile_file_prefix = str(Path(tmp) / "ort")
+        sess = open_session(path, so)
+        feed = {sess.get_inputs()[0].name: sample}
+        sess.run(None, feed)  # warm-up, dropped below by keeping only the last runs' events
+        for _ in range(runs):
+            sess.run(None, feed)
+        trace = json.loads(Path(sess.end_profiling()).read_text())
+    return summarize_nodes(parse_ort_trace(trace, runs), runs, "onnxruntime profiler")
+
+
+def parse_ort_trace(trace: list[dict], runs: int) -> dict[tuple[str, str], float]:
+    """Kernel time (us) per node over the last `runs` model runs of an ORT trace, as
+    runs x the per-run median: one preempted run on a shared CPU does not skew a node."""
+    from edgekd.profile.layers import per_run_totals
+
+    starts = sorted(
+        e["ts"] for e in trace if e.get("cat") == "Session" and e.get("name") == "model_run"
+    )[-runs:]
+    events = []
+    for e in trace:
+        name = e.get("name", "")
+        if e.get("cat") != "Node" or not name.endswith("_kernel_time"):
+            continue
+        i = bisect.bisect_right(starts, e.get("ts", 0)) - 1
+        if i >= 0:
+            key = (name.removesuffix("_kernel_time"), e.get("args", {}).get("op_name", "?"))
+            events.append((i, key, float(e.get("dur", 0))))
+    return per_run_totals(len(starts), events)
+
+
 @BACKENDS.register("onnxruntime")
-class OnnxRuntimeBackend:
+class OnnxRuntimeBackend(Backend):
     Options = Options
     description = "ONNX Runtime CPU execution provider (.onnx)"
-    packages = ["onnxruntime"]
+    packages = ("onnxruntime",)
     artifact = "model.onnx"
-
-    def __init__(self, target: TargetConfig):
-        self.target = target
-        self.options = self.Options.model_validate(target.runtime_options)
-
-    def available(self) -> str | None:
-        if missing_packages("onnxruntime"):
-            return "onnxruntime is not installed: pip install onnxruntime"
-        return None
+    precisions = ("fp32", "fp16", "int8")
+    examples = ({}, {"graph_optimization_level": "basic", "execution_mode": "parallel"})
 
     def versions(self) -> dict[str, str]:
         import onnxruntime as ort
@@ -125,11 +170,24 @@ class OnnxRuntimeBackend:
         out_dir: Path,
         context: CompileContext | None = None,
     ) -> dict:
-        check_precision(self.target, ("fp32", "fp16", "int8"), precision)
+        self.check_precision(precision)
         info = compile_onnx(onnx_path, precision, calib, out_dir / self.artifact, self.options)
         return info | {"files": [self.artifact]}
 
+    def session_settings(self) -> tuple[int, Options]:
+        """Threads and session options that loading and profiling share."""
+        return self.target.threads or default_threads(), self.options
+
     def load(self, artifact_dir: Path) -> OrtRunner:
-        if (reason := self.available()) is not None:
-            raise RuntimeMissingError(reason)
-        return OrtRunner(Path(artifact_dir) / self.artifact, self.target, self.options)
+        self.require_runtime()
+        return OrtRunner(Path(artifact_dir) / self.artifact, *self.session_settings())
+
+    def layer_profile(self, artifact_dir: Path, sample: np.ndarray, runs: int) -> LayerProfile:
+        threads, options = self.session_settings()
+        return ort_layer_profile(Path(artifact_dir) / self.artifact, threads, options, sample, runs)
+
+    def placement_summary(self, compile_info: dict, runtime_placement: dict) -> str:
+        quant = compile_info.get("quantization") or {}
+        if "mode" in quant:
+            return f"{quant['mode']} int8, reduce_range={quant.get('reduce_range')}"
+        return super().placement_summary(compile_info, runtime_placement)

@@ -18,16 +18,10 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from edgekd.backends import (
-    BACKENDS,
-    CompileContext,
-    check_precision,
-    default_threads,
-    missing_packages,
-    package_versions,
-)
-from edgekd.config.schema import TargetConfig
-from edgekd.errors import ArtifactError, RuntimeMissingError
+from edgekd.backends import BACKENDS
+from edgekd.backends.base import Backend, CompileContext, default_threads
+from edgekd.errors import ArtifactError
+from edgekd.records import LayerProfile
 
 
 class Options(BaseModel):
@@ -36,6 +30,7 @@ class Options(BaseModel):
     max_drop: float | None = Field(None, gt=0, lt=1)  # relative; None: 1 - accuracy_gate
     preset: Literal["performance", "mixed"] = "performance"
     performance_hint: Literal["LATENCY", "THROUGHPUT"] = "LATENCY"
+    num_streams: int | None = Field(None, ge=1)  # None: what the performance hint picks
     # f32 keeps the CPU plugin from running "fp32" layers in bf16 on AMX/AVX512-BF16 CPUs
     inference_precision: Literal["f32", "bf16", "auto"] = "f32"
 
@@ -95,28 +90,28 @@ def quantized_layers(model) -> dict:
 
 
 class OvRunner:
-    def __init__(self, xml: Path, target: TargetConfig, options: Options):
+    """The CPU plugin with the target's settings; `perf_count` turns on per-layer counters."""
+
+    def __init__(self, xml: Path, threads: int, options: Options, perf_count: bool = False):
         import openvino as ov
 
-        self.threads = target.threads or default_threads()
-        config = {
-            "INFERENCE_NUM_THREADS": self.threads,
-            "PERFORMANCE_HINT": options.performance_hint,
-        }
-        if options.inference_precision != "auto":
-            config["INFERENCE_PRECISION_HINT"] = options.inference_precision
+        self.threads = threads
         try:
-            self.compiled = ov.Core().compile_model(str(xml), "CPU", config)
+            self.compiled = ov.Core().compile_model(
+                str(xml), "CPU", plugin_config(threads, options, perf_count)
+            )
         except Exception as exc:  # openvino raises RuntimeError subclasses with long texts
             raise ArtifactError(
-                f"OpenVINO cannot load '{xml}': {str(exc).splitlines()[0][:200]}. Rebuild it "
+                f"OpenVINO cannot load '{xml}': {str(exc).splitlines()[0][:200]}. The file is "
+                "corrupt or not an OpenVINO IR (.xml with its .bin beside it); rebuild it "
                 "with `edgekd run`."
             ) from None
         self.request = self.compiled.create_infer_request()
         self.tensor = ov.Tensor
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        # a zero-copy input tensor and a bare infer(): the lowest per-call overhead measured
+        # The input is shared, not copied; infer() without arguments skips building a result
+        # dict (~40 us per call in Python), which would swamp small models' latency.
         self.request.set_input_tensor(0, self.tensor(np.ascontiguousarray(x), shared_memory=True))
         self.request.infer()
         return self.request.get_output_tensor(0).data.copy()
@@ -132,27 +127,56 @@ class OvRunner:
             "device": "CPU",
             "intra_op_threads": self.threads,
             "runtime_precision_layers": dict(precisions),
+            **self.properties(),
         }
+
+    def properties(self) -> dict[str, str]:
+        """The settings the plugin actually applied, as benchmark_app prints them."""
+        props = {}
+        for key in ("PERFORMANCE_HINT", "NUM_STREAMS", "INFERENCE_PRECISION_HINT"):
+            try:
+                props[key] = str(self.compiled.get_property(key))
+            except Exception:  # a property this plugin version does not expose
+                continue
+        return props
+
+
+def plugin_config(threads: int, options: Options, perf_count: bool = False) -> dict:
+    config = {
+        "INFERENCE_NUM_THREADS": threads,
+        "PERFORMANCE_HINT": options.performance_hint,
+        "PERF_COUNT": "YES" if perf_count else "NO",
+    }
+    if options.num_streams is not None:
+        config["NUM_STREAMS"] = str(options.num_streams)
+    if options.inference_precision != "auto":
+        config["INFERENCE_PRECISION_HINT"] = options.inference_precision
+    return config
+
+
+def node_times(runner: OvRunner, sample: np.ndarray, runs: int) -> dict[tuple[str, str], float]:
+    """PERF_COUNT=YES and InferRequest.get_profiling_info() after each run."""
+    from edgekd.profile.layers import per_run_totals
+
+    runner(sample)  # warm-up
+    events = []
+    for i in range(runs):
+        runner(sample)
+        for info in runner.request.get_profiling_info():
+            if str(info.status).endswith("EXECUTED") and "NOT" not in str(info.status):
+                key = (info.node_name, f"{info.node_type} ({info.exec_type})")
+                events.append((i, key, info.real_time.total_seconds() * 1e6))
+    return per_run_totals(runs, events)
 
 
 @BACKENDS.register("openvino")
-class OpenVinoBackend:
+class OpenVinoBackend(Backend):
     Options = Options
     description = "OpenVINO CPU plugin (.xml/.bin IR; int8 via NNCF)"
-    packages = ["openvino", "nncf"]
+    packages = ("openvino", "nncf")
     artifact = "model.xml"
-
-    def __init__(self, target: TargetConfig):
-        self.target = target
-        self.options = Options.model_validate(target.runtime_options)
-
-    def available(self) -> str | None:
-        if missing := missing_packages("openvino", "nncf"):
-            return f"{' and '.join(missing)} not installed: pip install openvino nncf"
-        return None
-
-    def versions(self) -> dict[str, str]:
-        return package_versions("openvino", "nncf")
+    precisions = ("fp32", "int8")
+    examples = ({}, {"num_streams": 1, "inference_precision": "auto"})
 
     def compile(
         self,
@@ -164,7 +188,7 @@ class OpenVinoBackend:
     ) -> dict:
         import openvino as ov
 
-        check_precision(self.target, ("fp32", "int8"), precision)
+        self.check_precision(precision)
         model = ov.convert_model(str(onnx_path))
         info: dict = {"precision": precision}
         if precision == "int8":
@@ -174,10 +198,25 @@ class OpenVinoBackend:
         ov.save_model(model, str(Path(out_dir) / self.artifact), compress_to_fp16=False)
         return info | {"files": [self.artifact, "model.bin"]}
 
-    def load(self, artifact_dir: Path) -> OvRunner:
-        if (reason := self.available()) is not None:
-            raise RuntimeMissingError(reason)
-        return OvRunner(Path(artifact_dir) / self.artifact, self.target, self.options)
+    def load(self, artifact_dir: Path, perf_count: bool = False) -> OvRunner:
+        self.require_runtime()
+        threads = self.target.threads or default_threads()
+        return OvRunner(Path(artifact_dir) / self.artifact, threads, self.options, perf_count)
+
+    def layer_profile(self, artifact_dir: Path, sample: np.ndarray, runs: int) -> LayerProfile:
+        from edgekd.profile.layers import summarize_nodes
+
+        per_node = node_times(self.load(artifact_dir, perf_count=True), sample, runs)
+        return summarize_nodes(per_node, runs, "openvino PERF_COUNT")
+
+    def placement_summary(self, compile_info: dict, runtime_placement: dict) -> str:
+        """The precisions the CPU plugin really runs layers in, and any int8 caveat."""
+        layers = runtime_placement.get("runtime_precision_layers")
+        if not layers:
+            return super().placement_summary(compile_info, runtime_placement)
+        text = "layers " + ", ".join(f"{k}:{v}" for k, v in sorted(layers.items()))
+        note = (compile_info.get("quantization") or {}).get("note")
+        return f"{text} ({note})" if note else text
 
 
 @contextlib.contextmanager

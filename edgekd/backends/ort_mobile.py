@@ -17,15 +17,11 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from edgekd.backends import (
-    BACKENDS,
-    CompileContext,
-    check_precision,
-    local_threads,
-)
-from edgekd.backends.onnxruntime import OnnxRuntimeBackend, OrtRunner, compile_onnx
+from edgekd.backends import BACKENDS
+from edgekd.backends.base import CompileContext, local_threads
+from edgekd.backends.onnxruntime import OnnxRuntimeBackend, compile_onnx
 from edgekd.backends.onnxruntime import Options as OrtOptions
-from edgekd.errors import ArtifactError, RuntimeMissingError
+from edgekd.errors import ArtifactError
 
 CONFIG = "required_operators.config"
 
@@ -75,12 +71,14 @@ def required_ops(config: Path) -> list[str]:
 
 @BACKENDS.register("ort-mobile")
 class OrtMobileBackend(OnnxRuntimeBackend):
-    """Same runtime as `onnxruntime` (availability, versions); its own artifact and build."""
+    """Same runtime as `onnxruntime` (status, versions, runner, layer profile, placement);
+    its own artifact and build."""
 
     Options = Options
     description = "ONNX Runtime Mobile (.ort + required-operators config for a minimal build)"
     artifact = "model.ort"
     predict_template = "onnxruntime"
+    examples = ({}, {"target_platform": "amd64", "int8_mode": "static"})
 
     def compile(
         self,
@@ -90,7 +88,7 @@ class OrtMobileBackend(OnnxRuntimeBackend):
         out_dir: Path,
         context: CompileContext | None = None,
     ) -> dict:
-        check_precision(self.target, ("fp32", "fp16", "int8"), precision)
+        self.check_precision(precision)
         ort_opts = OrtOptions(
             int8_mode=self.options.int8_mode, reduce_range=self.options.reduce_range
         )
@@ -102,8 +100,6 @@ class OrtMobileBackend(OnnxRuntimeBackend):
         info["target_platform"] = self.options.target_platform
         return info | {"files": [self.artifact, CONFIG]}
 
-    def load(self, artifact_dir: Path) -> OrtRunner:
-        if (reason := self.available()) is not None:
-            raise RuntimeMissingError(reason)
-        here = self.target.model_copy(update={"threads": local_threads(self.target)})
-        return OrtRunner(Path(artifact_dir) / self.artifact, here, OrtOptions())
+    def session_settings(self) -> tuple[int, OrtOptions]:
+        """The phone's settings do not apply here: ORT defaults, threads capped at this CPU."""
+        return local_threads(self.target), OrtOptions()

@@ -7,8 +7,10 @@ than hand-written graph surgery. Imports happen inside the functions.
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -55,10 +57,22 @@ class _Reader:
         return next(self.batches, None)
 
 
-def _quiet():
-    logging.getLogger().setLevel(logging.ERROR)
-    for name in ("onnxruntime", "root"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+QUIET_LOGGERS = ("", "onnxruntime", "root")  # "" is the root logger
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """ORT's quantizer logs calibration chatter at INFO, some of it on the root logger: raise
+    those loggers to ERROR while it runs, then give the caller its levels back."""
+    loggers = [logging.getLogger(name) for name in QUIET_LOGGERS]
+    levels = [log.level for log in loggers]
+    for log in loggers:
+        log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for log, level in zip(loggers, levels):
+            log.setLevel(level)
 
 
 def preprocess(src: Path, dst: Path) -> None:
@@ -75,8 +89,7 @@ def quantize_static(
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType
     from onnxruntime.quantization import quantize_static as ort_quantize_static
 
-    _quiet()
-    with tempfile.TemporaryDirectory() as tmp:
+    with _quiet(), tempfile.TemporaryDirectory() as tmp:
         pre = Path(tmp) / "pre.onnx"
         preprocess(src, pre)
         name = ort.InferenceSession(str(pre), providers=["CPUExecutionProvider"]).get_inputs()
@@ -106,8 +119,7 @@ def quantize_dynamic(src: Path, dst: Path, reduce_range: bool) -> dict:
     from onnxruntime.quantization import QuantType
     from onnxruntime.quantization import quantize_dynamic as ort_quantize_dynamic
 
-    _quiet()
-    with tempfile.TemporaryDirectory() as tmp:
+    with _quiet(), tempfile.TemporaryDirectory() as tmp:
         pre = Path(tmp) / "pre.onnx"
         preprocess(src, pre)
         ort_quantize_dynamic(

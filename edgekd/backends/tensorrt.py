@@ -15,15 +15,15 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from edgekd.backends import (
-    BACKENDS,
+from edgekd.backends import BACKENDS
+from edgekd.backends.base import (
+    Backend,
     CompileContext,
-    check_precision,
+    RuntimeStatus,
     missing_packages,
     package_versions,
 )
-from edgekd.config.schema import TargetConfig
-from edgekd.errors import RuntimeMissingError
+from edgekd.records import BackendStatus
 
 NOT_BUILT = "not built here: needs TensorRT (Jetson or NVIDIA GPU)"
 ENGINE = "model.engine"
@@ -65,25 +65,27 @@ fi
 
 
 @BACKENDS.register("tensorrt")
-class TensorRTBackend:
+class TensorRTBackend(Backend):
     Options = Options
     description = "NVIDIA TensorRT (.engine built on the device from (QDQ) ONNX)"
-    packages = ["tensorrt", "cuda-python"]
+    packages = ("tensorrt", "cuda-python")
+    modules = ("tensorrt", "cuda")
+    precisions = ("fp32", "fp16", "int8")
+    examples = ({}, {"max_batch": 8, "workspace_mb": 64})
     install_hint = (
         "on a Jetson: use JetPack (TensorRT is preinstalled; pip install cuda-python) or "
         "docker/Dockerfile.jetson; on an x86 NVIDIA GPU: pip install tensorrt cuda-python"
     )
     artifact = ENGINE
     compiles_without_runtime = True
+    built_on_device = (ENGINE,)  # build_engine.sh writes it into the bundle
 
-    def __init__(self, target: TargetConfig):
-        self.target = target
-        self.options = Options.model_validate(target.runtime_options)
-
-    def available(self) -> str | None:
-        if missing := missing_packages("tensorrt", "cuda"):
-            return f"{NOT_BUILT} ({', '.join(missing)} not importable)"
-        return None
+    def status(self) -> RuntimeStatus:
+        """Compiles only, anywhere without TensorRT: the engine is built on the device."""
+        if missing := missing_packages(*self.modules):
+            why = f"{NOT_BUILT} ({', '.join(missing)} not importable)"
+            return RuntimeStatus(BackendStatus.COMPILES_ONLY, why)
+        return RuntimeStatus(BackendStatus.RUNS_HERE)
 
     def versions(self) -> dict[str, str]:
         return package_versions("tensorrt", "cuda-python", "onnxruntime")
@@ -98,7 +100,7 @@ class TensorRTBackend:
     ) -> dict:
         from edgekd.backends import ortquant
 
-        check_precision(self.target, ("fp32", "fp16", "int8"), precision)
+        self.check_precision(precision)
         out_dir = Path(out_dir)
         info: dict = {"precision": precision}
         if precision == "int8":
@@ -112,7 +114,7 @@ class TensorRTBackend:
         (out_dir / SCRIPT).write_text(build_script(name, precision, shape, self.options))
         shutil.copyfile(Path(__file__).with_name(MODULE), out_dir / MODULE)
         files = [name, SCRIPT, MODULE]
-        if self.available() is None:
+        if self.status().runs_here:
             from edgekd.backends import trt_engine
 
             info["engine"] = trt_engine.build(
@@ -122,12 +124,11 @@ class TensorRTBackend:
         else:
             info["engine"] = None
             info["not_built"] = NOT_BUILT
-            info["built_on_device"] = [ENGINE]  # build_engine.sh writes it into the bundle
+            info["built_on_device"] = list(self.built_on_device)
         return info | {"files": files, "onnx": name}
 
     def load(self, artifact_dir: Path):
-        if (reason := self.available()) is not None:
-            raise RuntimeMissingError(reason)
+        self.require_runtime()
         from edgekd.backends import trt_engine
 
         return trt_engine.EngineRunner(str(Path(artifact_dir) / ENGINE), self.options.max_batch)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from importlib import resources
 from pathlib import Path
 
 import edgekd
@@ -19,7 +18,6 @@ from edgekd.hashing import sha256_file
 
 SCHEMA = "edgekd.bundle/1"
 MANIFEST = "manifest.json"
-DEVICE_BUILT = {"model.engine"}  # the only files a bundle may gain on the device, unhashed
 REQUIRED = ("runtime", "artifact", "target", "precision", "input")  # what loaders read
 
 
@@ -30,22 +28,29 @@ def write_bundle(run_dir: Path, target, backend, m, precision: str, comp, data, 
     tmp.mkdir(parents=True)
     for f in comp.info["files"]:
         shutil.copyfile(comp.path / f, tmp / f)
-    runtime = getattr(backend, "predict_template", target.runtime).replace("-", "_")
-    template = resources.files("edgekd.deploy") / "templates" / f"predict_{runtime}.py"
-    if template.is_file():
-        shutil.copyfile(str(template), tmp / "predict.py")
+    script = backend.predict_script()
+    if script is not None:
+        (tmp / "predict.py").write_bytes(script.read_bytes())
+    manifest = manifest_for(tmp, target, backend, m, precision, comp, data, exp)
+    write_json_atomic(tmp / MANIFEST, manifest)
+    replace_dir(tmp, final)
+    return final
+
+
+def manifest_for(folder: Path, target, backend, m, precision: str, comp, data, exp) -> dict:
+    """What a bundle's loaders, predict.py and readers need, with the sha256 of every file."""
     info = m.stage.info
     shape = info.get("input_shape", data.info["input_shape"])  # a model's own view
-    manifest = {
+    return {
         "schema": SCHEMA,
         "model": m.label,
-        "role": m.role,
+        "role": str(m.role),
         "target": target.name,
         "runtime": target.runtime,
         "precision": precision,
         "artifact": comp.info.get("artifact", backend.artifact),
-        "files": {p.name: sha256_file(p) for p in sorted(tmp.iterdir())},
-        # written later on the device itself (a TensorRT engine): allowed, never hash-checked
+        "files": {p.name: sha256_file(p) for p in sorted(folder.iterdir())},
+        # written later on the device itself (e.g. an engine): allowed, never hash-checked
         "built_on_device": comp.info.get("built_on_device", []),
         "input": {"name": "input", "shape": [None, *shape], "dtype": "float32"},
         "output": {"name": "logits", "shape": [None, info["num_classes"]]},
@@ -64,33 +69,14 @@ def write_bundle(run_dir: Path, target, backend, m, precision: str, comp, data, 
         "target_config": target.model_dump(mode="json"),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    write_json_atomic(tmp / MANIFEST, manifest)
-    replace_dir(tmp, final)
-    return final
 
 
 def verify_bundle(path: Path) -> dict:
     """Check every file against the manifest's sha256 before anything is loaded."""
     path = Path(path)
-    mf = path / MANIFEST
-    if not mf.is_file():
-        raise ArtifactError(f"'{path}' is not a deploy bundle: it has no {MANIFEST}.")
-    try:
-        manifest = json.loads(mf.read_text())
-        files = manifest["files"]
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
-        files = None
-    if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
-        raise ArtifactError(f"'{mf}' is not a valid edgekd manifest. Rebuild the bundle.")
-    missing = [k for k in REQUIRED if k not in manifest]
-    shape = manifest.get("input", {}).get("shape") if isinstance(manifest.get("input"), dict) else 0
-    if missing or not isinstance(shape, list):
-        raise ArtifactError(
-            f"'{mf}' is not a complete edgekd manifest (missing {missing or ['input.shape']}); "
-            "it was edited or written by an older edgekd. Rebuild the bundle."
-        )
-    later = manifest.get("built_on_device") or []
-    later = set(later) & DEVICE_BUILT if isinstance(later, list) else set()
+    manifest = read_manifest(path)
+    files = manifest["files"]
+    later = device_built(manifest)
     unlisted = sorted(
         p.name
         for p in path.iterdir()
@@ -114,6 +100,39 @@ def verify_bundle(path: Path) -> dict:
                 "manifest; it was changed or damaged. Refusing to load it."
             )
     return manifest
+
+
+def read_manifest(path: Path) -> dict:
+    """The bundle's manifest, checked for the keys loaders read."""
+    mf = path / MANIFEST
+    if not mf.is_file():
+        raise ArtifactError(f"'{path}' is not a deploy bundle: it has no {MANIFEST}.")
+    try:
+        manifest = json.loads(mf.read_text())
+        files = manifest["files"]
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
+        files = None
+    if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
+        raise ArtifactError(f"'{mf}' is not a valid edgekd manifest. Rebuild the bundle.")
+    missing = [k for k in REQUIRED if k not in manifest]
+    shape = manifest.get("input", {}).get("shape") if isinstance(manifest.get("input"), dict) else 0
+    if missing or not isinstance(shape, list):
+        raise ArtifactError(
+            f"'{mf}' is not a complete edgekd manifest (missing {missing or ['input.shape']}); "
+            "it was edited or written by an older edgekd. Rebuild the bundle."
+        )
+    return manifest
+
+
+def device_built(manifest: dict) -> set[str]:
+    """Files a bundle may gain on the device, unhashed: those its manifest lists, limited to
+    what its runtime's backend builds there."""
+    from edgekd.backends import BACKENDS
+
+    later, runtime = manifest.get("built_on_device") or [], manifest.get("runtime")
+    if not isinstance(later, list) or not isinstance(runtime, str) or runtime not in BACKENDS:
+        return set()
+    return set(later) & set(BACKENDS.get(runtime).built_on_device)
 
 
 def verified(path: Path) -> Path:

@@ -37,8 +37,9 @@ def check_bundle(path: Path) -> dict:
     backend = BACKENDS.get(str(manifest.get("runtime")))(
         TargetConfig(name="verify", runtime=str(manifest.get("runtime")), threads=1)
     )
-    if (reason := backend.available()) is not None:
-        raise RuntimeMissingError(f"cannot run bundle '{path}': {reason}")
+    status = backend.status()
+    if not status.runs_here:
+        raise RuntimeMissingError(f"cannot run bundle '{path}': {status.reason}")
     runner = backend.load(Path(path))
     x = np.zeros((1, *shape), dtype=np.float32)
     try:

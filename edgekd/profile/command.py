@@ -15,6 +15,7 @@ import numpy as np
 from edgekd.config.load import load_target
 from edgekd.config.schema import ProfileConfig, SshConfig, TargetConfig
 from edgekd.errors import ArtifactError, ConfigError
+from edgekd.records import LatencySource
 
 
 def resolve_target(name: str | None, default: str, runtime: str) -> TargetConfig:
@@ -62,24 +63,16 @@ def profile_path(
 
     path = Path(path)
     profile = profile or ProfileConfig()
-    if path.is_dir():
-        job = bundle_job(path, target_name)
-    elif path.suffix == ".onnx" and path.is_file():
-        job = onnx_job(path, target_name)
-    else:
-        raise ArtifactError(
-            f"'{path}' is neither a deploy bundle (a folder with manifest.json) nor an .onnx "
-            "file. Give runs/<name>/deploy/<target>/<model>-<precision> or a model.onnx."
-        )
+    job = make_job(path, target_name)
     target = job["target"]
     update = {k: v for k, v in (("threads", threads), ("host", host)) if v is not None}
     target = target.model_copy(update=update | ({"ssh": ssh} if ssh else {}))
     backend = BACKENDS.get(target.runtime)(target)
-    reason = backend.available() if target.host == "local" else None
+    status = backend.status()
     head = {"path": str(path), "target": target.name, "runtime": target.runtime}
     head |= {"host": target.host, "precision": job["precision"]}
-    if reason is not None:
-        return head | estimate_only(job, target, reason)
+    if target.host == "local" and not status.runs_here:
+        return head | estimate_only(job, target, status.reason)
     from edgekd.profile.remote import RemoteError
 
     with tempfile.TemporaryDirectory(prefix="edgekd-compile-") as tmp:
@@ -96,11 +89,26 @@ def profile_path(
             return head | estimate_only(job, target, str(exc))
 
 
-def run_job(artifact_dir, artifact, target, profile, job, batch, files) -> dict:
-    from edgekd.profile.isolate import make_spec, profile_artifact
+def make_job(path: Path, target_name: str | None) -> dict:
+    """What to measure: a verified bundle as it is, or a plain ONNX file to compile first."""
+    if path.is_dir():
+        return bundle_job(path, target_name)
+    if path.suffix == ".onnx" and path.is_file():
+        return onnx_job(path, target_name)
+    raise ArtifactError(
+        f"'{path}' is neither a deploy bundle (a folder with manifest.json) nor an .onnx "
+        "file. Give runs/<name>/deploy/<target>/<model>-<precision> or a model.onnx."
+    )
 
-    spec = make_spec(artifact_dir, artifact, target, profile, job["shape"], None, batch, files)
-    spec["dtype"] = job.get("dtype", "float32")
+
+def run_job(artifact_dir, artifact, target, profile, job, batch, files) -> dict:
+    from edgekd.profile.isolate import profile_artifact
+    from edgekd.profile.protocol import make_spec
+
+    spec = make_spec(
+        artifact_dir, artifact, target, profile, job["shape"], None, batch, files,
+        dtype=job.get("dtype", "float32"),
+    )  # fmt: skip
     result = profile_artifact(spec, target.host, target.ssh)
     return result | {"latency_source": result.pop("source")}
 
@@ -130,7 +138,9 @@ def bundle_job(path: Path, target_name: str | None) -> dict:
 
 
 def onnx_job(path: Path, target_name: str | None) -> dict:
-    target = resolve_target(target_name, "cpu-onnxruntime", "onnxruntime")
+    from edgekd.backends import PLAIN_ONNX_TARGET
+
+    target = resolve_target(target_name, *PLAIN_ONNX_TARGET)
     shape = onnx_input_shape(path)
     return {
         "target": target,
@@ -139,7 +149,7 @@ def onnx_job(path: Path, target_name: str | None) -> dict:
         "shape": shape,
         "precision": "fp32",
         "onnx": path,
-        "compile": True,  # into the target's artifact (for ONNX Runtime: a copy)
+        "compile": True,  # into the target's artifact (may be a plain copy)
     }
 
 
@@ -150,14 +160,18 @@ def compile_plain(backend, job: dict, out: Path) -> tuple[Path, list[str]]:
 
 
 def estimate_only(job: dict, target: TargetConfig, reason: str) -> dict:
-    from edgekd.profile.estimate import estimate_row
+    from edgekd.profile.estimate import estimate_latency
 
     if job.get("onnx") is None:
         raise ArtifactError(
             f"target '{target.name}' cannot run here ({reason}), and no ONNX "
             "graph is at hand to estimate from."
         )
-    row = estimate_row({"precision": job["precision"]}, target, job["onnx"], reason)
-    if row["status"] != "estimated":
-        raise ConfigError(f"target '{target.name}' cannot run here: {row['reason']}.")
-    return {"latency_source": "estimated", "estimate": row["estimate"], "reason": reason}
+    est, why = estimate_latency(target, job["onnx"], job["precision"], reason)
+    if est is None:
+        raise ConfigError(f"target '{target.name}' cannot run here: {why}.")
+    return {
+        "latency_source": LatencySource.ESTIMATED.value,
+        "estimate": est.model_dump(mode="json"),
+        "reason": reason,
+    }

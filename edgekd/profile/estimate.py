@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from edgekd.records import Estimate
+
 BYTES_PER = {"fp32": 4, "fp16": 2, "int8": 1}
 PEAK_KEY = {"fp32": "peak_fp32_gflops", "fp16": "peak_fp16_gflops", "int8": "peak_int8_gops"}
 
@@ -88,11 +90,14 @@ def has_specs(device) -> bool:
     return bool(device.memory_bandwidth_gbps) and any(getattr(device, k) for k in PEAK_KEY.values())
 
 
-def estimate_row(row: dict, target, onnx_path: Path, reason: str) -> dict:
-    """A report row for an artifact that cannot be measured: estimated, or skipped with why."""
+def estimate_latency(
+    target, onnx_path: Path, precision: str, reason: str
+) -> tuple[Estimate | None, str]:
+    """(Estimate, reason) for an artifact that cannot be measured, or (None, reason) saying
+    also why there is no estimate: no device specs, or none for this precision."""
     if not has_specs(target.device):
-        return row | {"status": "skipped", "reason": reason}
-    est = roofline(graph_cost(onnx_path), target.device, row["precision"])
+        return None, reason
+    est = roofline(graph_cost(onnx_path), target.device, precision)
     if est["latency_ms"] is None:
-        return row | {"status": "skipped", "reason": f"{reason}; no estimate: {est['reason']}"}
-    return row | {"status": "estimated", "reason": reason, "estimate": est}
+        return None, f"{reason}; no estimate: {est['reason']}"
+    return Estimate.model_validate(est), reason

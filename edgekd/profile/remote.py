@@ -9,7 +9,6 @@ known_hosts and an unknown host is refused, as OpenSSH does by default.
 from __future__ import annotations
 
 import io
-import json
 import shlex
 import socket
 import tarfile
@@ -20,7 +19,7 @@ from urllib.parse import urlparse
 
 from edgekd.config.schema import SshConfig
 from edgekd.errors import EdgeKDError
-from edgekd.profile.isolate import read_result
+from edgekd.profile.protocol import DataRef, ProfileSpec, read_result
 
 PACKAGE = Path(__file__).resolve().parent.parent
 
@@ -127,13 +126,13 @@ def package_tar() -> bytes:
     return buf.getvalue()
 
 
-def test_split_npz(path: str) -> bytes:
-    """Only the test split travels to the host, not the training data."""
+def test_split_npz(data: DataRef) -> bytes:
+    """Only the arrays the worker reads travel to the host, not the training data."""
     import numpy as np
 
     buf = io.BytesIO()
-    with np.load(path, allow_pickle=False) as z:
-        np.savez(buf, x_test=z["x_test"], y_test=z["y_test"])
+    with np.load(data.npz, allow_pickle=False) as z:
+        np.savez(buf, **{data.x: z[data.x], data.y: z[data.y]})
     return buf.getvalue()
 
 
@@ -150,10 +149,10 @@ def exec_checked(client, command: str, timeout: float) -> tuple[int, str]:
         ) from None
 
 
-def run_remote(spec: dict, url: str, opts: SshConfig) -> dict:
+def run_remote(spec: ProfileSpec, url: str, opts: SshConfig) -> dict:
     host = parse_host(url)
     client = connect(host, opts)
-    timeout = spec["profile"]["timeout_s"]
+    timeout = spec.profile.timeout_s
     try:
         code, out = exec_checked(client, "mktemp -d /tmp/edgekd-profile-XXXXXX", 30)
         remote = out.strip().splitlines()[-1] if code == 0 and out.strip() else ""
@@ -167,19 +166,23 @@ def run_remote(spec: dict, url: str, opts: SshConfig) -> dict:
         client.close()
 
 
-def _profile_in(client, spec: dict, remote: str, opts, timeout: float, host: Host) -> dict:
+def _profile_in(client, spec: ProfileSpec, remote: str, opts, timeout: float, host: Host) -> dict:
     sftp = client.open_sftp()
-    local_dir = Path(spec["artifact_dir"])
-    files = spec.get("files") or [p.name for p in local_dir.iterdir() if p.is_file()]
+    local_dir = Path(spec.artifact_dir)
+    files = spec.files or [p.name for p in local_dir.iterdir() if p.is_file()]
     sftp.mkdir(f"{remote}/artifact")
     for name in files:
         sftp.put(str(local_dir / name), f"{remote}/artifact/{name}")
-    remote_spec = spec | {"artifact_dir": f"{remote}/artifact", "out": f"{remote}/result.json"}
-    if spec.get("data"):
-        sftp.putfo(io.BytesIO(test_split_npz(spec["data"]["npz"])), f"{remote}/data.npz")
-        remote_spec["data"] = {"npz": f"{remote}/data.npz"}
+    update = {"artifact_dir": f"{remote}/artifact", "out": f"{remote}/result.json"}
+    if spec.data is not None:
+        sftp.putfo(io.BytesIO(test_split_npz(spec.data)), f"{remote}/data.npz")
+        update["data"] = spec.data.model_copy(update={"npz": f"{remote}/data.npz"})
+    if spec.plugin is not None:  # a backend from outside edgekd travels with the spec
+        sftp.put(spec.plugin.file, f"{remote}/plugin_backend.py")
+        update["plugin"] = spec.plugin.model_copy(update={"file": f"{remote}/plugin_backend.py"})
+    remote_spec = spec.model_copy(update=update)
     sftp.putfo(io.BytesIO(package_tar()), f"{remote}/edgekd.tar.gz")
-    sftp.putfo(io.BytesIO(json.dumps(remote_spec).encode()), f"{remote}/spec.json")
+    sftp.putfo(io.BytesIO(remote_spec.to_json().encode()), f"{remote}/spec.json")
     q = shlex.quote(remote)
     code, out = exec_checked(
         client,

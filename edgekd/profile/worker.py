@@ -2,10 +2,11 @@
 
 A fresh interpreter per artifact keeps runtimes from sharing a process with torch or with each
 other (thread pools, allocators and peak memory would otherwise leak between measurements).
-The spec names the artifact, the target and the profile settings; the result is written as
-JSON to the spec's `out` path. A user error is written as {"error": ...} with exit code 2.
-This module imports nothing heavy and runs with only numpy, pydantic, pyyaml and the runtime,
-so the same file runs on a remote device.
+The spec (`edgekd.profile.protocol.ProfileSpec`) names the artifact, the target and the
+profile settings; the target's backend loads the artifact and reads its per-layer counters.
+The result is written as JSON to the spec's `out` path; a user error as {"error": ...} with
+exit code 2. This module imports nothing heavy and runs with only numpy, pydantic, pyyaml and
+the runtime, so the same file runs on a remote device.
 """
 
 from __future__ import annotations
@@ -19,8 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-SPEC_SCHEMA = "edgekd.profile-spec/1"
-RESULT_SCHEMA = "edgekd.profile-result/1"
+from edgekd.profile.protocol import (
+    RESULT_SCHEMA,
+    SPEC_SCHEMA,
+    PluginRef,
+    ProfileSpec,
+    error_payload,
+)
 
 
 def peak_rss_bytes() -> int:
@@ -40,39 +46,45 @@ def peak_rss_bytes() -> int:
     return int(peak if sys.platform == "darwin" else peak * 1024)
 
 
-def load_runner(spec: dict, target):
-    """(runner, versions) from the registered backend, or the minimal OpenVINO runner."""
+def load_backend(target, plugin: PluginRef | None = None):
+    """The target's backend, or a clear error where its runtime cannot run here."""
     from edgekd.backends import BACKENDS
     from edgekd.errors import RuntimeMissingError
 
-    runtime = target.runtime
-    # benchmark_app-equivalent settings on request, or when no openvino backend is registered
-    minimal = spec.get("runner") == "openvino-latency" or runtime not in BACKENDS
-    if runtime == "openvino" and minimal:
-        from edgekd.profile.ov_runner import load_openvino
-
-        return load_openvino(Path(spec["artifact_dir"]) / spec["artifact"], target)
-    backend = BACKENDS.get(runtime)(target)
-    reason = backend.available()
-    if reason is not None:
-        raise RuntimeMissingError(f"target '{target.name}' cannot run here: {reason}")
-    return backend.load(Path(spec["artifact_dir"])), backend.versions()
+    if plugin is not None and target.runtime not in BACKENDS:
+        BACKENDS.register(target.runtime)(plugin_class(plugin))
+    backend = BACKENDS.get(target.runtime)(target)
+    status = backend.status()
+    if not status.runs_here:
+        raise RuntimeMissingError(f"target '{target.name}' cannot run here: {status.reason}")
+    return backend
 
 
-def sample_input(spec: dict, x: np.ndarray | None) -> np.ndarray:
+def plugin_class(plugin: PluginRef) -> type:
+    """The backend class from the file it was defined in (the parent process ran it too)."""
+    import importlib.util
+
+    path = Path(plugin.file)
+    found = importlib.util.spec_from_file_location(f"edgekd_plugin_{path.stem}", path)
+    module = importlib.util.module_from_spec(found)
+    sys.modules[found.name] = module
+    found.loader.exec_module(module)
+    return getattr(module, plugin.name)
+
+
+def sample_input(spec: ProfileSpec, x: np.ndarray | None) -> np.ndarray:
     """A batch-1 input: the first test input when data is given, else seeded noise."""
     if x is not None:
         return np.ascontiguousarray(x[:1])
-    shape = [1, *[int(d) for d in spec["input_shape"]]]
-    return np.random.default_rng(0).standard_normal(shape).astype(spec.get("dtype", "float32"))
+    shape = [1, *spec.input_shape]
+    return np.random.default_rng(0).standard_normal(shape).astype(spec.dtype)
 
 
-def load_data(spec: dict) -> tuple[np.ndarray | None, np.ndarray | None]:
-    data = spec.get("data")
-    if not data:
+def load_data(spec: ProfileSpec) -> tuple[np.ndarray | None, np.ndarray | None]:
+    if spec.data is None:
         return None, None
-    with np.load(data["npz"], allow_pickle=False) as z:
-        return z[data.get("x", "x_test")], z[data.get("y", "y_test")]
+    with np.load(spec.data.npz, allow_pickle=False) as z:
+        return z[spec.data.x], z[spec.data.y]
 
 
 def environment(runner) -> dict:
@@ -89,7 +101,7 @@ def environment(runner) -> dict:
         "affinity": affinity,
         "python": platform.python_version(),
         "numpy": np.__version__,
-        "placement": runner.describe() if hasattr(runner, "describe") else {},
+        "placement": runner.describe(),
         "torch_loaded": "torch" in sys.modules,
     }
 
@@ -104,32 +116,27 @@ def cpu_model() -> str:
     return platform.processor()
 
 
-def measure(spec: dict) -> dict:
-    from edgekd.config.schema import ProfileConfig, TargetConfig
+def measure(spec: ProfileSpec) -> dict:
     from edgekd.profile.accuracy import artifact_accuracy
     from edgekd.profile.latency import measure_latency, measure_throughput
 
-    cfg = ProfileConfig.model_validate(spec["profile"])
-    target = TargetConfig.model_validate(spec["target"])
+    cfg, target, folder = spec.profile, spec.target, Path(spec.artifact_dir)
+    backend = load_backend(target, spec.plugin)
     x, y = load_data(spec)
     rss_start = peak_rss_bytes()
     t0 = time.perf_counter()
-    runner, versions = load_runner(spec, target)
+    runner = backend.load(folder)
     load_ms = (time.perf_counter() - t0) * 1e3
     sample = sample_input(spec, x)
     latency = measure_latency(runner, sample, cfg)
-    batch_n = int(spec.get("batch") or cfg.throughput_batch)
+    batch_n = int(spec.batch or cfg.throughput_batch)
     batch = np.ascontiguousarray(np.resize(sample, (batch_n, *sample.shape[1:])))
     throughput = measure_throughput(runner, batch, cfg.throughput_time_s)
     acc = artifact_accuracy(runner, x, y) if x is not None else None
     peak = peak_rss_bytes()
     env = environment(runner)
-    del runner
-    layers = None
-    if cfg.layers:
-        from edgekd.profile.layers import layer_profile
-
-        layers = layer_profile(spec, target, sample, cfg.layer_runs)
+    del runner  # the layer profile opens its own session
+    layers = backend.layer_profile(folder, sample, cfg.layer_runs) if cfg.layers else None
     return {
         "schema": RESULT_SCHEMA,
         "load_ms": load_ms,
@@ -139,10 +146,10 @@ def measure(spec: dict) -> dict:
         "throughput": throughput,
         "acc_artifact": acc,
         "memory": {"peak_rss_bytes": peak, "rss_before_load_bytes": rss_start},
-        "artifact_bytes": artifact_bytes(Path(spec["artifact_dir"]), spec.get("files")),
-        "versions": versions,
+        "artifact_bytes": artifact_bytes(folder, spec.files),
+        "versions": backend.versions(),
         "environment": env,
-        "layers": layers,
+        "layers": layers.model_dump(mode="json") if layers is not None else None,
         "settings": cfg.model_dump(),
         "threads": target.threads,
     }
@@ -160,18 +167,17 @@ def main(argv: list[str]) -> int:
     from edgekd.errors import EdgeKDError
     from edgekd.fsutil import write_json_atomic
 
-    spec = json.loads(Path(argv[0]).read_text())
-    if spec.get("schema") != SPEC_SCHEMA:
+    raw = json.loads(Path(argv[0]).read_text())
+    if not isinstance(raw, dict) or raw.get("schema") != SPEC_SCHEMA:
         print(f"spec schema must be {SPEC_SCHEMA}", file=sys.stderr)
         return 2
+    spec = ProfileSpec.model_validate(raw)
     try:
         result = measure(spec)
     except EdgeKDError as exc:
-        write_json_atomic(
-            Path(spec["out"]), {"error": {"type": type(exc).__name__, "msg": str(exc)}}
-        )
+        write_json_atomic(Path(spec.out), error_payload(exc))
         return 2
-    write_json_atomic(Path(spec["out"]), result)
+    write_json_atomic(Path(spec.out), result)
     return 0
 
 

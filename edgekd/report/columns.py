@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from edgekd.records import AccuracySource
+from edgekd.report.model import ReportRow
+
 # (key, header, format). FULL goes to report.md/html; COMPACT fits an 80-120 column terminal.
 FULL = [
     ("model", "model", "{}"),
@@ -44,19 +47,20 @@ def fmt_ms(v: float) -> str:
     return f"{v:.4f}" if v < 1 else f"{v:.2f}" if v < 100 else f"{v:.0f}"
 
 
-def cell(row: dict, key: str, fmt: str) -> str:
-    value = row.get(key)
+def cell(row: ReportRow, key: str, fmt: str) -> str:
+    """A column's cell; column keys are ReportRow field names (tests/test_report_model.py)."""
+    v = getattr(row, key)
     if key == "pareto":
-        return "yes" if value else ""
-    if value is None:
+        return "yes" if v else ""
+    if v is None:
         return "-"
     if key == "size_bytes":
-        return f"{value / 1024:.1f}"
+        return f"{v / 1024:.1f}"
     if key == "peak_rss_bytes":
-        return f"{value / MIB:.0f}"
-    text = fmt_ms(value) if key.endswith("_ms") else fmt.format(value)
-    if key.endswith("_ms") and row.get("latency_source") == "estimated":
+        return f"{v / MIB:.0f}"
+    text = fmt_ms(v) if key.endswith("_ms") else fmt.format(v)
+    if key.endswith("_ms") and row.estimated:
         return f"~{text} (est.)"
-    if key == "accuracy" and row.get("accuracy_source") == "torch":
+    if key == "accuracy" and row.accuracy_source is AccuracySource.TORCH:
         return f"{text} (torch)"
     return text

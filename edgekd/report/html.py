@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from html import escape
 
+from edgekd.records import LatencySource
 from edgekd.report.columns import FULL, cell, fmt_ms
-from edgekd.report.markdown import environment_text, method_text, point_label
+from edgekd.report.markdown import environment_text, frontier_rows, method_text, not_measured
+from edgekd.report.model import Report, ReportRow
 from edgekd.report.plot import pareto_svg
 
 CSS = """
@@ -24,26 +26,21 @@ tr.front td:first-child{font-weight:bold}
 """
 
 
-def badge(source: str | None) -> str:
-    s = source or "not measured"
+def badge(source: LatencySource | None) -> str:
+    s = str(source) if source else "not measured"
     return f'<span class="badge {escape(s)}">{escape(s)}</span>'
 
 
-def full_table(rows: list[dict]) -> str:
+def full_table(rows: list[ReportRow]) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for _, h, _ in FULL)
     body = []
     for r in rows:
         cls = " ".join(
-            c
-            for c in (
-                "estimated" if r.get("latency_source") == "estimated" else "",
-                "front" if r.get("pareto") else "",
-            )
-            if c
+            c for c in ("estimated" if r.estimated else "", "front" if r.pareto else "") if c
         )
         cells = []
         for k, _, f in FULL:
-            text = badge(r.get(k)) if k == "latency_source" else escape(cell(r, k, f))
+            text = badge(r.latency_source) if k == "latency_source" else escape(cell(r, k, f))
             cells.append(f"<td>{text}</td>")
         body.append(f'<tr class="{cls}">{"".join(cells)}</tr>')
     return (
@@ -52,17 +49,17 @@ def full_table(rows: list[dict]) -> str:
     )
 
 
-def target_section(report: dict, target: str) -> str:
-    rows = [r for r in report["rows"] if r["target"] == target]
-    front = sorted((r for r in rows if r.get("pareto")), key=lambda r: r["p90_ms"])
+def target_section(report: Report, target: str) -> str:
+    rows = report.rows_on(target)
+    front = frontier_rows(report, target)
     items = "".join(
-        f"<li>{escape(point_label(r))}: accuracy {escape(cell(r, 'accuracy', '{:.2%}'))}, "
-        f"p90 {escape(cell(r, 'p90_ms', '{}'))} ms {badge(r.get('latency_source'))}</li>"
+        f"<li>{escape(r.label)}: accuracy {escape(cell(r, 'accuracy', '{:.2%}'))}, "
+        f"p90 {escape(cell(r, 'p90_ms', '{}'))} ms {badge(r.latency_source)}</li>"
         for r in front
     )
     plot = pareto_svg(rows, target) if front else "<p>No artifact was measured or estimated.</p>"
-    info = report.get("targets", {}).get(target, {})
-    where = escape(f"{info.get('runtime', '')}, host {info.get('host', 'local')}")
+    info = report.targets.get(target)
+    where = escape(f"{info.runtime}, host {info.host}" if info else ", host local")
     return (
         f'<section class="target" id="target-{escape(target)}"><h2>{escape(target)} '
         f"<small>({where})</small></h2>"
@@ -72,53 +69,49 @@ def target_section(report: dict, target: str) -> str:
     )
 
 
-def layers_html(rows: list[dict]) -> str:
+def layers_html(rows: list[ReportRow]) -> str:
     parts = []
     for r in rows:
-        layers = r.get("layers") or {}
-        if not layers.get("top"):
+        layers = r.layers
+        if layers is None or not layers.top:
             continue
         trs = "".join(
-            f"<tr><td>{escape(op['name'])}</td><td>{escape(op['op_type'])}</td>"
-            f"<td>{op['mean_us']:.2f}</td><td>{op['share']:.1%}</td></tr>"
-            for op in layers["top"]
+            f"<tr><td>{escape(op.name)}</td><td>{escape(op.op_type)}</td>"
+            f"<td>{op.mean_us:.2f}</td><td>{op.share:.1%}</td></tr>"
+            for op in layers.top
         )
         parts.append(
-            f"<details><summary>{escape(point_label(r))}: {escape(layers['tool'])}, "
-            f"{layers['total_us']:.1f} us kernel time per run</summary><table><thead><tr>"
+            f"<details><summary>{escape(r.label)}: {escape(layers.tool)}, "
+            f"{layers.total_us:.1f} us kernel time per run</summary><table><thead><tr>"
             f"<th>op</th><th>type</th><th>mean us</th><th>share</th></tr></thead>"
             f"<tbody>{trs}</tbody></table></details>"
         )
     return ("<h3>Slowest ops (top 10)</h3>" + "".join(parts)) if parts else ""
 
 
-def recommended_html(report: dict) -> str:
-    rec = report.get("recommended") or {}
-    source = {(r["target"], r["model"], r["precision"]): r.get("latency_source")
-              for r in report["rows"]}  # fmt: skip
+def recommended_html(report: Report) -> str:
+    source = {(r.target, r.model, r.precision): r.latency_source for r in report.rows}
     items = "".join(
-        f"<li><b>{escape(t)}</b>: {escape(r['model'])} ({escape(str(r.get('method')))}, "
-        f"{escape(r['precision'])}): accuracy {r['accuracy']:.2%}, p90 {fmt_ms(r['p90_ms'])} ms"
-        f" {badge(source.get((t, r['model'], r['precision'])))}</li>"
-        for t, r in rec.items()
+        f"<li><b>{escape(t)}</b>: {escape(r.model)} ({escape(str(r.method))}, "
+        f"{escape(r.precision)}): accuracy {r.accuracy:.2%}, p90 {fmt_ms(r.p90_ms)} ms"
+        f" {badge(source.get((t, r.model, r.precision)))}</li>"
+        for t, r in report.recommended.items()
     )
     return f"<h2>Recommended artifact per target</h2><ul>{items}</ul>" if items else ""
 
 
-def render_html(report: dict) -> str:
-    targets = sorted({r["target"] for r in report["rows"]})
-    sections = "".join(target_section(report, t) for t in targets)
+def render_html(report: Report) -> str:
+    sections = "".join(target_section(report, t) for t in report.target_names())
     skipped = "".join(
-        f"<li>{escape(point_label(r))} on {escape(r['target'])}: {escape(r.get('reason', ''))}</li>"
-        for r in report["rows"]
-        if r["status"] not in ("ok", "estimated")
+        f"<li>{escape(r.label)} on {escape(r.target)}: {escape(r.reason or '')}</li>"
+        for r in not_measured(report)
     )
-    title = escape(f"edgekd report: {report['pipeline']}")
+    title = escape(f"edgekd report: {report.pipeline}")
     return (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
         f'<meta name="viewport" content="width=device-width,initial-scale=1">'
         f"<style>{CSS}</style></head><body><h1>{title}</h1><p>{escape(method_text(report))}</p>"
-        f"{recommended_html(report)}{sections}<h2>All rows</h2>{full_table(report['rows'])}"
+        f"{recommended_html(report)}{sections}<h2>All rows</h2>{full_table(report.rows)}"
         + (f"<h2>Not measured</h2><ul>{skipped}</ul>" if skipped else "")
         + "</body></html>\n"
     )

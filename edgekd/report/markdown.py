@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from edgekd.records import Gate, RowStatus
 from edgekd.report.columns import FULL, cell, fmt_ms
+from edgekd.report.model import Report, ReportRow
 
 
-def method_text(report: dict) -> str:
-    prof = report.get("profile", {})
+def method_text(report: Report) -> str:
+    prof = report.profile
     return (
-        f"dataset `{report['dataset']}`, seed {report['seed']}, edgekd "
-        f"{report['edgekd_version']}, {report['created']}. Accuracy is on the whole test split "
+        f"dataset `{report.dataset}`, seed {report.seed}, edgekd "
+        f"{report.edgekd_version}, {report.created}. Accuracy is on the whole test split "
         "(of the compiled artifact; `(torch)` where the artifact could not be run). Latency is "
         f"single-stream batch 1 in a fresh process per artifact, {prof.get('tier', '?')} tier: "
         f"{prof.get('warmup', '?')} warm-up queries, then at least "
@@ -17,34 +19,32 @@ def method_text(report: dict) -> str:
         "(nearest-rank percentiles); load and first-inference times are kept apart. "
         "`~x (est.)` marks a roofline estimate for a device that is not attached: an optimistic "
         "bound, not a measurement. The gate passes an artifact that keeps "
-        f">= {report['accuracy_gate']:.0%} of its PyTorch model's accuracy."
+        f">= {report.accuracy_gate:.0%} of its PyTorch model's accuracy."
     )
 
 
-def point_label(r: dict) -> str:
-    return f"{r['model']} ({r.get('method') or r['role']}, {r['precision']})"
+def frontier_rows(report: Report, target: str) -> list[ReportRow]:
+    return sorted((r for r in report.rows_on(target) if r.pareto), key=lambda r: r.p90_ms)
 
 
-def frontier_lines(report: dict, target: str) -> list[str]:
-    rows = [r for r in report["rows"] if r["target"] == target and r.get("pareto")]
-    rows.sort(key=lambda r: r["p90_ms"])
+def frontier_lines(report: Report, target: str) -> list[str]:
     return [
-        f"- {point_label(r)}: accuracy {cell(r, 'accuracy', '{:.2%}')}, p90 "
-        f"{cell(r, 'p90_ms', '{}')} ms — {r['latency_source']}"
-        for r in rows
+        f"- {r.label}: accuracy {cell(r, 'accuracy', '{:.2%}')}, p90 "
+        f"{cell(r, 'p90_ms', '{}')} ms — {r.latency_source}"
+        for r in frontier_rows(report, target)
     ] or ["- (no measured or estimated artifacts)"]
 
 
-def environment_text(report: dict, target: str) -> str:
+def environment_text(report: Report, target: str) -> str:
     """Where and with what the target's rows were measured (distinct values, in row order)."""
-    rows = [r for r in report["rows"] if r["target"] == target and r["status"] == "ok"]
+    rows = [r for r in report.rows_on(target) if r.status is RowStatus.OK]
     if not rows:
         return ""
 
     def distinct(key: str) -> str:
         seen = []
         for r in rows:
-            v = r.get(key)
+            v = getattr(r, key)
             v = ", ".join(f"{k} {x}" for k, x in v.items()) if isinstance(v, dict) else str(v)
             if v not in seen:
                 seen.append(v)
@@ -57,52 +57,50 @@ def environment_text(report: dict, target: str) -> str:
     )
 
 
-def table_lines(rows: list[dict], columns=FULL) -> list[str]:
+def table_lines(rows: list[ReportRow], columns=FULL) -> list[str]:
     lines = ["| " + " | ".join(h for _, h, _ in columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(r, k, f) for k, _, f in columns) + " |" for r in rows]
     return lines
 
 
-def layer_lines(report: dict) -> list[str]:
+def layer_lines(report: Report) -> list[str]:
     out = []
-    for r in report["rows"]:
-        layers = r.get("layers") or {}
-        if not layers.get("top"):
+    for r in report.rows:
+        layers = r.layers
+        if layers is None or not layers.top:
             continue
         out += [
             "",
-            f"### {r['model']} on {r['target']} ({r['precision']}) — {layers['tool']}, "
-            f"{layers['runs']} runs, {layers['total_us']:.1f} us of kernel time per run",
+            f"### {r.model} on {r.target} ({r.precision}) — {layers.tool}, "
+            f"{layers.runs} runs, {layers.total_us:.1f} us of kernel time per run",
             "",
             "| op | type | mean us | share |",
             "|---|---|---|---|",
         ]
         out += [
-            f"| {op['name']} | {op['op_type']} | {op['mean_us']:.2f} | {op['share']:.1%} |"
-            for op in layers["top"]
+            f"| {op.name} | {op.op_type} | {op.mean_us:.2f} | {op.share:.1%} |" for op in layers.top
         ]
     return (["", "## Slowest ops (top 10 per artifact)"] + out) if out else []
 
 
-def estimate_lines(report: dict) -> list[str]:
-    rows = [r for r in report["rows"] if r.get("latency_source") == "estimated"]
+def estimate_lines(report: Report) -> list[str]:
+    rows = [r for r in report.rows if r.estimated and r.estimate is not None]
     if not rows:
         return []
     out = ["", "## Estimated rows (not measured)", ""]
     for r in rows:
-        e = r["estimate"]
+        e = r.estimate
         out.append(
-            f"- {point_label(r)} on {r['target']}: ~{e['latency_ms']:.4f} ms, {e['bound']}-bound "
-            f"roofline ({e['flops']:,} FLOPs at {e['peak']:g} G/s, {e['bytes']:,} bytes at "
-            f"{e['memory_bandwidth_gbps']:g} GB/s; specs: {e.get('spec_source') or 'n/a'}). "
-            f"Why not measured: {r.get('reason', '')}"
+            f"- {r.label} on {r.target}: ~{e.latency_ms:.4f} ms, {e.bound}-bound "
+            f"roofline ({e.flops:,} FLOPs at {e.peak:g} G/s, {e.bytes:,} bytes at "
+            f"{e.memory_bandwidth_gbps:g} GB/s; specs: {e.spec_source or 'n/a'}). "
+            f"Why not measured: {r.reason or ''}"
         )
     return out
 
 
-def recommended_lines(report: dict) -> list[str]:
-    rec = report.get("recommended") or {}
-    if not rec:
+def recommended_lines(report: Report) -> list[str]:
+    if not report.recommended:
         return []
     out = [
         "",
@@ -112,25 +110,25 @@ def recommended_lines(report: dict) -> list[str]:
         "most accurate student artifact on that target; measured rows only.",
         "",
     ]
-    for target, r in rec.items():
+    for target, r in report.recommended.items():
         out.append(
-            f"- **{target}**: {r['model']} ({r.get('method')}, {r['precision']}) — accuracy "
-            f"{r['accuracy']:.2%}, p90 {fmt_ms(r['p90_ms'])} ms; bundle `{r.get('bundle')}`"
+            f"- **{target}**: {r.model} ({r.method}, {r.precision}) — accuracy "
+            f"{r.accuracy:.2%}, p90 {fmt_ms(r.p90_ms)} ms; bundle `{r.bundle}`"
         )
     return out
 
 
-def scheme_notes(report: dict) -> list[str]:
+def scheme_notes(report: Report) -> list[str]:
     """What a reader must know to judge a distilled row: e.g. data-free sample counts."""
     notes = []
-    for label, m in report["models"].items():
-        if "synthetic_samples" in m:
+    for label, m in report.models.items():
+        if m.synthetic_samples is not None:
             notes.append(
-                f"- {label}: distilled data-free from {m['synthetic_samples']:,} synthetic "
-                f"inputs ({m.get('synthesis')}); {m.get('training_samples_read', 0)} training "
+                f"- {label}: distilled data-free from {m.synthetic_samples:,} synthetic "
+                f"inputs ({m.synthesis}); {m.training_samples_read or 0} training "
                 "samples read."
             )
-        for i, peer in enumerate(m.get("peers", [])[1:], start=1):
+        for i, peer in enumerate((m.peers or [])[1:], start=1):
             notes.append(
                 f"- {label}: mutual-learning peer {i} ({peer['model']}) reached "
                 f"{peer['acc_test']:.2%} test accuracy (not exported)."
@@ -138,35 +136,36 @@ def scheme_notes(report: dict) -> list[str]:
     return ["", "## Notes", "", *notes] if notes else []
 
 
-def gate_lines(report: dict) -> list[str]:
-    failed = [r for r in report["rows"] if r.get("gate") == "fail"]
+def gate_lines(report: Report) -> list[str]:
+    failed = [r for r in report.rows if r.gate is Gate.FAIL]
     if not failed:
         return []
     return ["", "## Accuracy gate failures", ""] + [
-        f"- {r['model']} on {r['target']} ({r['precision']}): accuracy "
+        f"- {r.model} on {r.target} ({r.precision}): accuracy "
         f"{cell(r, 'acc_artifact', '{:.2%}')} vs {cell(r, 'acc_torch', '{:.2%}')} in PyTorch "
         f"(keeps {cell(r, 'accuracy_kept', '{:.2%}')}), below the "
-        f"{report['accuracy_gate']:.0%} gate; bundle {r.get('bundle', '-')}"
+        f"{report.accuracy_gate:.0%} gate; bundle {r.bundle or '-'}"
         for r in failed
     ]
 
 
-def render_markdown(report: dict) -> str:
-    lines = [f"# edgekd report: {report['pipeline']}", "", method_text(report)]
+def not_measured(report: Report) -> list[ReportRow]:
+    return [r for r in report.rows if r.status is RowStatus.SKIPPED]
+
+
+def render_markdown(report: Report) -> str:
+    lines = [f"# edgekd report: {report.pipeline}", "", method_text(report)]
     lines += recommended_lines(report)
-    for target in sorted({r["target"] for r in report["rows"]}):
+    for target in report.target_names():
         lines += ["", f"## Pareto frontier on {target} (accuracy vs p90 latency)", ""]
         lines += frontier_lines(report, target)
         env = environment_text(report, target)
         lines += ["", env] if env else []
-    lines += ["", "## All rows", ""] + table_lines(report["rows"])
+    lines += ["", "## All rows", ""] + table_lines(report.rows)
     lines += scheme_notes(report) + gate_lines(report) + layer_lines(report)
     lines += estimate_lines(report)
-    skipped = [r for r in report["rows"] if r["status"] not in ("ok", "estimated")]
+    skipped = not_measured(report)
     if skipped:
         lines += ["", "## Not measured", ""]
-        lines += [
-            f"- {r['model']} on {r['target']} ({r['precision']}): {r.get('reason', '')}"
-            for r in skipped
-        ]
+        lines += [f"- {r.model} on {r.target} ({r.precision}): {r.reason or ''}" for r in skipped]
     return "\n".join(lines) + "\n"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from edgekd.report.model import ReportRow
+
 
 def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
     """Indices of the points no other point dominates, fastest first.
@@ -24,13 +26,13 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
     return front
 
 
-def mark_frontier(rows: list[dict]) -> None:
-    """Set row["pareto"] per target over the rows that have a latency and an accuracy."""
-    by_target: dict[str, list[dict]] = {}
+def mark_frontier(rows: list[ReportRow]) -> None:
+    """Set `pareto` per target over the rows that have a latency and an accuracy."""
+    by_target: dict[str, list[ReportRow]] = {}
     for r in rows:
-        r["pareto"] = False
-        if r.get("p90_ms") is not None and r.get("accuracy") is not None:
-            by_target.setdefault(r["target"], []).append(r)
+        r.pareto = False
+        if r.p90_ms is not None and r.accuracy is not None:
+            by_target.setdefault(r.target, []).append(r)
     for group in by_target.values():
-        for i in pareto_front([(r["p90_ms"], r["accuracy"]) for r in group]):
-            group[i]["pareto"] = True
+        for i in pareto_front([(r.p90_ms, r.accuracy) for r in group]):
+            group[i].pareto = True

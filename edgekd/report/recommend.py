@@ -9,31 +9,38 @@ a recommendation rests on a measurement.
 
 from __future__ import annotations
 
+from edgekd.records import Gate, Role, RowStatus
+from edgekd.report.model import Recommendation, ReportRow
 
-def recommend(rows: list[dict], target: str, gate: float) -> dict | None:
+
+def recommend(rows: list[ReportRow], target: str, gate: float) -> ReportRow | None:
     pool = [
         r
         for r in rows
-        if r["target"] == target
-        and r["role"] != "teacher"
-        and r["status"] == "ok"
-        and r.get("gate") == "pass"
-        and r.get("p90_ms") is not None
+        if r.target == target
+        and r.role is not Role.TEACHER
+        and r.status is RowStatus.OK
+        and r.gate is Gate.PASS
+        and r.p90_ms is not None
     ]
     if not pool:
         return None
-    best = max(r["accuracy"] for r in pool)
-    keep = [r for r in pool if r["accuracy"] >= gate * best]
-    return min(keep, key=lambda r: (r["p90_ms"], -r["accuracy"]))
+    best = max(r.accuracy for r in pool)
+    keep = [r for r in pool if r.accuracy >= gate * best]
+    return min(keep, key=lambda r: (r.p90_ms, -r.accuracy))
 
 
-def recommendations(rows: list[dict], gate: float) -> dict[str, dict]:
+def recommendations(rows: list[ReportRow], gate: float) -> dict[str, Recommendation]:
     out = {}
-    for target in sorted({r["target"] for r in rows}):
+    for target in sorted({r.target for r in rows}):
         pick = recommend(rows, target, gate)
         if pick is not None:
-            out[target] = {
-                k: pick.get(k)
-                for k in ("model", "method", "precision", "accuracy", "p90_ms", "bundle")
-            }
+            out[target] = Recommendation(
+                model=pick.model,
+                method=pick.method,
+                precision=pick.precision,
+                accuracy=pick.accuracy,
+                p90_ms=pick.p90_ms,
+                bundle=pick.bundle,
+            )
     return out

@@ -7,46 +7,49 @@ import os
 from rich.console import Console
 from rich.table import Table
 
+from edgekd.records import AccuracySource, LatencySource
 from edgekd.report.columns import fmt_ms
+from edgekd.report.model import Report, ReportRow
 
-SHORT_SOURCE = {"measured-local": "local", "measured-remote": "remote", "estimated": "est."}
+SHORT_SOURCE = {
+    LatencySource.MEASURED_LOCAL: "local",
+    LatencySource.MEASURED_REMOTE: "remote",
+    LatencySource.ESTIMATED: "est.",
+}
 NOTES = (
     "~ = roofline estimate (est.), not a measurement; * = PyTorch accuracy (artifact not run). "
     "All columns: report.md / report.html."
 )
 
 
-def compact_cells(row: dict) -> list[str]:
-    est = row.get("latency_source") == "estimated"
-    acc = row.get("accuracy")
-    p90, size = row.get("p90_ms"), row.get("size_bytes")
+def compact_cells(row: ReportRow) -> list[str]:
+    acc, p90, size = row.accuracy, row.p90_ms, row.size_bytes
+    torch_acc = row.accuracy_source is AccuracySource.TORCH
     return [
-        row["model"],
-        row["target"],
-        row["precision"],
-        "-"
-        if acc is None
-        else f"{acc:.2%}" + ("*" if row.get("accuracy_source") == "torch" else ""),
-        row.get("gate") or row["status"],
-        "-" if p90 is None else ("~" if est else "") + fmt_ms(p90),
+        row.model,
+        row.target,
+        row.precision,
+        "-" if acc is None else f"{acc:.2%}" + ("*" if torch_acc else ""),
+        str(row.gate or row.status),
+        "-" if p90 is None else ("~" if row.estimated else "") + fmt_ms(p90),
         "-" if size is None else f"{size / 1024:.1f}",
-        SHORT_SOURCE.get(row.get("latency_source"), row["status"]),
-        "yes" if row.get("pareto") else "",
+        SHORT_SOURCE.get(row.latency_source, str(row.status)),
+        "yes" if row.pareto else "",
     ]
 
 
 HEADERS = ["model", "target", "prec", "acc", "gate", "p90 ms", "KB", "source", "front"]
 
 
-def print_table(report: dict, console: Console | None = None) -> None:
+def print_table(report: Report, console: Console | None = None) -> None:
     console = console or Console()
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = max(console.width, 120)  # piped into a log: no need to wrap
-    table = Table(title=f"edgekd report: {report['pipeline']} (seed {report['seed']})")
+    table = Table(title=f"edgekd report: {report.pipeline} (seed {report.seed})")
     for h in HEADERS:
         table.add_column(h, no_wrap=h not in ("model", "target"), overflow="fold")
-    for row in report["rows"]:
-        style = "italic yellow" if row.get("latency_source") == "estimated" else None
+    for row in report.rows:
+        style = "italic yellow" if row.estimated else None
         table.add_row(*compact_cells(row), style=style)
     console.print(table)
     console.print(NOTES, style="dim")

@@ -6,16 +6,25 @@ import json
 from pathlib import Path
 
 from edgekd.config.schema import ProfileConfig, TargetConfig
+from edgekd.records import Role
 
 
 def run_profile(
-    backend, target: TargetConfig, comp, data, cfg: ProfileConfig, folder: Path, role: str = ""
+    backend,
+    target: TargetConfig,
+    comp,
+    data,
+    cfg: ProfileConfig,
+    folder: Path,
+    role: Role | str = "",
 ) -> dict:
     """Latency, throughput, memory, accuracy and per-layer times of one compiled artifact,
     measured in a fresh worker process here or on the target's SSH host."""
-    from edgekd.profile.isolate import make_spec, profile_artifact
+    from edgekd.profile.isolate import profile_artifact
+    from edgekd.profile.protocol import make_spec
 
-    teacher_view = role == "teacher" and data.info.get("teacher_view", False)
+    # a cross-modal teacher is measured on its own view of the test split
+    teacher_view = role == Role.TEACHER and data.info.get("teacher_view", False)
     spec = make_spec(
         comp.path,
         backend.artifact,
@@ -24,9 +33,8 @@ def run_profile(
         data.info["teacher_input_shape" if teacher_view else "input_shape"],
         data_npz=data.path / "data.npz",
         files=comp.info.get("files"),
+        x_key="xt_test" if teacher_view else "x_test",
     )
-    if teacher_view:  # a cross-modal teacher is measured on its own view of the test split
-        spec["data"]["x"] = "xt_test"
     result = profile_artifact(spec, target.host, target.ssh)
     (folder / "latency_samples_ms.json").write_text(json.dumps(result.pop("samples_ms")))
     result["placement"] = result["environment"].get("placement", {})

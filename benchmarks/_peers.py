@@ -2,6 +2,8 @@
 
 Same IR, same CPU settings on both sides (LATENCY hint, 1 stream, 1 infer request, sync API,
 the same thread count, f32 inference precision, f32 input), batch 1; compare the medians.
+Ours is edgekd's profiling worker with the openvino backend, its runtime_options set to what
+benchmark_app is given (BENCHMARK_APP_OPTIONS). Test and benchmark tooling, not part of edgekd.
 """
 
 from __future__ import annotations
@@ -15,6 +17,12 @@ from pathlib import Path
 
 from edgekd.errors import EdgeKDError
 
+# The openvino backend's runtime_options that match benchmark_app's latency mode below.
+BENCHMARK_APP_OPTIONS = {
+    "performance_hint": "LATENCY",
+    "num_streams": 1,
+    "inference_precision": "f32",
+}
 MEDIAN = re.compile(r"Median:\s+([0-9.]+)\s*(ms|us)")
 
 
@@ -60,16 +68,19 @@ def run_benchmark_app(xml: Path, threads: int, niter: int, timeout: float = 600)
 def run_ours(xml: Path, input_shape: list[int], threads: int, queries: int) -> dict:
     """Our worker on the same IR with the same settings, in a fresh process."""
     from edgekd.config.schema import ProfileConfig, TargetConfig
-    from edgekd.profile.isolate import make_spec, run_local
+    from edgekd.profile.isolate import run_local
+    from edgekd.profile.protocol import make_spec
 
-    target = TargetConfig(name="openvino-check", runtime="openvino", threads=threads)
+    target = TargetConfig(
+        name="openvino-check", runtime="openvino", threads=threads,
+        runtime_options=BENCHMARK_APP_OPTIONS,
+    )  # fmt: skip
     profile = ProfileConfig(
         tier="report", warmup=50, min_queries=max(queries, 1024), min_time_s=0.0,
         throughput_time_s=0.05, layers=False,
     )  # fmt: skip
-    spec = make_spec(xml.parent, xml.name, target, profile, input_shape, batch=1)
-    spec["runner"] = "openvino-latency"
-    spec["files"] = [xml.name, xml.with_suffix(".bin").name]
+    files = [xml.name, xml.with_suffix(".bin").name]
+    spec = make_spec(xml.parent, xml.name, target, profile, input_shape, batch=1, files=files)
     res = run_local(spec)
     return {"median_ms": res["latency"]["p50_ms"], "latency": res["latency"], "placement":
             res["environment"]["placement"], "versions": res["versions"]}  # fmt: skip

@@ -1,0 +1,220 @@
+"""From trained models to report rows: plan, compile into bundles, then measure or estimate.
+
+1. `plan` decides, per model x target x precision, what happens, from the target's backend
+   status (runs here / compiles only / missing): compile and measure, compile and estimate,
+   estimate only, or skip (a black-box ONNX teacher is never compiled).
+2. `compile_step` runs the compile stage and writes the deploy bundle.
+3. `measure_step` runs the profile stage here or on the target's host; where that host cannot
+   be reached, the row becomes a labelled estimate. `not_measured` makes estimate-or-skip rows.
+Every step goes through the content-addressed stage store, and every row through
+`edgekd.report.rows`; nothing here names a runtime.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from edgekd.backends import BACKENDS, Backend, CompileContext
+from edgekd.config.schema import PipelineConfig, TargetConfig
+from edgekd.records import BackendStatus, Role
+from edgekd.report.model import ReportRow
+from edgekd.report.rows import Built, Subject, estimated_row, measured_row, skipped_row
+from edgekd.store import StageResult
+
+ONNX_TEACHER = "black-box ONNX teacher: used for distillation only, not compiled or profiled"
+
+
+class Action(Enum):
+    MEASURE = "compile, bundle and measure"
+    BUILD_ONLY = "compile and bundle for the device; estimate its latency"
+    ESTIMATE = "estimate only: the runtime is not installed here"
+    SKIP = "skip"
+
+
+@dataclass(frozen=True)
+class Step:
+    model: Any  # engine.Trained: label, role, student, stage
+    target: TargetConfig
+    backend: Backend
+    precision: str
+    action: Action
+    reason: str = ""  # why it is not measured, for every action but MEASURE
+
+    @property
+    def subject(self) -> Subject:
+        m, t = self.model, self.target
+        info = m.stage.info
+        return Subject(m.label, Role(m.role), m.student, info, t.name, t.runtime, self.precision)
+
+    @property
+    def name(self) -> str:
+        return f"{self.model.label}-{self.target.name}-{self.precision}"
+
+
+@dataclass(frozen=True)
+class Exported:
+    """A model's checked ONNX export, with the splits it sees (a teacher: its own view)."""
+
+    stage: StageResult
+    splits: Any
+
+    @property
+    def onnx(self) -> Path:
+        return self.stage.path / "model.onnx"
+
+
+@dataclass(frozen=True)
+class Flow:
+    """What every step needs from the run."""
+
+    cfg: PipelineConfig
+    stage: Any  # engine's stage(kind, label, config, inputs, fn) -> StageResult
+    data: StageResult
+    run_dir: Path
+
+
+def plan(models: list, targets: list[TargetConfig]) -> list[Step]:
+    """Every model x target x precision with its action, in report order. A MEASURE step runs
+    here or on the target's host (`target.host`); an unreachable host makes it an estimate."""
+    backends = {t.name: BACKENDS.get(t.runtime)(t) for t in targets}
+    status = {name: b.status() for name, b in backends.items()}
+    action = {
+        BackendStatus.RUNS_HERE: Action.MEASURE,
+        BackendStatus.COMPILES_ONLY: Action.BUILD_ONLY,
+        BackendStatus.MISSING: Action.ESTIMATE,
+    }
+    steps = []
+    for m in models:
+        for t in targets:
+            st = status[t.name]
+            act, why = action[st.state], st.reason
+            if m.stage.info.get("onnx"):
+                act, why = Action.SKIP, ONNX_TEACHER
+            steps += [Step(m, t, backends[t.name], p, act, why) for p in t.precisions]
+    return steps
+
+
+def run_targets(flow: Flow, models: list, splits, targets: list[TargetConfig]) -> list[ReportRow]:
+    """One row per model x target x precision; each model is exported once, when needed."""
+    exports: dict[str, Exported] = {}
+    rows = []
+    for step in plan(models, targets):
+        if step.action is Action.SKIP:
+            rows.append(skipped_row(step.subject, step.reason))
+            continue
+        m = step.model
+        if m.label not in exports:
+            exports[m.label] = export_model(flow, m, splits)
+        rows.append(run_step(flow, step, exports[m.label]))
+    return rows
+
+
+def run_step(flow: Flow, step: Step, exp: Exported) -> ReportRow:
+    if step.action is Action.ESTIMATE:
+        return not_measured(step, exp, step.reason, None)
+    comp, bundle = compile_step(flow, step, exp)
+    if step.action is Action.BUILD_ONLY:  # compiled for the device; its runtime is not here
+        return not_measured(step, exp, step.reason, built(step, comp, bundle, {}))
+    return measure_step(flow, step, exp, comp, bundle)
+
+
+def export_model(flow: Flow, m, splits) -> Exported:
+    from edgekd.stages.export import run_export
+    from edgekd.stages.models import load_trained
+
+    sp = splits.teacher_view() if m.role == Role.TEACHER else splits  # cross-modal teachers
+    net = load_trained(m.stage, sp)
+    meta = metadata(m, flow.data)
+    cfg = flow.cfg.export
+    exp = flow.stage(
+        "export",
+        f"export-{m.label}",
+        cfg,
+        {"model": m.stage},
+        lambda d: run_export(net, sp, cfg, meta, d),
+    )
+    return Exported(exp, sp)
+
+
+def metadata(m, data: StageResult) -> dict[str, str]:
+    from edgekd.export.onnx import metadata_for
+
+    lineage = {
+        "model_stage": m.stage.path.name,
+        "model_hash": m.stage.content_hash,
+        "data_hash": data.content_hash,
+    }
+    return metadata_for(m.label, m.stage.info, data.info, lineage)
+
+
+def compile_step(flow: Flow, step: Step, exp: Exported) -> tuple[StageResult, str]:
+    """The compile stage, then its deploy bundle; returns (stage, bundle path in the run)."""
+    from edgekd.deploy import write_bundle
+    from edgekd.stages.compile import run_compile, target_settings
+    from edgekd.stages.models import load_trained
+
+    m, sp, cfg = step.model, exp.splits, flow.cfg
+    context = CompileContext(
+        load_model=lambda: load_trained(m.stage, sp),
+        val=(sp.x["val"], sp.y["val"]),
+        accuracy_gate=cfg.accuracy_gate,
+    )
+    settings = target_settings(step.target)
+    comp = flow.stage(
+        "compile",
+        f"compile-{step.name}",
+        {"target": settings, "precision": step.precision, "gate": cfg.accuracy_gate},
+        {"onnx": exp.stage, "data": flow.data},
+        lambda d: run_compile(step.backend, exp.onnx, step.precision, sp, d, context),
+    )
+    bundle = write_bundle(
+        flow.run_dir, step.target, step.backend, m, step.precision, comp, flow.data, exp.stage
+    )
+    return comp, str(bundle.relative_to(flow.run_dir))
+
+
+def measure_step(flow: Flow, step: Step, exp: Exported, comp, bundle: str) -> ReportRow:
+    """The profile stage on the verified bundle, here or on the target's host."""
+    from edgekd.deploy import verified
+    from edgekd.errors import RuntimeMissingError
+    from edgekd.profile.remote import RemoteError
+    from edgekd.stages.compile import target_settings
+    from edgekd.stages.profile import run_profile
+
+    verified(flow.run_dir / bundle)
+    try:
+        prof = flow.stage(
+            "profile",
+            f"profile-{step.name}",
+            {"target": target_settings(step.target), "profile": flow.cfg.profile},
+            {"artifact": comp, "data": flow.data},
+            lambda d: run_profile(
+                step.backend, step.target, comp, flow.data, flow.cfg.profile, d, step.model.role
+            ),
+        )
+    except (RemoteError, RuntimeMissingError) as exc:
+        if step.target.host == "local":
+            raise
+        why = f"not measured here: {exc}"
+        return not_measured(step, exp, why, built(step, comp, bundle, {}))
+    done = built(step, comp, bundle, prof.info.get("placement", {}))
+    return measured_row(step.subject, done, prof.info, flow.cfg.accuracy_gate)
+
+
+def built(step: Step, comp: StageResult, bundle: str, runtime_placement: dict) -> Built:
+    summary = step.backend.placement_summary(comp.info, runtime_placement)
+    return Built(comp.info, bundle, summary)
+
+
+def not_measured(step: Step, exp: Exported, reason: str, done: Built | None) -> ReportRow:
+    """A roofline estimate from the ONNX graph and the device's specs, or a skipped row that
+    says why there is none."""
+    from edgekd.profile.estimate import estimate_latency
+
+    est, why = estimate_latency(step.target, exp.onnx, step.precision, reason)
+    if est is None:
+        return skipped_row(step.subject, why, done)
+    return estimated_row(step.subject, est, why, done)

@@ -1,0 +1,152 @@
+"""report.json as typed models: one row per model x target x precision.
+
+Every row with a latency says where it came from in `latency_source` (measured-local,
+measured-remote, estimated) and where its accuracy came from in `accuracy_source` (artifact:
+the compiled artifact over the whole test split; torch: the PyTorch model, used where the
+artifact could not be run). report.json is written from `Report` and read back through it
+(`edgekd.report.load`), so every reader gets the same fields with the same types.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from edgekd.records import (
+    AccuracySource,
+    Estimate,
+    Gate,
+    LatencySource,
+    LayerProfile,
+    Role,
+    RowStatus,
+)
+
+SCHEMA = "edgekd.report/3"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReportRow(Strict):
+    """One artifact: what it is, how accurate and fast it is, and how each figure was got."""
+
+    # what: a model's artifact on a target at a precision
+    model: str
+    role: Role
+    method: str | None = None
+    student: str | None = None
+    target: str
+    runtime: str
+    precision: str
+    status: RowStatus
+    reason: str | None = None  # why not measured (estimated or skipped rows)
+    params: int | None = None
+    flops: int | None = None
+    # accuracy
+    acc_torch: float | None = None
+    acc_artifact: float | None = None  # None: the artifact was not run
+    accuracy: float | None = None  # acc_artifact where measured, else acc_torch
+    accuracy_source: AccuracySource | None = None
+    gate: Gate | None = None
+    accuracy_kept: float | None = None
+    # batch-1 latency (ms), throughput, memory, size
+    p50_ms: float | None = None
+    p90_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    mean_ms: float | None = None
+    std_ms: float | None = None
+    min_ms: float | None = None
+    max_ms: float | None = None
+    queries: int | None = None
+    load_ms: float | None = None
+    first_inference_ms: float | None = None
+    throughput: float | None = None  # samples/s
+    throughput_batch: int | None = None
+    peak_rss_bytes: int | None = None
+    size_bytes: int | None = None
+    latency_source: LatencySource | None = None
+    estimate: Estimate | None = None
+    # where and with what it was measured
+    threads: int | None = None
+    affinity: list[int] | None = None
+    host: str | None = None
+    cpu: str | None = None
+    versions: dict[str, str] | None = None
+    layers: LayerProfile | None = None
+    placement: str | None = None  # the backend's one-cell summary of where ops ran
+    bundle: str | None = None  # deploy/<target>/<model>-<precision>, relative to the run
+    # relative to the rest of the report
+    speedup_vs_teacher: float | None = None
+    pareto: bool = False
+
+    @property
+    def estimated(self) -> bool:
+        return self.latency_source is LatencySource.ESTIMATED
+
+    @property
+    def label(self) -> str:
+        """How a reader names the point: model (method, precision)."""
+        return f"{self.model} ({self.method or self.role}, {self.precision})"
+
+
+class TargetSummary(Strict):
+    runtime: str
+    host: str = "local"
+    threads: int | None = None
+    description: str = ""
+    device: dict[str, Any] = Field(default_factory=dict)
+
+
+class ModelSummary(Strict):
+    role: Role
+    model: str | None = None
+    options: dict[str, Any] | None = None
+    method: str | None = None
+    scheme: str | None = None
+    params: int | None = None
+    flops: int | None = None
+    acc_test: float | None = None
+    synthetic_samples: int | None = None  # data-free schemes
+    synthesis: str | None = None
+    training_samples_read: int | None = None
+    peers: list[dict[str, Any]] | None = None  # online (mutual) schemes
+    teachers: int | None = None  # multi-teacher schemes
+
+
+class Recommendation(Strict):
+    model: str
+    method: str | None = None
+    precision: str
+    accuracy: float
+    p90_ms: float
+    bundle: str | None = None
+
+
+class Report(Strict):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    schema_: str = Field(SCHEMA, alias="schema")
+    edgekd_version: str
+    pipeline: str
+    seed: int
+    created: str
+    dataset: str
+    accuracy_gate: float
+    profile: dict[str, Any] = Field(default_factory=dict)  # the ProfileConfig measured under
+    targets: dict[str, TargetSummary] = Field(default_factory=dict)
+    models: dict[str, ModelSummary] = Field(default_factory=dict)
+    rows: list[ReportRow]
+    recommended: dict[str, Recommendation] = Field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        """The JSON document report.json holds."""
+        return self.model_dump(mode="json", by_alias=True)
+
+    def target_names(self) -> list[str]:
+        return sorted({r.target for r in self.rows})
+
+    def rows_on(self, target: str) -> list[ReportRow]:
+        return [r for r in self.rows if r.target == target]
