@@ -162,13 +162,13 @@ def compile_step(flow: Flow, step: Step, exp: Exported) -> tuple[StageResult, st
         val=(sp.x["val"], sp.y["val"]),
         accuracy_gate=cfg.accuracy_gate,
     )
-    settings = target_settings(step.target)
+    settings, onnx = target_settings(step.target), exp.onnx
     comp = flow.stage(
         "compile",
         f"compile-{step.name}",
         {"target": settings, "precision": step.precision, "gate": cfg.accuracy_gate},
         {"onnx": exp.stage, "data": flow.data},
-        lambda d: run_compile(step.backend, exp.onnx, step.precision, sp, d, context),
+        lambda d: run_compile(step.backend, onnx, step.precision, sp, d, context),
     )
     bundle = write_bundle(
         flow.run_dir, step.target, step.backend, m, step.precision, comp, flow.data, exp.stage

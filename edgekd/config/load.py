@@ -3,8 +3,8 @@
 Every error names the file, the key path and the valid choices, closest first. Plugin options
 (dataset, model, loss, scheme) are parsed once by `edgekd.config.checks` into each plugin's
 own `Options` model, which the returned config carries, so a typo there is caught before any
-training starts and no later step parses them again. A target's `runtime_options` are
-validated here against its backend's `Options`.
+training starts and no later step parses them again. A target's `runtime_options` are parsed
+here into its backend's `Options` the same way.
 """
 
 from __future__ import annotations
@@ -102,5 +102,5 @@ def load_target(name_or_path: str, pipeline_path: Path | None = None) -> TargetC
         backend = BACKENDS.get(target.runtime)
     except EdgeKDError as exc:
         raise ConfigError(f"{path}: runtime: {exc}") from None
-    validate_options(backend, target.runtime_options, str(path), ("runtime_options",))
-    return target
+    options = validate_options(backend, target.runtime_options, str(path), ("runtime_options",))
+    return target.model_copy(update={"runtime_options": options})

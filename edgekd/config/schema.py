@@ -231,6 +231,6 @@ class TargetConfig(Strict):
     precisions: list[Precision] = Field(default_factory=lambda: ["fp32"], min_length=1)
     threads: int | None = Field(None, ge=1)
     host: str = "local"
-    runtime_options: dict[str, Any] = Field(default_factory=dict)
+    runtime_options: PluginOptions = Field(default_factory=dict)  # the backend's Options
     device: DeviceSpec = DeviceSpec()
     ssh: SshConfig = SshConfig()

@@ -16,5 +16,11 @@ STAGE_CODE: dict[str, tuple[str, ...]] = {
     "distill": ("edgekd.stages.train",),
     "export": ("edgekd.stages.export", "edgekd.stages.models"),
     "compile": ("edgekd.stages.compile", "edgekd.stages.models", "edgekd.backends"),
-    "profile": ("edgekd.stages.profile", "edgekd.backends", "edgekd.store"),
+    # the worker runs in a subprocess (`python -m edgekd.profile.worker`), not by import
+    "profile": (
+        "edgekd.stages.profile",
+        "edgekd.profile.worker",
+        "edgekd.backends",
+        "edgekd.store",
+    ),
 }
