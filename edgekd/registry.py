@@ -36,6 +36,7 @@ class Plugin:
 
     Options: ClassVar[type[BaseModel]] = NoOptions
     description: ClassVar[str] = ""
+    paper: ClassVar[str] = ""  # the method's paper with its year, where it comes from one
     examples: ClassVar[tuple[dict[str, Any], ...]] = ({},)
 
     @classmethod
