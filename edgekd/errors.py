@@ -20,6 +20,10 @@ class DataError(EdgeKDError):
     """A dataset is missing, empty or inconsistent."""
 
 
+class TrainingError(EdgeKDError):
+    """Training diverged (a non-finite loss), or a model's weights or outputs are not finite."""
+
+
 class CheckpointError(EdgeKDError):
     """A checkpoint cannot be read safely or does not fit the model."""
 
