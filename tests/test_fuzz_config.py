@@ -12,6 +12,7 @@ A sample of the refused inputs also goes through the real CLI: exit 2, no traceb
 from __future__ import annotations
 
 import copy
+import io
 import json
 import os
 import subprocess
@@ -336,3 +337,45 @@ def test_a_sample_of_refused_inputs_exits_2_through_the_cli(folder, tmp_path):
         err = res["stderr"]
         assert res["returncode"] == 2 and "Traceback" not in err, (text, err)
         assert err.startswith("error:") and err.count("error:") == 1, (text, err)
+
+
+byte_edit = st.tuples(
+    st.sampled_from(["set", "delete", "insert", "cut"]),
+    st.floats(0, 1, exclude_max=True),
+    st.binary(min_size=1, max_size=8),
+)
+
+
+@settings(FUZZ, max_examples=200)
+@given(st.booleans(), st.lists(byte_edit, min_size=1, max_size=4))
+def test_damaged_npz_files_load_or_fail_with_a_data_error(folder, compressed, edits):
+    """Bytes of a valid .npz set, deleted, inserted or cut: the dataset loads and passes
+    its checks, or fails with a DataError (never zlib, zipfile or numpy's own errors)."""
+    from edgekd.data import DATASETS, check_raw
+    from edgekd.errors import DataError
+
+    buf = io.BytesIO()
+    rng = np.random.default_rng(0)
+    arrays = {"x": rng.normal(size=(30, 1, 8)).astype(np.float32), "y": np.arange(30) % 3}
+    (np.savez_compressed if compressed else np.savez)(buf, **arrays)
+    data = bytearray(buf.getvalue())
+    for kind, where, chunk in edits:
+        pos = int(where * len(data))
+        if kind == "set":
+            data[pos : pos + len(chunk)] = chunk
+        elif kind == "delete":
+            del data[pos : pos + len(chunk) * 8]
+        elif kind == "insert":
+            data[pos:pos] = chunk
+        else:
+            del data[pos:]
+    path = folder / "damaged.npz"
+    path.write_bytes(bytes(data))
+    npz = DATASETS.get("npz")
+    try:
+        check_raw(npz.load(npz.parse_options({"path": str(path)})), "npz")
+    except DataError as exc:
+        assert "\n" not in str(exc)
+        event("refused")
+    else:
+        event("loaded")

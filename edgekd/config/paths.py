@@ -95,6 +95,8 @@ def require_file(path: Path, what: str, error: type[EdgeKDError] = ConfigError) 
         raise error(f"{what}: file '{path}' does not exist. Check the path.") from None
     except OSError as exc:
         raise error(f"{what}: cannot read '{path}' ({exc.strerror}).") from None
+    except ValueError:  # a NUL byte: no file can have this name
+        raise error(f"{what}: '{path}' is not a valid file name (it holds a NUL byte).") from None
     if stat.S_ISDIR(mode):
         raise error(f"{what}: '{path}' is a folder; give the path of a file.")
     if not stat.S_ISREG(mode):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,17 @@ from edgekd.errors import DataError
 MAX_DEFLATE_RATIO = 1100  # deflate expands at most ~1032:1; a member claiming more lies
 HEADER_READERS = {(1, 0): npy.read_array_header_1_0, (2, 0): npy.read_array_header_2_0}
 SAVE_HINT = "Save it with numpy.savez(path, x=inputs, y=labels)."
+# How a damaged zip or .npy fails in zipfile, zlib and numpy (tests/test_fuzz_config.py)
+READ_ERRORS = (
+    ValueError,
+    OSError,
+    EOFError,
+    KeyError,
+    zipfile.BadZipFile,
+    zlib.error,
+    NotImplementedError,  # an unknown zip version, compression or encryption
+    RuntimeError,  # an encrypted member
+)
 
 
 class Options(BaseModel):
@@ -90,7 +102,7 @@ def _read(path: Path) -> dict[str, np.ndarray]:
         names = read_headers(path)
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in names}
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError, KeyError) as exc:
+    except READ_ERRORS as exc:
         raise DataError(
             f"npz dataset: '{path}' is not a readable .npz of plain arrays ({exc}). "
             f"{SAVE_HINT} Object arrays (pickles) are refused."
