@@ -100,3 +100,23 @@ def test_onnx_teacher_with_nan_weights_is_refused_at_load(tmp_path):
         check_onnx_file(tmp_path / "teacher.onnx", "teacher.onnx")
     onnx_teacher(tmp_path)
     check_onnx_file(tmp_path / "teacher.onnx", "teacher.onnx")
+
+
+def test_batches_too_small_to_train_are_an_error_not_an_untrained_model(tmp_path):
+    model = nn.Linear(4, 2)
+    x, y = np.ones((6, 4), np.float32), np.arange(6) % 2
+    cfg = TrainConfig(epochs=2, batch_size=1)
+    with pytest.raises(TrainingError, match="no batch could be trained"):
+        fit(
+            model,
+            lambda _i, xb, yb: model(xb).sum(),
+            model,
+            x,
+            y,
+            None,
+            cfg,
+            0,
+            tmp_path,
+            "m",
+            Reporter(quiet=True),
+        )

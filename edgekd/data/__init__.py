@@ -183,11 +183,11 @@ def make_splits(raw: RawData, val_fraction: float, calib_size: int, seed: int) -
     order = rng.permutation(len(raw.x_train))
     n_val = int(round(len(order) * val_fraction))
     val, train = order[:n_val], order[n_val:]
-    if len(train) == 0:
+    if len(train) < 2:  # a batch of one cannot train a model with BatchNorm
         raise DataError(
             f"the training data has {len(order)} sample(s) and val_fraction {val_fraction} "
-            "holds out all of them, leaving nothing to train on. Lower data.val_fraction or "
-            "give more data."
+            f"holds out {n_val}, leaving {len(train)}: nothing to train on (at least 2 are "
+            "needed). Lower data.val_fraction or give more data."
         )
     calib = rng.choice(train, size=min(calib_size, len(train)), replace=False)
     x = {

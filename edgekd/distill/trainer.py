@@ -117,6 +117,8 @@ def fit(
                 total += float(loss.detach()) * len(part)
                 count += len(part)
             total, count = ddp.all_sum(total, count)
+            if not count:
+                raise TrainingError(_no_batch_message(label, n, cfg.batch_size))
             sched.step()
             row = {"epoch": epoch + 1, "loss": total / max(count, 1)}
             if val is not None and len(val[0]):
@@ -144,6 +146,16 @@ def stop_if_diverged(loss: torch.Tensor, label: str, epoch: int, step: int, cfg)
             f"{cfg.epochs}, step {step + 1}; training stopped. Lower train.lr (now {cfg.lr}), "
             "check the data for extreme values, or check the teacher's outputs."
         )
+
+
+def _no_batch_message(label: str, n: int, batch_size: int) -> str:
+    """Every batch was below the smallest trainable size: say so instead of "training"
+    nothing and recording an untrained model."""
+    return (
+        f"{label}: no batch could be trained: {n} sample(s) in batches of {batch_size}, but "
+        f"every batch needs at least {ddp.min_batch()} samples (two per process, for "
+        "BatchNorm). Raise train.batch_size or give more data."
+    )
 
 
 def _save(path: Path, model, opt, sched, epoch: int, history: list[dict], rngs) -> None:

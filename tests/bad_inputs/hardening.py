@@ -210,6 +210,7 @@ CASES = [
     Case("onnx-teacher-nan-weights", with_onnx_teacher(weight=float("nan")), "NaN or inf"),
     Case("onnx-teacher-nan-outputs", with_onnx_teacher(log_of_negative=True), "NaN or inf"),
     Case("training-diverges", edited(diverging), "the loss became"),
+    Case("batch-size-one-trains-nothing", edited(at("teacher.train.batch_size", 1)), "no batch"),
     # class 4: bounds on YAML
     Case("yaml-billion-laughs", raw_pipeline(billion_laughs()), "expands to more than"),
     Case("yaml-recursive-alias", raw_pipeline("name: &a [*a]\n"), "alias"),
