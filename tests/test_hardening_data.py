@@ -204,3 +204,28 @@ def test_val_fraction_must_leave_training_samples():
     with pytest.raises(DataError, match="val_fraction"):
         make_splits(data, 0.9, 8, 0)
     assert len(make_splits(data, 0.3, 8, 0).y["train"]) == 2
+
+
+def test_every_path_option_of_a_pipeline_plugin_is_a_user_path():
+    """A plugin option typed Path must be `UserFile`/`UserFolder`: only then is it resolved
+    against the pipeline's folder and its content hashed into the stage key."""
+    import typing
+    from pathlib import Path
+
+    from edgekd.config.paths import marker
+    from edgekd.data.augment import AUGMENTATIONS
+    from edgekd.distill.losses import LOSSES
+    from edgekd.distill.schemes import SCHEMES
+    from edgekd.models import MODELS
+
+    def mentions_path(ann) -> bool:
+        return ann is Path or any(mentions_path(a) for a in typing.get_args(ann))
+
+    plain = [
+        f"{registry.kind} '{name}': {field_name}"
+        for registry in (DATASETS, MODELS, LOSSES, SCHEMES, AUGMENTATIONS)
+        for name, plugin in registry.items()
+        for field_name, field in plugin.Options.model_fields.items()
+        if mentions_path(field.annotation) and marker(field) is None
+    ]
+    assert not plain, f"type these options UserFile or UserFolder: {plain}"
