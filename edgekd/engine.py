@@ -11,14 +11,14 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgekd.config.load import load_target
+from edgekd.config.load import load_targets
 from edgekd.config.schema import PipelineConfig, TeacherConfig
 from edgekd.distill import distributed as ddp
 from edgekd.distill.schemes import SCHEMES
 from edgekd.hashing import sha256_file
 from edgekd.progress import Reporter
 from edgekd.records import Role
-from edgekd.stages.data import load_splits, run_data
+from edgekd.stages.data import data_key, load_splits, run_data
 from edgekd.stages.models import check_model_inputs, load_trained
 from edgekd.stages.train import (
     run_distill,
@@ -52,7 +52,7 @@ def run_pipeline(
     from edgekd.runlock import run_lock
 
     run_dir = Path(out) if out else Path("runs") / cfg.name
-    targets = [load_target(t, pipeline_path) for t in (target_names or cfg.targets)]
+    targets = load_targets(target_names or cfg.targets, pipeline_path)
     if not ddp.init_from_env().is_main:
         _train_all(cfg, _stage_fn(StageStore(run_dir), Reporter(quiet=True)), Reporter(True))
         ddp.shutdown()
@@ -86,9 +86,7 @@ def _run_locked(cfg, run_dir: Path, targets, reporter: Reporter) -> Path:
 
 
 def _train_all(cfg: PipelineConfig, stage, reporter) -> tuple[StageResult, list[Trained]]:
-    data = stage(
-        "data", "data", {"data": cfg.data, "seed": cfg.seed}, {}, lambda d: run_data(cfg, d)
-    )
+    data = stage("data", "data", data_key(cfg), {}, lambda d: run_data(cfg, d))
     splits = load_splits(data)
     check_model_inputs(cfg, splits)
     tsplits = splits.teacher_view()

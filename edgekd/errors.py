@@ -7,9 +7,23 @@ from collections.abc import Iterable
 
 
 class EdgeKDError(Exception):
-    """Base class: a message that says what went wrong and what to do."""
+    """Base class: a message that says what went wrong and what to do.
+
+    Messages quote what the user gave (names, keys, paths), which may hold newlines or
+    other control characters; `str()` escapes them, so a message is always one paragraph.
+    """
 
     exit_code = 2
+
+    def __str__(self) -> str:
+        return one_line(super().__str__())
+
+
+def one_line(text: str) -> str:
+    """`text` with every non-printable character (newline, tab, NUL, ...) escaped."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class ConfigError(EdgeKDError):
@@ -18,6 +32,10 @@ class ConfigError(EdgeKDError):
 
 class DataError(EdgeKDError):
     """A dataset is missing, empty or inconsistent."""
+
+
+class TrainingError(EdgeKDError):
+    """Training diverged (a non-finite loss), or a model's weights or outputs are not finite."""
 
 
 class CheckpointError(EdgeKDError):

@@ -14,10 +14,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from bad_inputs.cases import CASES, write_bundle
+from bad_inputs import cases, hardening
+from bad_inputs.cases import write_bundle
 from conftest import REPO, run_cli
 from test_lock_atomic import assert_consistent
 
+CASES = cases.CASES + hardening.CASES
 IDS = [c.id for c in CASES]
 
 
@@ -47,7 +49,7 @@ def corpus(tmp_path_factory) -> dict:
 
 
 def test_corpus_is_large_enough():
-    assert len(CASES) >= 30 and len(set(IDS)) == len(IDS)
+    assert len(CASES) >= 110 and len(set(IDS)) == len(IDS)
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)

@@ -1,16 +1,22 @@
-"""Plugin resolution and the checks that span plugins.
+"""Plugin resolution and the checks that span plugins or need the installed libraries.
 
 `resolve_plugins` looks up every named plugin and parses its `options:` once, into the
 plugin's own `Options` model, which the config then carries; nothing downstream parses them
 again. `check_plugins` then checks that a scheme gets what it needs from the rest of the
-pipeline (teachers, data, losses).
+pipeline (teachers, data, losses); `check_export` that the exporter can write the opset.
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel
 
-from edgekd.config.schema import DistillConfig, ModelSpec, PipelineConfig, StudentConfig
+from edgekd.config.schema import (
+    DistillConfig,
+    ExportConfig,
+    ModelSpec,
+    PipelineConfig,
+    StudentConfig,
+)
 from edgekd.config.validate import validate_options
 from edgekd.errors import ConfigError, EdgeKDError
 
@@ -115,3 +121,29 @@ def _reads_teacher_taps(student: StudentConfig) -> bool:
     from edgekd.distill.losses import LOSSES
 
     return any(LOSSES.get(spec.name).taps(spec.options)[1] for spec in student.distill.losses)
+
+
+MIN_OPSET = 13  # ExportConfig's own lower bound; below it the exporters lack needed ops
+
+
+def max_export_opset() -> int:
+    """The newest ONNX opset the installed torch.onnx exporter writes. Read from torch's
+    constants (importing `onnx` itself would add half a second to every config load)."""
+    try:
+        from torch.onnx._constants import ONNX_MAX_OPSET
+    except ImportError:  # a torch that moved it: ask onnx, slower but always there
+        import onnx
+
+        return onnx.defs.onnx_opset_version()
+    return int(ONNX_MAX_OPSET)
+
+
+def check_export(cfg: ExportConfig, source: str) -> None:
+    """An opset the exporter cannot write is refused at load: otherwise the file comes out
+    at another opset while the run records the one asked for."""
+    top = max_export_opset()
+    if not MIN_OPSET <= cfg.opset <= top:
+        raise ConfigError(
+            f"{source}: export.opset: {cfg.opset} is outside what the installed exporter "
+            f"writes ({MIN_OPSET}..{top}); give an opset in that range (default 18)."
+        )

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgekd.config.checks import check_plugins, resolve_plugins
-from edgekd.config.schema import PipelineConfig, TargetConfig, TeacherConfig
+from edgekd.config.checks import check_export, check_plugins, resolve_plugins
+from edgekd.config.paths import require_file, resolve_against, resolve_user_paths
+from edgekd.config.schema import PipelineConfig, TargetConfig
 from edgekd.config.validate import read_yaml, validate, validate_options
 from edgekd.errors import ConfigError, EdgeKDError, format_choices
 
@@ -23,36 +24,41 @@ def load_pipeline(path: Path, seed: int | None = None) -> PipelineConfig:
     if seed is not None:
         data["seed"] = seed
     cfg = validate(PipelineConfig, data, str(path))
-    cfg = _resolve_paths(cfg, path.parent)
     cfg = resolve_plugins(cfg, str(path))
+    cfg = _resolve_paths(cfg, path.parent)
     check_plugins(cfg, str(path))
+    check_export(cfg.export, str(path))
+    _check_teachers(cfg)
     return cfg
 
 
 def _resolve_paths(cfg: PipelineConfig, base: Path) -> PipelineConfig:
-    resolved = [_resolve_teacher(t, base, loc) for loc, t in cfg.teacher_locs()]
-    if cfg.teacher is not None:
-        return cfg.model_copy(update={"teacher": resolved[0]})
-    return cfg.model_copy(update={"teachers": resolved})
+    """Every relative path the pipeline names, resolved against the pipeline's folder: its
+    `UserFile`/`UserFolder` fields (plugin options included) and target YAML paths."""
+    cfg = resolve_user_paths(cfg, base)
+    targets = [str(resolve_against(t, base)) if _is_yaml_path(t) else t for t in cfg.targets]
+    return cfg.model_copy(update={"targets": targets})
 
 
-def _resolve_teacher(t: TeacherConfig, base: Path, loc: str) -> TeacherConfig:
-    ckpt = t.checkpoint
-    if ckpt is not None:
-        ckpt = ckpt if ckpt.is_absolute() else (base / ckpt)
-        if not ckpt.is_file():
-            raise ConfigError(
-                f"{loc}.checkpoint: file '{ckpt}' does not exist. Give the path of a "
-                "state_dict (.pt) or .safetensors file, or remove the key to train the teacher."
-            )
-        t = t.model_copy(update={"checkpoint": ckpt})
-    if t.onnx is not None:
-        from edgekd.distill.onnx_teacher import check_onnx_file
+def _check_teachers(cfg: PipelineConfig) -> None:
+    """Each teacher's checkpoint or ONNX file is read and checked (safe to load, finite)
+    here, before any training starts and before `--nproc` spawns a worker."""
+    for loc, t in cfg.teacher_locs():
+        if t.checkpoint is not None:
+            if not t.checkpoint.exists():
+                raise ConfigError(
+                    f"{loc}.checkpoint: file '{t.checkpoint}' does not exist. Give the path of "
+                    "a state_dict (.pt) or .safetensors file, or remove the key to train the "
+                    "teacher."
+                )
+            from edgekd.models.checkpoint import read_state_dict
 
-        path = t.onnx if t.onnx.is_absolute() else (base / t.onnx)
-        check_onnx_file(path, f"{loc}.onnx")
-        t = t.model_copy(update={"onnx": path})
-    return t
+            require_file(t.checkpoint, f"{loc}.checkpoint")
+            read_state_dict(t.checkpoint)
+        if t.onnx is not None:
+            from edgekd.distill.onnx_teacher import check_onnx_file
+
+            check_onnx_file(t.onnx, f"{loc}.onnx")
 
 
 # ---------------------------------------------------------------- targets
@@ -81,10 +87,31 @@ def available_targets(pipeline_path: Path | None = None) -> dict[str, Path]:
     return found
 
 
+def _is_yaml_path(name_or_path: str) -> bool:
+    return Path(name_or_path).suffix in (".yaml", ".yml")
+
+
+def load_targets(names: list[str], pipeline_path: Path | None = None) -> list[TargetConfig]:
+    """The targets a run builds for; two with one name would overwrite each other's deploy
+    bundles, so that is refused here, before any training starts."""
+    targets = [load_target(n, pipeline_path) for n in names]
+    seen: dict[str, str] = {}
+    for given, target in zip(names, targets):
+        if target.name in seen:
+            raise ConfigError(
+                f"two targets are named '{target.name}' ('{seen[target.name]}' and '{given}'); "
+                "each target's bundles go to deploy/<name>, so names must be unique. Give "
+                "each target once, or rename one in its YAML."
+            )
+        seen[target.name] = given
+    return targets
+
+
 def load_target(name_or_path: str, pipeline_path: Path | None = None) -> TargetConfig:
-    """A target by name (looked up in targets/ folders) or by the path of its YAML file."""
+    """A target by name (looked up in targets/ folders) or by the path of its YAML file
+    (relative to the working directory: the pipeline resolves its own against its folder)."""
     candidate = Path(name_or_path)
-    if candidate.suffix in (".yaml", ".yml"):
+    if _is_yaml_path(name_or_path):
         path = candidate
     else:
         known = available_targets(pipeline_path)
@@ -96,6 +123,7 @@ def load_target(name_or_path: str, pipeline_path: Path | None = None) -> TargetC
             )
         path = known[name_or_path]
     target = validate(TargetConfig, read_yaml(path), str(path))
+    target = resolve_user_paths(target, path.parent)
     from edgekd.backends import BACKENDS
 
     try:

@@ -8,6 +8,8 @@ keys. Loading YAML, resolving plugins and paths, and cross-plugin checks live in
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -18,12 +20,28 @@ from pydantic import (
     PlainValidator,
     SerializeAsAny,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 Precision = Literal["fp32", "fp16", "int8"]
+# torch, numpy and mnist1d all take seeds in this range; larger ones overflow deep inside them
+Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
+
+
+@dataclass(frozen=True)
+class UserPath:
+    """Marks a Path field as naming the user's own file or folder. `edgekd.config.paths`
+    resolves it against the folder of the YAML file that wrote it, and stages that read it
+    put its content's sha256 into their cache keys."""
+
+    kind: Literal["file", "folder"] = "file"
+
+
+UserFile = Annotated[Path, UserPath("file")]
+UserFolder = Annotated[Path, UserPath("folder")]
 
 
 def _options_value(value: Any) -> Any:
@@ -45,7 +63,9 @@ PluginOptions = SerializeAsAny[
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Unknown keys and non-finite numbers (`.inf`, `.nan`, "1e999") are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class TrainConfig(Strict):
@@ -56,7 +76,7 @@ class TrainConfig(Strict):
     weight_decay: float = Field(0.0, ge=0)
     momentum: float = Field(0.9, ge=0, lt=1)
     schedule: Literal["cosine", "step", "constant"] = "cosine"
-    milestones: list[int] = Field(default_factory=list)
+    milestones: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list)
     gamma: float = Field(0.1, gt=0)
     nesterov: bool = True  # SGD only; the CIFAR KD benchmarks (CRD, mdistiller) use False
 
@@ -71,8 +91,8 @@ class TeacherConfig(ModelSpec):
 
     model: str | None = None
     train: TrainConfig = TrainConfig()
-    checkpoint: Path | None = None
-    onnx: Path | None = None
+    checkpoint: UserFile | None = None
+    onnx: UserFile | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> TeacherConfig:
@@ -176,7 +196,7 @@ class ProfileConfig(Strict):
 
 class PipelineConfig(Strict):
     name: str = Field(pattern=SAFE_NAME)
-    seed: int = 0
+    seed: Seed = 0
     data: DataConfig = DataConfig()
     teacher: TeacherConfig | None = None
     teachers: list[TeacherConfig] = Field(default_factory=list)  # several, for multi-teacher KD
@@ -206,22 +226,31 @@ class PipelineConfig(Strict):
 class DeviceSpec(Strict):
     """Published specs of the device, used for roofline estimates. Cite `source`."""
 
-    cores: int | None = None
-    memory_gb: float | None = None
-    memory_bandwidth_gbps: float | None = None
-    peak_fp32_gflops: float | None = None
-    peak_fp16_gflops: float | None = None
-    peak_int8_gops: float | None = None
+    cores: int | None = Field(None, ge=1)
+    memory_gb: float | None = Field(None, gt=0)
+    memory_bandwidth_gbps: float | None = Field(None, gt=0)
+    peak_fp32_gflops: float | None = Field(None, gt=0)
+    peak_fp16_gflops: float | None = Field(None, gt=0)
+    peak_int8_gops: float | None = Field(None, gt=0)
     source: str = ""
 
 
 class SshConfig(Strict):
     """How to reach a target's `host: ssh://user@host[:port]` and run the worker there."""
 
-    known_hosts: Path | None = None  # default ~/.ssh/known_hosts; unknown hosts are refused
-    identity: Path | None = None  # default: ssh-agent and ~/.ssh/id_*
+    known_hosts: UserFile | None = None  # default ~/.ssh/known_hosts; unknown hosts are refused
+    identity: UserFile | None = None  # default: ssh-agent and ~/.ssh/id_*
     python: str = "python3"  # needs numpy, pydantic, pyyaml and the runtime on the host
     connect_timeout_s: float = Field(15.0, gt=0)
+
+
+MAX_THREADS = 4096
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+SSH_HOST = re.compile(
+    rf"ssh://(?:(?P<user>[A-Za-z0-9_][A-Za-z0-9_.-]{{0,63}})@)?"
+    rf"(?P<host>{_LABEL}(?:\.{_LABEL})*|\[[0-9A-Fa-f:.]+\])"
+    r"(?::(?P<port>[0-9]{1,5}))?/?"
+)
 
 
 class TargetConfig(Strict):
@@ -229,8 +258,23 @@ class TargetConfig(Strict):
     runtime: str
     description: str = ""
     precisions: list[Precision] = Field(default_factory=lambda: ["fp32"], min_length=1)
-    threads: int | None = Field(None, ge=1)
+    threads: int | None = Field(None, ge=1, le=MAX_THREADS)
     host: str = "local"
     runtime_options: PluginOptions = Field(default_factory=dict)  # the backend's Options
     device: DeviceSpec = DeviceSpec()
     ssh: SshConfig = SshConfig()
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        """`local` or ssh://[user@]host[:port], checked here so that a typo fails at load,
+        not after training; no part may start with '-' (it would read as an ssh option)."""
+        if value == "local":
+            return value
+        m = SSH_HOST.fullmatch(value)
+        if m is None or not 1 <= int(m["port"] or 22) <= 65535:
+            raise ValueError(
+                "host must be 'local' or ssh://user@host[:port] with a port in 1..65535 "
+                "(e.g. ssh://pi@raspberrypi.local or ssh://me@10.0.0.5:2222)"
+            )
+        return value

@@ -19,6 +19,7 @@ from edgekd.registry import Plugin, Registry
 DATASETS: Registry[type[Dataset]] = Registry("dataset", "edgekd.data.sets")
 
 SPLITS = ("train", "val", "test", "calib")
+MAX_CLASSES = 100_000  # more than any real label set; a stray id of 2**40 must not size arrays
 
 
 class Dataset(Plugin):
@@ -33,6 +34,16 @@ class Dataset(Plugin):
     @classmethod
     def load(cls, options: Any) -> RawData:
         raise NotImplementedError
+
+    @classmethod
+    def files(cls, options: Any) -> list[Path]:
+        """The user files `load` reads. Their content (sha256) enters the data stage's cache
+        key, so a file replaced behind the same path is read again. By default: every
+        `UserFile` in `Options`, and every file under each `UserFolder`; a dataset that
+        reads only some files of a folder lists just those."""
+        from edgekd.config.paths import files_named
+
+        return files_named(options)
 
     @classmethod
     def example_options(cls, folder: Path) -> list[dict[str, Any]]:
@@ -105,28 +116,65 @@ class Splits:
 def check_raw(raw: RawData, name: str) -> None:
     """Reject data no model could train on, with a message that says what is wrong."""
     for split in ("train", "test"):
-        x, y = getattr(raw, f"x_{split}"), getattr(raw, f"y_{split}")
-        if len(x) == 0:
+        x = getattr(raw, f"x_{split}")
+        if np.ndim(x) >= 1 and len(x) == 0:
             raise DataError(f"dataset '{name}': the {split} split is empty.")
-        if x.ndim < 2:
+        if np.ndim(x) < 2:
             raise DataError(
-                f"dataset '{name}': {split} inputs have shape {list(x.shape)}; they must be "
-                "(N, features...) with one row per sample."
+                f"dataset '{name}': {split} inputs have shape {list(np.shape(x))}; they must "
+                "be (N, features...) with one row per sample."
             )
-        if len(x) != len(y):
-            raise DataError(
-                f"dataset '{name}': the {split} split has {len(x)} inputs but {len(y)} labels; "
-                "they must match one to one."
-            )
-        if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
-            raise DataError(f"dataset '{name}': labels must be a 1-D integer array.")
-        if y.min() < 0 or y.max() >= len(raw.labels):
-            raise DataError(
-                f"dataset '{name}': {split} labels must lie in 0..{len(raw.labels) - 1}; "
-                f"found {int(y.min())}..{int(y.max())}."
-            )
-        if not np.isfinite(x).all():
-            raise DataError(f"dataset '{name}': the {split} inputs contain NaN or inf.")
+    n_labels = len(raw.labels)
+    if not 2 <= n_labels <= MAX_CLASSES:
+        raise DataError(
+            f"dataset '{name}': {n_labels} class(es); a classifier needs at least 2 "
+            f"(and edgekd takes at most {MAX_CLASSES:,}). Check the labels."
+        )
+    for split in ("train", "test"):
+        x, y = getattr(raw, f"x_{split}"), getattr(raw, f"y_{split}")
+        _check_split(x, y, n_labels, split, name)
+        xt = getattr(raw, f"teacher_x_{split}")
+        if xt is not None:
+            _check_inputs(xt, len(y), f"{split} (teacher's view)", name)
+    if len(np.unique(raw.y_train)) < 2:
+        raise DataError(
+            f"dataset '{name}': every training sample has the same label "
+            f"({int(raw.y_train[0])}); a classifier needs samples of at least 2 classes."
+        )
+
+
+def _check_split(x: np.ndarray, y: np.ndarray, n_labels: int, split: str, name: str) -> None:
+    """Labels first (so a label id of 2**40 is caught before anything is sized by it)."""
+    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+        raise DataError(f"dataset '{name}': labels must be a 1-D integer array.")
+    if len(x) != len(y):
+        raise DataError(
+            f"dataset '{name}': the {split} split has {len(x)} inputs but {len(y)} labels; "
+            "they must match one to one."
+        )
+    if y.min() < 0 or y.max() >= n_labels:
+        raise DataError(
+            f"dataset '{name}': {split} labels must lie in 0..{n_labels - 1}; "
+            f"found {int(y.min())}..{int(y.max())}."
+        )
+    _check_inputs(x, len(y), split, name)
+
+
+def _check_inputs(x: np.ndarray, n: int, split: str, name: str) -> None:
+    if x.ndim < 2 or len(x) != n:
+        raise DataError(
+            f"dataset '{name}': {split} inputs have shape {list(x.shape)}; they must be "
+            f"(N, features...) with one row per sample ({n} rows)."
+        )
+    if 0 in x.shape[1:]:
+        raise DataError(
+            f"dataset '{name}': {split} samples have shape {list(x.shape[1:])}, with no "
+            "features; each sample needs at least one value."
+        )
+    if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
+        raise DataError(f"dataset '{name}': {split} inputs hold {x.dtype}; give real numbers.")
+    if not np.isfinite(x).all():
+        raise DataError(f"dataset '{name}': the {split} inputs contain NaN or inf.")
 
 
 def make_splits(raw: RawData, val_fraction: float, calib_size: int, seed: int) -> Splits:
@@ -135,6 +183,12 @@ def make_splits(raw: RawData, val_fraction: float, calib_size: int, seed: int) -
     order = rng.permutation(len(raw.x_train))
     n_val = int(round(len(order) * val_fraction))
     val, train = order[:n_val], order[n_val:]
+    if len(train) < 2:  # a batch of one cannot train a model with BatchNorm
+        raise DataError(
+            f"the training data has {len(order)} sample(s) and val_fraction {val_fraction} "
+            f"holds out {n_val}, leaving {len(train)}: nothing to train on (at least 2 are "
+            "needed). Lower data.val_fraction or give more data."
+        )
     calib = rng.choice(train, size=min(calib_size, len(train)), replace=False)
     x = {
         "train": raw.x_train[train],

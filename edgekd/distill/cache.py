@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from edgekd.distill.trainer import predict_logits
-from edgekd.errors import ConfigError
+from edgekd.errors import ConfigError, TrainingError
 
 
 def use_cache(mode: str, teacher_taps: list[str], augmented: bool = False) -> bool:
@@ -42,4 +42,12 @@ def teacher_logits(
         reporter.line(f"  {label}: teacher runs on every batch (cache_teacher_outputs={mode})")
         return None
     reporter.line(f"  {label}: teacher outputs computed once for {len(x)} samples and reused")
-    return [predict_logits(t, x) for t in teachers]
+    outs = [predict_logits(t, x) for t in teachers]
+    for i, out in enumerate(outs):
+        if not bool(torch.isfinite(out).all()):
+            which = "the teacher" if len(outs) == 1 else f"teacher {i}"
+            raise TrainingError(
+                f"{label}: {which} gives NaN or inf logits on the training data; distilling "
+                "from them would give a NaN student. Check the teacher's weights and the data."
+            )
+    return outs

@@ -16,14 +16,17 @@ from edgekd.errors import ArtifactError, ConfigError
 
 
 def check_onnx_file(path: Path, where: str) -> None:
-    """Refuse a missing, unreadable or corrupt ONNX file before any training starts."""
+    """Refuse a missing, unreadable, corrupt or non-finite ONNX file before any training."""
     import onnx
 
-    if not Path(path).is_file():
+    from edgekd.config.paths import require_file
+
+    if not Path(path).exists():
         raise ConfigError(
             f"{where}: file '{path}' does not exist. Give the path of the teacher's .onnx file "
             "(export it with torch.onnx.export, tf2onnx, skl2onnx, ...)."
         )
+    require_file(path, where)
     try:
         proto = onnx.load(str(path))
         onnx.checker.check_model(proto)
@@ -35,12 +38,30 @@ def check_onnx_file(path: Path, where: str) -> None:
         ) from None
     if len(proto.graph.output) < 1:
         raise ConfigError(f"{where}: '{path}' has no outputs; the teacher must output logits.")
+    bad = nonfinite_initializer(proto.graph)
+    if bad is not None:
+        raise ConfigError(
+            f"{where}: '{path}' holds NaN or inf in its weight '{bad}'; a teacher with "
+            "non-finite weights teaches nothing. Export it again from a healthy model."
+        )
+
+
+def nonfinite_initializer(graph) -> str | None:
+    """The name of the first floating-point initializer holding NaN or inf, or None."""
+    from onnx import numpy_helper
+
+    for init in graph.initializer:
+        arr = numpy_helper.to_array(init)
+        if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
+            return init.name
+    return None
 
 
 class OnnxTeacher(nn.Module):
     """Runs the ONNX teacher in ONNX Runtime on CPU; first output = logits (N, classes)."""
 
-    def __init__(self, path: Path, threads: int | None = None):
+    def __init__(self, path: Path, threads: int | None = None, shown: Path | None = None):
+        """`shown`: the path messages name (the user's file, when `path` is our copy)."""
         super().__init__()
         import onnxruntime as ort
 
@@ -57,7 +78,7 @@ class OnnxTeacher(nn.Module):
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
         self.fixed_batch = inp.shape[0] if isinstance(inp.shape[0], int) else None
-        self.path = Path(path)
+        self.path = Path(shown or path)
 
     def check_io(self, input_shape: tuple, num_classes: int) -> None:
         """Fail with a clear message when the file does not fit the dataset."""
@@ -73,6 +94,11 @@ class OnnxTeacher(nn.Module):
             raise ArtifactError(
                 f"ONNX teacher '{self.path}' outputs shape {tuple(out.shape)}; expected "
                 f"(N, {num_classes}) logits for the dataset's {num_classes} classes."
+            )
+        if not torch.isfinite(out).all():
+            raise ArtifactError(
+                f"ONNX teacher '{self.path}' outputs NaN or inf; a teacher must give finite "
+                "logits. Export it again from a healthy model."
             )
 
     @torch.no_grad()

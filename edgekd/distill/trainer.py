@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from torch import nn
 
 from edgekd.config.schema import TrainConfig
 from edgekd.distill import distributed as ddp
+from edgekd.errors import TrainingError
 from edgekd.progress import Reporter
 
 CKPT = "resume-checkpoint.pt"
@@ -108,12 +110,15 @@ def fit(
                 # augment the whole global batch, then shard: DDP sees what one process sees
                 xb = xt[part] if augment is None else ddp.shard(augment(xt[idx], aug_gen))
                 loss = step(part, xb, yt[part])
+                stop_if_diverged(loss, label, epoch, i // cfg.batch_size, cfg)
                 opt.zero_grad(set_to_none=True)
                 ddp.scale(loss, len(part), len(idx)).backward()
                 opt.step()
                 total += float(loss.detach()) * len(part)
                 count += len(part)
             total, count = ddp.all_sum(total, count)
+            if not count:
+                raise TrainingError(_no_batch_message(label, n, cfg.batch_size))
             sched.step()
             row = {"epoch": epoch + 1, "loss": total / max(count, 1)}
             if val is not None and len(val[0]):
@@ -125,6 +130,32 @@ def fit(
             advance(**{k: v for k, v in row.items() if k != "epoch"})
     trainable.eval()
     return history
+
+
+def stop_if_diverged(loss: torch.Tensor, label: str, epoch: int, step: int, cfg) -> None:
+    """A NaN or infinite loss poisons every weight it touches; stop there and say where,
+    rather than finish a NaN model that later "passes" a gate. Under DDP every rank
+    learns of a bad loss on any rank (one small all-reduce), so all stop together."""
+    bad = 0.0 if bool(torch.isfinite(loss.detach()).all()) else 1.0
+    (bad,) = ddp.all_sum(bad)
+    if bad:
+        value = float(loss.detach())
+        what = f"{value}" if not math.isfinite(value) else "non-finite on another process"
+        raise TrainingError(
+            f"{label}: the loss became {what} at epoch {epoch + 1} of "
+            f"{cfg.epochs}, step {step + 1}; training stopped. Lower train.lr (now {cfg.lr}), "
+            "check the data for extreme values, or check the teacher's outputs."
+        )
+
+
+def _no_batch_message(label: str, n: int, batch_size: int) -> str:
+    """Every batch was below the smallest trainable size: say so instead of "training"
+    nothing and recording an untrained model."""
+    return (
+        f"{label}: no batch could be trained: {n} sample(s) in batches of {batch_size}, but "
+        f"every batch needs at least {ddp.min_batch()} samples (two per process, for "
+        "BatchNorm). Raise train.batch_size or give more data."
+    )
 
 
 def _save(path: Path, model, opt, sched, epoch: int, history: list[dict], rngs) -> None:

@@ -12,8 +12,11 @@ from edgekd.errors import CheckpointError
 
 def read_state_dict(path: Path) -> dict:
     """A state_dict from .safetensors or a weights-only torch file; never runs pickled code."""
-    if not path.is_file():
+    from edgekd.config.paths import require_file
+
+    if not path.exists():
         raise CheckpointError(f"checkpoint '{path}' does not exist.")
+    require_file(path, "checkpoint", CheckpointError)
     try:
         if path.suffix == ".safetensors":
             state = _read_safetensors(path)
@@ -43,7 +46,17 @@ def read_state_dict(path: Path) -> dict:
             state = state[key]
     if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
         raise CheckpointError(f"checkpoint '{path}' does not hold a state_dict of tensors.")
+    bad = next((k for k, v in state.items() if not _finite(v)), None)
+    if bad is not None:
+        raise CheckpointError(
+            f"checkpoint '{path}' holds NaN or inf in '{bad}'; a model with non-finite weights "
+            "cannot teach or be measured. Save it again from a healthy training run."
+        )
     return state
+
+
+def _finite(t: torch.Tensor) -> bool:
+    return not (t.is_floating_point() or t.is_complex()) or bool(torch.isfinite(t).all())
 
 
 def _read_safetensors(path: Path) -> dict:

@@ -1,13 +1,29 @@
-"""The data stage: load the dataset plugin, split, seed and store the splits."""
+"""The data stage: load the dataset plugin, split, seed and store the splits; its cache key
+holds the content of the files the dataset reads."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from edgekd.config.paths import content_digests
 from edgekd.config.schema import PipelineConfig
 from edgekd.data import DATASETS, Splits, check_raw, make_splits
 from edgekd.data.augment import get_augmentation
+from edgekd.errors import DataError
 from edgekd.store import StageResult
+
+
+def data_key(cfg: PipelineConfig) -> dict:
+    """The data stage's cache config: the data settings, the seed and, by content, every
+    file the dataset reads (`Dataset.files`), so that replacing a file behind the same path
+    recomputes the splits and everything trained on them. Builtin datasets read no files
+    and keep the keys they always had."""
+    plugin = DATASETS.get(cfg.data.dataset)
+    key = {"data": cfg.data, "seed": cfg.seed}
+    files = plugin.files(plugin.parse_options(cfg.data.options))
+    if files:
+        key["files"] = content_digests(files, f"data ({cfg.data.dataset})", DataError)
+    return key
 
 
 def run_data(cfg: PipelineConfig, folder: Path) -> dict:

@@ -9,7 +9,8 @@ from torch import nn
 
 from edgekd.config.schema import ModelSpec, PipelineConfig
 from edgekd.data import Splits
-from edgekd.distill.trainer import accuracy
+from edgekd.distill.trainer import predict_logits
+from edgekd.errors import TrainingError
 from edgekd.models import MODELS, build_model, count_flops, count_params
 from edgekd.store import StageResult
 
@@ -32,7 +33,11 @@ def new_model(spec: ModelSpec, splits: Splits, seed: int) -> nn.Module:
     return build_model(spec.model, spec.options, splits.input_shape, splits.num_classes)
 
 
-def model_info(model: nn.Module, spec: ModelSpec, splits: Splits, **extra) -> dict:
+def model_info(
+    model: nn.Module, spec: ModelSpec, splits: Splits, label: str = "the model", **extra
+) -> dict:
+    """What a training stage records; its weights and test outputs must be finite."""
+    require_finite_weights(model, label)
     return {
         "model": spec.model,
         "options": spec.options,
@@ -40,9 +45,33 @@ def model_info(model: nn.Module, spec: ModelSpec, splits: Splits, **extra) -> di
         "num_classes": splits.num_classes,
         "params": count_params(model),
         "flops": count_flops(model, splits.input_shape),
-        "acc_test": accuracy(model, splits.x["test"], splits.y["test"]),
+        "acc_test": finite_test_accuracy(model, splits, label),
         **extra,
     }
+
+
+def require_finite_weights(model: nn.Module, label: str) -> None:
+    """A NaN or inf weight makes every output meaningless: refuse to record such a model."""
+    tensors = [*model.named_parameters(), *model.named_buffers()]
+    for name, t in tensors:
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise TrainingError(
+                f"{label}: weight '{name}' is NaN or inf after training; the model is "
+                "unusable. Lower train.lr, or check the data and the teacher."
+            )
+
+
+def finite_test_accuracy(model: nn.Module, splits: Splits, label: str) -> float:
+    """Accuracy on the test split, refusing a model whose outputs are not finite there
+    (argmax of NaN logits would still "predict" a class)."""
+    logits = predict_logits(model, splits.x["test"])
+    bad = int((~torch.isfinite(logits)).any(dim=1).sum()) if logits.numel() else 0
+    if bad:
+        raise TrainingError(
+            f"{label}: outputs NaN or inf for {bad} of {len(logits)} test samples; it cannot "
+            "be used as a teacher or exported. Check its weights and the data's value range."
+        )
+    return float((logits.argmax(1).numpy() == splits.y["test"]).mean())
 
 
 def save_model(model: nn.Module, folder: Path) -> None:

@@ -10,13 +10,13 @@ from torch import nn
 from edgekd.config.schema import ModelSpec, StudentConfig, TeacherConfig
 from edgekd.data import Splits
 from edgekd.distill.schemes import SCHEMES, DistillJob
-from edgekd.distill.trainer import accuracy, fit
-from edgekd.errors import CheckpointError
+from edgekd.distill.trainer import fit
+from edgekd.errors import ArtifactError, CheckpointError
 from edgekd.hashing import to_jsonable
 from edgekd.models import build_model
 from edgekd.models.checkpoint import read_state_dict
 from edgekd.progress import Reporter
-from edgekd.stages.models import model_info, new_model, save_model
+from edgekd.stages.models import finite_test_accuracy, model_info, new_model, save_model
 
 
 def run_supervised(
@@ -41,7 +41,7 @@ def run_supervised(
         augment=splits.augmentation(),
     )
     save_model(model, folder)
-    return model_info(model, spec, splits, method="scratch", history=history)
+    return model_info(model, spec, splits, label, method="scratch", history=history)
 
 
 def run_teacher_checkpoint(spec: TeacherConfig, splits: Splits, folder: Path) -> dict:
@@ -58,7 +58,8 @@ def run_teacher_checkpoint(spec: TeacherConfig, splits: Splits, folder: Path) ->
         ) from None
     model.eval()
     save_model(model, folder)
-    return model_info(model, spec, splits, method="checkpoint", source=str(spec.checkpoint))
+    label = f"teacher checkpoint '{spec.checkpoint}'"
+    return model_info(model, spec, splits, label, method="checkpoint", source=str(spec.checkpoint))
 
 
 def run_teacher_onnx(spec: TeacherConfig, splits: Splits, folder: Path) -> dict:
@@ -68,12 +69,16 @@ def run_teacher_onnx(spec: TeacherConfig, splits: Splits, folder: Path) -> dict:
     import onnx
     from onnx import numpy_helper
 
-    from edgekd.distill.onnx_teacher import OnnxTeacher
+    from edgekd.distill.onnx_teacher import OnnxTeacher, nonfinite_initializer
 
     shutil.copyfile(spec.onnx, folder / "teacher.onnx")
-    teacher = OnnxTeacher(folder / "teacher.onnx")
-    teacher.check_io(splits.input_shape, splits.num_classes)
+    label = f"ONNX teacher '{spec.onnx}'"
     graph = onnx.load(str(folder / "teacher.onnx")).graph
+    bad = nonfinite_initializer(graph)  # checked at load too; the file may have changed since
+    if bad is not None:
+        raise ArtifactError(f"{label} holds NaN or inf in weight '{bad}'; export it again.")
+    teacher = OnnxTeacher(folder / "teacher.onnx", shown=spec.onnx)
+    teacher.check_io(splits.input_shape, splits.num_classes)
     params = sum(int(numpy_helper.to_array(t).size) for t in graph.initializer)
     return {
         "model": "onnx",
@@ -84,7 +89,7 @@ def run_teacher_onnx(spec: TeacherConfig, splits: Splits, folder: Path) -> dict:
         "num_classes": splits.num_classes,
         "params": params,
         "flops": None,
-        "acc_test": accuracy(teacher, splits.x["test"], splits.y["test"]),
+        "acc_test": finite_test_accuracy(teacher, splits, label),
         "method": "onnx (black box)",
     }
 
@@ -117,4 +122,4 @@ def run_distill(
     save_model(model, folder)
     method = "+".join(loss.name for loss in student.distill.losses)
     scheme = student.distill.scheme
-    return model_info(model, student, splits, method=method, scheme=scheme, **job.info)
+    return model_info(model, student, splits, label, method=method, scheme=scheme, **job.info)

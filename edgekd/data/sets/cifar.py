@@ -15,6 +15,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from edgekd.config.schema import UserFolder
 from edgekd.data import DATASETS, Dataset, RawData
 from edgekd.errors import DataError
 
@@ -35,7 +36,7 @@ MEAN_STD = {
 
 class Options(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    path: Path  # the extracted cifar-10-batches-py / cifar-100-python folder, or its parent
+    path: UserFolder  # the extracted cifar-10-batches-py / cifar-100-python folder, or its parent
     variant: Literal["auto", "cifar10", "cifar100"] = "auto"
     labels: Literal["fine", "coarse"] = "fine"  # CIFAR-100 only: 100 fine or 20 coarse classes
     augment: bool = True  # random crop (padding 4) + horizontal flip on training batches
@@ -156,6 +157,13 @@ class Cifar(Dataset):
         names = [f"class{i}".encode() for i in range(10)]
         _write_pickle({b"label_names": names}, root / meta_file)
         return [{"path": str(folder)}, {"path": str(root), "augment": False, "normalize": False}]
+
+    @classmethod
+    def files(cls, options: Options) -> list[Path]:
+        """The batch files `load` reads (not the rest of the folder, e.g. the tarball)."""
+        folder, variant = find_folder(Path(options.path), options.variant)
+        _name, train_files, test_file, meta_file = LAYOUTS[variant]
+        return [folder / f for f in [*train_files, test_file, meta_file]]
 
     @staticmethod
     def load(options: Options) -> RawData:

@@ -9,13 +9,14 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from edgekd.config.schema import Seed
 from edgekd.data import DATASETS, Dataset, RawData
 
 
 class Options(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     test_fraction: float = Field(0.25, gt=0, lt=1)
-    seed: int = 0
+    seed: Seed = 0
     size: int = Field(8, ge=8, le=64)  # side length after bilinear resampling
     channels: int = Field(1, ge=1, le=3)  # the grey image repeated
 

@@ -13,15 +13,16 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from edgekd.config.schema import Seed
 from edgekd.data import DATASETS, Dataset, RawData
 from edgekd.data.sets.mnist1d import MNIST1D
 
 
 class Options(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    num_samples: int = Field(5000, ge=100)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    num_samples: int = Field(5000, ge=100, le=1_000_000)  # generated in memory
     train_split: float = Field(0.8, gt=0, lt=1)
-    seed: int = 42
+    seed: Seed = 42
     student_view: Literal["fft", "downsample"] = "fft"
 
 
