@@ -33,9 +33,10 @@ def user_errors(fn):
             if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 says it once
                 raise typer.Exit(exc.exit_code) from None
             from rich.console import Console
+            from rich.markup import escape
 
             Console(stderr=True, soft_wrap=True).print(
-                f"[bold red]error:[/] {exc}", highlight=False, markup=True
+                f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True
             )
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
