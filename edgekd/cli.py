@@ -101,10 +101,10 @@ def run(
     if seed is not None and out is None:
         out = Path("runs") / f"{cfg.name}-seed{seed}"
     if nproc > 1:
-        from edgekd.config.load import load_target
+        from edgekd.config.load import load_targets
         from edgekd.distill.distributed import launch, strip_nproc
 
-        [load_target(t, pipeline) for t in (target or cfg.targets)]  # fail before spawning
+        load_targets(target or cfg.targets, pipeline)  # fail before spawning
         raise typer.Exit(launch(nproc, strip_nproc(sys.argv[1:])))
     run_dir = run_pipeline(cfg, pipeline, target, out, Reporter(quiet=quiet), wait=not no_wait)
     if run_dir is not None and not quiet:

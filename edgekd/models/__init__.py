@@ -9,14 +9,19 @@ naming the YAML key, before any model is built.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import torch
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from torch import nn
 
 from edgekd.errors import ConfigError
 from edgekd.registry import Plugin, Registry
+
+# Sizes a model option may take: real models stay far below these; a typo such as 2**40
+# channels is refused at load instead of failing (or allocating) inside torch.
+Width = Annotated[int, Field(ge=1, le=16384)]
+MAX_LAYERS = 256
 
 MODELS: Registry[type[ModelFamily]] = Registry("model", "edgekd.models.zoo")
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from edgekd.models import MODELS, ModelFamily, need_rank
+from edgekd.models import MAX_LAYERS, MODELS, ModelFamily, Width, need_rank
 
 
 class Options(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    channels: list[int] = Field(default_factory=lambda: [32, 32, 32], min_length=1)
-    kernel_size: int = Field(5, ge=1)
-    stride: int = Field(2, ge=1)
+    channels: list[Width] = Field(
+        default_factory=lambda: [32, 32, 32], min_length=1, max_length=MAX_LAYERS
+    )
+    kernel_size: int = Field(5, ge=1, le=255)
+    stride: int = Field(2, ge=1, le=64)
     batchnorm: bool = True
 
 

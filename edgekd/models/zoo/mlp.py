@@ -7,12 +7,14 @@ import math
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from edgekd.models import MODELS, ModelFamily, need_rank
+from edgekd.models import MAX_LAYERS, MODELS, ModelFamily, Width, need_rank
 
 
 class Options(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    hidden: list[int] = Field(default_factory=lambda: [100, 100], min_length=1)
+    hidden: list[Width] = Field(
+        default_factory=lambda: [100, 100], min_length=1, max_length=MAX_LAYERS
+    )
     dropout: float = Field(0.0, ge=0, lt=1)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from edgekd.models import MODELS, ModelFamily, bn_nd, conv_nd, need_rank
+from edgekd.models import MODELS, ModelFamily, Width, bn_nd, conv_nd, need_rank
 
 # expansion t, channels c, repeats n, stride s (CIFAR: stride 1 in the first two stages)
 SETTINGS = [
@@ -26,9 +26,9 @@ SETTINGS = [
 
 class Options(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    width_mult: float = Field(1.0, gt=0)
-    expansion: int = Field(6, ge=1)  # t of every stage after the first
-    last_channels: int = Field(1280, ge=1)
+    width_mult: float = Field(1.0, gt=0, le=16)
+    expansion: int = Field(6, ge=1, le=64)  # t of every stage after the first
+    last_channels: Width = 1280
 
 
 def _ch(c: float) -> int:

@@ -6,17 +6,21 @@ the resnet8x4/32x4 of the KD benchmarks. Works on 1-D (C, L) and 2-D (C, H, W) i
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from torch import nn
 
-from edgekd.models import MODELS, ModelFamily, bn_nd, conv_nd, need_rank
+from edgekd.models import MODELS, ModelFamily, Width, bn_nd, conv_nd, need_rank
 
 
 class Options(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    depth: int = Field(20, ge=8)
-    width: int = Field(16, ge=1)
-    width_mult: list[int] = Field(default_factory=lambda: [1, 2, 4], min_length=3, max_length=3)
+    depth: int = Field(20, ge=8, le=1202)
+    width: Width = 16
+    width_mult: list[Annotated[int, Field(ge=1, le=64)]] = Field(
+        default_factory=lambda: [1, 2, 4], min_length=3, max_length=3
+    )
 
     @field_validator("depth")
     @classmethod

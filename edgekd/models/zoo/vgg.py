@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 from torch import nn
 
-from edgekd.models import MODELS, ModelFamily, bn_nd, conv_nd, need_rank
+from edgekd.models import MODELS, ModelFamily, Width, bn_nd, conv_nd, need_rank
 
 STAGES = {  # convs per stage, in units of `width` x (1, 2, 4, 8, 8)
     8: [1, 1, 1, 1, 1],
@@ -25,7 +25,7 @@ STAGES = {  # convs per stage, in units of `width` x (1, 2, 4, 8, 8)
 class Options(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     depth: Literal[8, 11, 13, 16, 19] = 13
-    width: int = Field(64, ge=1)
+    width: Width = 64
 
 
 class VGGNet(nn.Module):

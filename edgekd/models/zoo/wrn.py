@@ -14,8 +14,8 @@ from edgekd.models import MODELS, ModelFamily, bn_nd, conv_nd, need_rank
 
 class Options(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    depth: int = Field(16, ge=10)
-    widen_factor: int = Field(2, ge=1)
+    depth: int = Field(16, ge=10, le=1000)
+    widen_factor: int = Field(2, ge=1, le=64)
     dropout: float = Field(0.0, ge=0, lt=1)
 
     @field_validator("depth")
