@@ -6,11 +6,10 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from edgekd.records import LatencySource
 from edgekd.report.columns import fmt_ms
 from edgekd.report.model import Report, ReportRow
 from edgekd.report.stats import diff_interval, finite
-from edgekd.report.table import SHORT_SOURCE
+from edgekd.report.table import log_width
 
 TARGET_KEYS = ("runtime", "host", "threads", "device")
 
@@ -118,31 +117,51 @@ def _delta_cell(delta) -> str:
     return f"{d * 100:+.2f}" + ("?" if noise else "")
 
 
+HEADS = ("model", "prec", "acc A", "acc B", "Δacc", "p90 A", "p90 B", "B/A")
+NOTE = (
+    "Δacc = B - A in points; ? = within noise (its 95% interval covers 0); "
+    "~ = estimated latency (roofline), not measured."
+)
+
+
 def print_compare(a: Report, b: Report, names: tuple[str, str], console: Console | None = None):
-    console = console or Console()
-    table = Table(title=f"{names[0]} (A) vs {names[1]} (B)")
-    heads = ("model", "target", "prec", "acc A", "acc B", "p90 A", "p90 B", "Δacc pt", "B/A", "src")
-    for h in heads:
-        wide = h in ("model", "target")
-        table.add_column(h, no_wrap=not wide, overflow="fold", min_width=7 if wide else None)
-    for k, ra, rb in compare_rows(a, b):
-        pa, pb = (ra.p90_ms if ra else None), (rb.p90_ms if rb else None)
-        srcs = {r.latency_source for r in (ra, rb) if r is not None and r.latency_source}
-        table.add_row(
-            *k,
-            _fmt(ra.accuracy if ra else None, ".2%"),
-            _fmt(rb.accuracy if rb else None, ".2%"),
-            "-" if pa is None else fmt_ms(pa),
-            "-" if pb is None else fmt_ms(pb),
-            _delta_cell(accuracy_delta(a, ra, rb)),
-            f"{pb / pa:.2f}x" if pa and pb else "-",
-            "/".join(sorted(SHORT_SOURCE[x] for x in srcs)) or "-",
-            style="italic yellow" if LatencySource.ESTIMATED in srcs else None,
-        )
-    console.print(table)
-    console.print("Δacc = B - A in points; ? = within noise (its 95% interval covers 0).")
+    """One table per target (fits 80 columns), then the notes and the warnings."""
+    console = log_width(console or Console())
+    console.print(f"A = {names[0]}\nB = {names[1]}", highlight=False)
+    rows = compare_rows(a, b)
+    for target in dict.fromkeys(k[1] for k, _, _ in rows):
+        console.print(target_table(a, target, [x for x in rows if x[0][1] == target]))
+    console.print(NOTE, style="dim")
     for w in compare_warnings(a, b, names):
         console.print(f"warning: {w}", style="bold red", highlight=False)
+
+
+def target_table(a: Report, target: str, rows) -> Table:
+    table = Table(title=f"{target}: B vs A")
+    for h in HEADS:
+        table.add_column(
+            h, no_wrap=h != "model", overflow="fold", min_width=7 if h == "model" else None
+        )
+    for k, ra, rb in rows:
+        pa, pb = (ra.p90_ms if ra else None), (rb.p90_ms if rb else None)
+        table.add_row(
+            k[0],
+            k[2],
+            _fmt(ra.accuracy if ra else None, ".2%"),
+            _fmt(rb.accuracy if rb else None, ".2%"),
+            _delta_cell(accuracy_delta(a, ra, rb)),
+            _p90_cell(ra),
+            _p90_cell(rb),
+            f"{pb / pa:.2f}x" if pa and pb else "-",
+            style="italic yellow" if any(r is not None and r.estimated for r in (ra, rb)) else None,
+        )
+    return table
+
+
+def _p90_cell(r: ReportRow | None) -> str:
+    if r is None or r.p90_ms is None:
+        return "-"
+    return ("~" if r.estimated else "") + fmt_ms(r.p90_ms)
 
 
 def _fmt(v, spec: str) -> str:

@@ -38,13 +38,18 @@ def compact_cells(row: ReportRow) -> list[str]:
     ]
 
 
+def log_width(console: Console) -> Console:
+    """Piped into a log (no terminal, no COLUMNS): at least 120 columns, no need to wrap."""
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = max(console.width, 120)
+    return console
+
+
 HEADERS = ["model", "target", "prec", "acc", "gate", "p90 ms", "KB", "source", "front"]
 
 
 def print_table(report: Report, console: Console | None = None) -> None:
-    console = console or Console()
-    if not console.is_terminal and "COLUMNS" not in os.environ:
-        console.width = max(console.width, 120)  # piped into a log: no need to wrap
+    console = log_width(console or Console())
     table = Table(title=f"edgekd report: {report.pipeline} (seed {report.seed})")
     for h in HEADERS:
         table.add_column(h, no_wrap=h not in ("model", "target"), overflow="fold")
