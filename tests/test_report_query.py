@@ -143,3 +143,5 @@ def test_terminal_table_fits_80_columns(run_dir):
     assert res.returncode == 0
     assert max(len(ln) for ln in res.stdout.splitlines()) <= 80
     assert "~1.50" in res.stdout and "est." in res.stdout
+    assert "recommended on t: b (kd, fp32) — accuracy 95.00%" in res.stdout  # what to deploy
+    assert "recommended on other: e (kd, fp32)" in res.stdout

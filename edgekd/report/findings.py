@@ -111,8 +111,8 @@ def not_smaller(rows: list[ReportRow]) -> list[Finding]:
             continue
         seen.add(r.model)
         text = (
-            f"{r.model} has {r.params:,} parameters, not fewer than the teacher "
-            f"{t.model} ({t.params:,}): it is not a compression of it."
+            f"{r.model} has {r.params:,} parameters, no fewer than its teacher ({t.model}: "
+            f"{t.params:,}): it does not compress the teacher."
         )
         out.append(Finding(kind=FindingKind.STUDENT_NOT_SMALLER, text=text))
     return out
@@ -128,8 +128,8 @@ def not_faster(rows: list[ReportRow]) -> list[Finding]:
         if r.role is Role.TEACHER or t is None or r.p90_ms < t.p90_ms:
             continue
         text = (
-            f"{r.label} on {r.target} has p90 {fmt_ms(r.p90_ms)} ms, no faster than the "
-            f"teacher {t.model} at the same precision ({fmt_ms(t.p90_ms)} ms)."
+            f"{r.label} on {r.target} has p90 {fmt_ms(r.p90_ms)} ms, no faster than its "
+            f"teacher at the same precision ({t.label}: {fmt_ms(t.p90_ms)} ms)."
         )
         out.append(Finding(kind=FindingKind.STUDENT_SLOWER, text=text))
     return out

@@ -136,7 +136,7 @@ def print_human(rep: Report, other: Report | None, q: ReportQuery, paths) -> Non
     else:
         from edgekd.report.table import print_table
 
-        print_table(rep)
+        print_table(rep, picks=q.target is None and q.objective() is None)
     if q.target is None and q.objective() is None:
         return
     for target in [q.target] if q.target else rep.target_names():

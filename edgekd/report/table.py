@@ -48,7 +48,8 @@ def log_width(console: Console) -> Console:
 HEADERS = ["model", "target", "prec", "acc", "gate", "p90 ms", "KB", "source", "front"]
 
 
-def print_table(report: Report, console: Console | None = None) -> None:
+def print_table(report: Report, console: Console | None = None, picks: bool = True) -> None:
+    """The compact table, then (unless `picks` is False) what to deploy on each target."""
     console = log_width(console or Console())
     table = Table(title=f"edgekd report: {report.pipeline} (seed {report.seed})")
     for h in HEADERS:
@@ -58,3 +59,21 @@ def print_table(report: Report, console: Console | None = None) -> None:
         table.add_row(*compact_cells(row), style=style)
     console.print(table)
     console.print(NOTES, style="dim")
+    if picks:
+        for line in pick_lines(report):
+            console.print(line, highlight=False, markup=False)
+
+
+def pick_lines(report: Report) -> list[str]:
+    """Per target: the pick, or in plain words why there is none or why it is the teacher."""
+    from edgekd.report.narrative import pick_text
+
+    out = []
+    for target in report.target_names():
+        rec, decision = report.recommended.get(target), report.decisions.get(target)
+        if rec is not None and (decision is None or not decision.teacher_wins):
+            out.append(f"recommended on {target}: {pick_text(report, target, rec)}")
+        elif decision is not None:
+            out.append(decision.summary)
+            out += [f"  try {a}" for a in decision.advice]
+    return out
