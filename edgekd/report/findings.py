@@ -88,11 +88,12 @@ def empty_classes(data: DataSummary | None) -> list[Finding]:
     empty = [names[i] for i, c in enumerate(data.test_class_counts) if c == 0]
     if not empty:
         return []
-    some = f"{len(empty)} classes have" if len(empty) > 1 else "1 class has"
+    one = len(empty) == 1
+    some, it = ("1 class has", "it") if one else (f"{len(empty)} classes have", "them")
     text = (
         f"{some} no test samples ({', '.join(map(repr, empty[:10]))}"
-        f"{', ...' if len(empty) > 10 else ''}): their accuracy is not measured at all, and "
-        "the overall accuracy says nothing about them."
+        f"{', ...' if len(empty) > 10 else ''}): no accuracy is measured for {it}, and the "
+        f"overall accuracy says nothing about {it}."
     )
     return [Finding(kind=FindingKind.EMPTY_TEST_CLASS, text=text)]
 
