@@ -115,43 +115,30 @@ def run(
 @user_errors
 def report(
     run_dir: Annotated[Path, typer.Argument(help="A run folder (runs/<name>).")],
-    json_out: Annotated[bool, typer.Option("--json", help="Print report.json instead.")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print JSON only: report.json, or the comparison.")
+    ] = False,
     compare: Annotated[
         Optional[Path], typer.Option(help="A second run folder to compare with, row by row.")
     ] = None,
     budget_ms: Annotated[
-        Optional[float], typer.Option(help="p90 latency budget; needs --target.")
+        Optional[float],
+        typer.Option(help="Objective: the most accurate artifact with p90 <= this (ms)."),
     ] = None,
-    target: Annotated[Optional[str], typer.Option(help="Target for --budget-ms.")] = None,
+    max_drop: Annotated[
+        Optional[float],
+        typer.Option(help="Objective: the fastest artifact within this many accuracy points."),
+    ] = None,
+    target: Annotated[
+        Optional[str], typer.Option(help="Only this target's pick; exit 1 if it has none.")
+    ] = None,
 ) -> None:
-    """Print a run's report as a table; compare two runs; pick the best within a budget."""
-    import json
+    """Print a run's report; pick per target for another objective; compare two runs."""
+    from edgekd.report.query import ReportQuery, run_report
 
-    from edgekd.errors import ConfigError
-    from edgekd.report.load import load_report
-    from edgekd.report.table import print_table
-
-    rep = load_report(run_dir)
-    if (budget_ms is None) != (target is None):
-        raise ConfigError(
-            "--budget-ms and --target go together: give both, e.g. "
-            "--budget-ms 0.5 --target cpu-onnxruntime."
-        )
-    if json_out:
-        print(json.dumps(rep.to_json(), indent=2))
-    elif compare is not None:
-        from edgekd.report.query import print_compare
-
-        print_compare(rep, load_report(compare), (str(run_dir), str(compare)))
-    else:
-        print_table(rep)
-    if budget_ms is not None:
-        from edgekd.report.query import budget_message
-
-        text, found = budget_message(rep, target, budget_ms)
-        print(text)
-        if not found:
-            raise typer.Exit(1)
+    code = run_report(run_dir, ReportQuery(json_out, compare, budget_ms, max_drop, target))
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()

@@ -22,7 +22,7 @@ def test_tiny_pipeline_end_to_end(tiny_config, write_pipeline, tmp_path, cli):
     res = cli("run", path, "--out", run, "--quiet")
     assert res.returncode == 0, res.stderr
     report = json.loads((run / "report.json").read_text())
-    assert report["schema"] == "edgekd.report/3"
+    assert report["schema"] == "edgekd.report/4"
     assert {r["precision"] for r in report["rows"]} == {"fp32", "int8"}
     rows = {r["model"]: r for r in report["rows"] if r["precision"] == "fp32"}
     assert set(rows) == {"teacher", "mlp-t", "mlp-t-scratch"}

@@ -1,9 +1,11 @@
 """report.json through the typed Report: round trips, /1 and /2 migrate, bad files are refused.
 
-tests/fixtures/report_v2/ holds a report.json, report.md and report.html (plots stripped)
-written by the last edgekd with schema edgekd.report/2 for the tiny pipeline on
-cpu-onnxruntime, mobile-executorch and jetson-orin-nano: reading that report back must render
-the same markdown and HTML, byte for byte.
+tests/fixtures/report_v2/ holds a report.json written by the last edgekd with schema
+edgekd.report/2 for the tiny pipeline on cpu-onnxruntime, mobile-executorch and
+jetson-orin-nano, with the report.md and report.html (plots stripped) this edgekd renders from
+it: every /2 value must survive the migration, and the renderings must not drift unnoticed
+(regenerate them with `python tests/test_report_model.py` when the report's layout changes on
+purpose).
 """
 
 from __future__ import annotations
@@ -15,14 +17,15 @@ from pathlib import Path
 
 import pytest
 
+from edgekd.config.schema import Objective
 from edgekd.errors import ArtifactError
 from edgekd.records import Estimate, Gate, LatencySource, Role, RowStatus
-from edgekd.report.build import add_speedups, write_outputs
+from edgekd.report.build import conclusions, write_outputs
 from edgekd.report.columns import COMPACT, FULL
+from edgekd.report.html import render_html
 from edgekd.report.load import load_report, parse_report
-from edgekd.report.model import SCHEMA, Report, ReportRow
-from edgekd.report.pareto import mark_frontier
-from edgekd.report.recommend import recommendations
+from edgekd.report.markdown import render_markdown
+from edgekd.report.model import SCHEMA, DataSummary, Report, ReportRow
 from edgekd.report.rows import Built, Subject, estimated_row, measured_row, skipped_row
 
 V2 = Path(__file__).resolve().parent / "fixtures" / "report_v2"
@@ -34,7 +37,8 @@ def _profile(p50: float, acc: float) -> dict:
     lat = {f"{k}_ms": p50 * f for k, f in (("p50", 1), ("p90", 1.1), ("p95", 1.2), ("p99", 1.3),
            ("mean", 1.05), ("std", 0.1), ("min", 0.9), ("max", 2))}  # fmt: skip
     return {
-        "acc_artifact": acc, "latency": lat | {"queries": 64, "first_inference_ms": 3.0},
+        "acc_artifact": acc, "confusion": [[int(500 * acc), 500 - int(500 * acc)], [0, 500]],
+        "latency": lat | {"queries": 64, "first_inference_ms": 3.0},
         "load_ms": 12.5, "throughput": {"samples_per_s": 9000.0, "batch": 8},
         "memory": {"peak_rss_bytes": 50_000_000}, "source": "measured-local",
         "environment": {"affinity": [0, 1], "hostname": "box", "cpu": "x86"},
@@ -62,14 +66,19 @@ def _report() -> Report:
         estimated_row(subject("s", "far", "fp32"), est, "unreachable", None),
         skipped_row(subject("s", "far", "int8"), "no estimate: no int8 peak"),
     ]
-    add_speedups(rows)
-    mark_frontier(rows)
+    data = DataSummary(
+        content_hash="c0ffee",
+        dataset="synthetic",
+        labels=["a", "b"],
+        sizes={"train": 4000, "test": 1000},
+        test_class_counts=[500, 500],
+    )
     return Report(
         edgekd_version="0", pipeline="hand", seed=0, created="now", dataset="synthetic",
         accuracy_gate=0.99, profile={"tier": "quick"},
         targets={"cpu": {"runtime": "onnxruntime"}, "far": {"runtime": "onnxruntime"}},
         models={"s": {"role": "distilled", "method": "kd", "params": 100}},
-        rows=rows, recommended=recommendations(rows, 0.99),
+        **conclusions(rows, Objective(max_accuracy_drop=1.0), data),
     )  # fmt: skip
 
 
@@ -84,6 +93,9 @@ def test_rows_carry_enums_and_provenance():
     assert far.accuracy == 0.9 and far.p90_ms == 0.02 and far.bundle is None
     assert skipped.status is RowStatus.SKIPPED and skipped.p90_ms is None
     assert rep.recommended["cpu"].model == "s" and rep.recommended["cpu"].precision == "fp32"
+    assert "far" not in rep.recommended and "Nothing to recommend" in rep.decisions["far"].summary
+    assert s32.confusion == [[447, 53], [0, 500]]
+    assert s32.accuracy_ci[0] < 0.895 < s32.accuracy_ci[1]
     assert f"{Gate.PASS}|{Role.TEACHER}" == "pass|teacher"  # enums print as their values
 
 
@@ -93,7 +105,7 @@ def test_report_json_round_trips(tmp_path):
     back = load_report(tmp_path)
     assert back == rep
     assert json.loads((tmp_path / "report.json").read_text()) == rep.to_json()
-    assert back.to_json()["schema"] == SCHEMA == "edgekd.report/3"
+    assert back.to_json()["schema"] == SCHEMA == "edgekd.report/4"
 
 
 def test_columns_are_row_fields():
@@ -101,9 +113,6 @@ def test_columns_are_row_fields():
 
 
 def test_v2_report_migrates_and_renders_as_before(tmp_path):
-    from edgekd.report.html import render_html
-    from edgekd.report.markdown import render_markdown
-
     shutil.copyfile(V2 / "report.json", tmp_path / "report.json")
     old = json.loads((V2 / "report.json").read_text())
     rep = load_report(tmp_path)
@@ -116,6 +125,20 @@ def test_v2_report_migrates_and_renders_as_before(tmp_path):
     assert SVG.sub("<svg/>", render_html(rep)) == (V2 / "report.html").read_text()
     write_outputs(tmp_path, rep)  # written back as /3, it reads the same again
     assert load_report(tmp_path) == rep
+
+
+def test_v3_report_reads_with_the_new_fields_empty():
+    doc = _report().to_json()
+    for k in ("objective", "decisions", "data", "kd", "findings"):
+        del doc[k]
+    for r in doc["rows"]:
+        del r["accuracy_ci"], r["confusion"]
+    for rec in doc["recommended"].values():
+        del rec["role"]
+    rep = parse_report(doc | {"schema": "edgekd.report/3"}, "report.json")
+    assert rep.schema_ == SCHEMA and rep.objective is None and rep.decisions == {}
+    assert rep.recommended["cpu"].model == "s" and rep.rows[1].confusion is None
+    render_markdown(rep), render_html(rep)  # an old report renders without the new sections
 
 
 def test_v1_report_migrates(tmp_path):
@@ -150,7 +173,7 @@ def test_v1_report_migrates(tmp_path):
         ("{", "not valid JSON"),
         ("[1, 2]", "not an edgekd report"),
         (json.dumps({"schema": "edgekd.report/9", "rows": []}), "a newer edgekd wrote it"),
-        (json.dumps({"schema": SCHEMA, "rows": [{"model": "m"}]}), "not a valid edgekd.report/3"),
+        (json.dumps({"schema": SCHEMA, "rows": [{"model": "m"}]}), f"not a valid {SCHEMA}"),
     ],
     ids=["not-json", "not-a-report", "future-schema", "bad-rows"],
 )
@@ -167,3 +190,9 @@ def test_an_unknown_row_key_is_refused():
     doc["rows"][0]["latency_p50"] = 1.0  # misspelt: never silently dropped
     with pytest.raises(ArtifactError, match="latency_p50"):
         parse_report(doc, "report.json")
+
+
+if __name__ == "__main__":  # regenerate the /2 fixture's renderings after a deliberate change
+    rep = parse_report(json.loads((V2 / "report.json").read_text()), "report.json")
+    (V2 / "report.md").write_text(render_markdown(rep))
+    (V2 / "report.html").write_text(SVG.sub("<svg/>", render_html(rep)))

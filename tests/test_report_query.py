@@ -1,5 +1,6 @@
-"""`edgekd report` on a hand-made report: --budget-ms picks the right artifact, --compare,
-estimate labelling in report.md and report.html."""
+"""`edgekd report` on a hand-made report: --budget-ms / --max-drop pick the right artifact,
+--compare shows deltas and warns about different data or targets, --json prints only JSON in
+every flag combination, estimates are labelled in report.md and report.html."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from edgekd.report.build import write_outputs
 from edgekd.report.model import SCHEMA, Report
 from edgekd.report.pareto import mark_frontier
 from edgekd.report.query import within_budget
+from edgekd.report.recommend import DEFAULT, recommendations
 
 
 def cli_width(columns: int, *args):
@@ -51,6 +53,8 @@ def make_report(rows, name="hand") -> Report:
         "targets": {"t": {"runtime": "onnxruntime", "host": "local"}}, "models": {}, "rows": rows,
     })  # fmt: skip
     mark_frontier(report.rows)
+    report.objective = DEFAULT
+    report.recommended, report.decisions = recommendations(report.rows, DEFAULT)
     return report
 
 
@@ -71,28 +75,40 @@ def run_dir(tmp_path):
     return folder
 
 
-def test_budget_picks_most_accurate_gate_passing_artifact():
+def test_budget_picks_most_accurate_gate_passing_measured_artifact():
     rep = make_report([dict(r) for r in ROWS])
     assert within_budget(rep, "t", 10.0).model == "b"
-    assert within_budget(rep, "t", 2.0).model == "d"  # estimated, but most accurate in budget
-    assert within_budget(rep, "t", 1.9).model == "d"
-    assert within_budget(rep, "t", 1.2) is None  # only c is that fast, and it fails its gate
+    assert within_budget(rep, "t", 2.0).model == "a"  # d is more accurate, but only estimated
+    assert within_budget(rep, "t", 1.9) is None  # c fails its gate, d is an estimate
     assert within_budget(rep, "other", 0.1).model == "e"
 
 
 def test_cli_budget(run_dir, cli):
     res = cli("report", run_dir, "--budget-ms", "2", "--target", "t")
     assert res.returncode == 0, res.stderr
-    line = res.stdout.strip().splitlines()[-1]
-    assert "best within p90 <= 2 ms on t: d " in line and "ESTIMATED" in line
+    *notes, line = res.stdout.strip().splitlines()
+    assert line.startswith("best within p90 <= 2 ms on t: a (kd, fp32) — accuracy 90.00%")
+    assert any("d (kd, fp32)" in n and "ESTIMATED" in n and "never recommended" in n for n in notes)
     res = cli("report", run_dir, "--budget-ms", "10", "--target", "t")
-    assert ": b (" in res.stdout and "ESTIMATED" not in res.stdout.splitlines()[-1]
+    assert ": b (" in res.stdout.splitlines()[-1] and "ESTIMATED" not in res.stdout
     res = cli("report", run_dir, "--budget-ms", "1.2", "--target", "t")
-    assert res.returncode == 1 and "no artifact on t meets" in res.stdout
-    res = cli("report", run_dir, "--budget-ms", "1")
-    assert res.returncode == 2 and "go together" in res.stderr
+    assert res.returncode == 1, res.stderr
+    assert "No artifact on t meets p90 <= 1.2 ms; the fastest is a (kd, fp32)" in res.stdout
+    res = cli("report", run_dir, "--budget-ms", "1")  # every target: one has no pick, exit 0
+    assert res.returncode == 0 and "No artifact on t meets" in res.stdout
+    assert "best within p90 <= 1 ms on other: e (" in res.stdout
     res = cli("report", run_dir, "--budget-ms", "1", "--target", "nope")
     assert res.returncode == 2 and "no rows for target 'nope'" in res.stderr
+    res = cli("report", run_dir, "--budget-ms", "1", "--max-drop", "1")
+    assert res.returncode == 2 and "two objectives" in res.stderr
+
+
+def test_cli_max_drop(run_dir, cli):
+    res = cli("report", run_dir, "--max-drop", "5", "--target", "t")  # a, b measured: a is faster
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines()[-1].startswith("recommended on t: a (kd, fp32)")
+    res = cli("report", run_dir, "--max-drop", "1", "--target", "t")
+    assert res.stdout.splitlines()[-1].startswith("recommended on t: b (kd, fp32)")
 
 
 def test_cli_compare(run_dir, tmp_path):
@@ -127,3 +143,5 @@ def test_terminal_table_fits_80_columns(run_dir):
     assert res.returncode == 0
     assert max(len(ln) for ln in res.stdout.splitlines()) <= 80
     assert "~1.50" in res.stdout and "est." in res.stdout
+    assert "recommended on t: b (kd, fp32) — accuracy 95.00%" in res.stdout  # what to deploy
+    assert "recommended on other: e (kd, fp32)" in res.stdout

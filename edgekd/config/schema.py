@@ -205,6 +205,7 @@ class PipelineConfig(Strict):
     targets: list[str] = Field(default_factory=lambda: ["cpu-onnxruntime"])
     profile: ProfileConfig = ProfileConfig()
     accuracy_gate: float = Field(0.99, gt=0, le=1)
+    objective: Objective = Field(default_factory=lambda: Objective(max_accuracy_drop=1.0))
 
     @model_validator(mode="after")
     def _teachers(self) -> PipelineConfig:
@@ -278,3 +279,24 @@ class TargetConfig(Strict):
                 "(e.g. ssh://pi@raspberrypi.local or ssh://me@10.0.0.5:2222)"
             )
         return value
+
+
+class Objective(Strict):
+    """What the recommended artifact per target answers (one key): the fastest artifact within
+    `max_accuracy_drop` points of the most accurate one (the teacher included), or the most
+    accurate one whose batch-1 p90 is within `budget_ms`."""
+
+    max_accuracy_drop: float | None = Field(None, ge=0, le=100)  # percentage points
+    budget_ms: float | None = Field(None, gt=0)  # batch-1 p90, milliseconds
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Objective:
+        if (self.max_accuracy_drop is None) == (self.budget_ms is None):
+            raise ValueError(
+                "give exactly one of `max_accuracy_drop` (points below the most accurate "
+                "artifact, e.g. 1.0) or `budget_ms` (batch-1 p90 latency budget in ms)"
+            )
+        return self
+
+
+PipelineConfig.model_rebuild()  # `objective` names a model defined after it

@@ -2,7 +2,9 @@
 
 The rows come from `edgekd.report.rows`; here they get what depends on the other rows (the
 speed-up over the teacher, the Pareto flag) and the run's context, and are written as a
-`Report` (schema edgekd.report/3) beside its markdown and HTML renderings.
+`Report` (schema edgekd.report/4) beside its markdown and HTML renderings, with what the
+numbers mean for the decision: the pick per target for the pipeline's objective, each
+accuracy's 95% interval, whether distillation helped, and warnings.
 """
 
 from __future__ import annotations
@@ -11,19 +13,21 @@ import time
 from pathlib import Path
 
 import edgekd
+from edgekd.config.schema import Objective
 from edgekd.fsutil import write_json_atomic, write_text_atomic
 from edgekd.records import Role
-from edgekd.report.model import ModelSummary, Report, ReportRow, TargetSummary
+from edgekd.report.data import data_summary
+from edgekd.report.findings import findings, kd_effects
+from edgekd.report.model import DataSummary, ModelSummary, Report, ReportRow, TargetSummary
 from edgekd.report.pareto import mark_frontier
 from edgekd.report.recommend import recommendations
+from edgekd.report.stats import finite, wilson
 
 MODEL_KEYS = ("model", "options", "method", "scheme", "params", "flops", "acc_test")
 MODEL_KEYS += ("synthetic_samples", "synthesis", "training_samples_read", "peers", "teachers")
 
 
 def write_report(run_dir: Path, cfg, models, targets, rows: list[ReportRow]) -> Report:
-    add_speedups(rows)
-    mark_frontier(rows)
     report = Report(
         edgekd_version=edgekd.__version__,
         pipeline=cfg.name,
@@ -34,11 +38,28 @@ def write_report(run_dir: Path, cfg, models, targets, rows: list[ReportRow]) -> 
         profile=cfg.profile.model_dump(mode="json"),
         targets={t.name: target_summary(t) for t in targets},
         models={m.label: model_summary(m.role, m.stage.info) for m in models},
-        rows=rows,
-        recommended=recommendations(rows, cfg.accuracy_gate),
+        **conclusions(rows, cfg.objective, data_summary(run_dir, models)),
     )
     write_outputs(Path(run_dir), report)
     return report
+
+
+def conclusions(rows: list[ReportRow], objective: Objective, data: DataSummary | None) -> dict:
+    """What the rows mean together: speed-ups, intervals, the Pareto flags (set on the rows),
+    then the pick and decision per target, the KD verdicts and the warnings (Report fields)."""
+    add_speedups(rows)
+    add_intervals(rows, data)
+    mark_frontier(rows)
+    picks, decisions = recommendations(rows, objective)
+    return {
+        "rows": rows,
+        "recommended": picks,
+        "objective": objective,
+        "decisions": decisions,
+        "data": data,
+        "kd": kd_effects(rows, data.test_samples if data else None),
+        "findings": findings(rows, data),
+    }
 
 
 def write_outputs(run_dir: Path, report: Report) -> None:
@@ -74,3 +95,10 @@ def add_speedups(rows: list[ReportRow]) -> None:
     for r in rows:
         b = base.get((r.target, r.latency_source))
         r.speedup_vs_teacher = b / r.p50_ms if b and r.p50_ms else None
+
+
+def add_intervals(rows: list[ReportRow], data: DataSummary | None) -> None:
+    """The 95% Wilson interval of each row's accuracy over the test split."""
+    n = data.test_samples if data else None
+    for r in rows:
+        r.accuracy_ci = wilson(r.accuracy, n) if n and finite(r.accuracy) else None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from edgekd.records import AccuracySource
 from edgekd.report.model import ReportRow
 
@@ -14,15 +16,18 @@ FULL = [
     ("precision", "prec", "{}"),
     ("acc_torch", "acc (torch)", "{:.2%}"),
     ("acc_artifact", "acc (artifact)", "{:.2%}"),
+    ("accuracy_ci", "acc 95% CI", "{}"),
     ("gate", "gate", "{}"),
     ("params", "params", "{:,}"),
     ("flops", "FLOPs", "{:,}"),
     ("p50_ms", "p50 ms", "{:.4g}"),
     ("p90_ms", "p90 ms", "{:.4g}"),
     ("p99_ms", "p99 ms", "{:.4g}"),
+    ("load_ms", "load ms", "{}"),
+    ("first_inference_ms", "1st inference ms", "{}"),
     ("throughput", "samples/s", "{:,.0f}"),
-    ("peak_rss_bytes", "peak RSS MB", "{}"),
     ("size_bytes", "size KB", "{}"),
+    ("peak_rss_bytes", "peak RSS MB", "{}"),
     ("speedup_vs_teacher", "speed-up vs teacher", "{:.2f}x"),
     ("latency_source", "latency source", "{}"),
     ("pareto", "Pareto", "{}"),
@@ -43,8 +48,19 @@ MIB = 1024 * 1024
 
 
 def fmt_ms(v: float) -> str:
-    """Milliseconds with 4 decimals below 1 ms (edge models are often tens of microseconds)."""
-    return f"{v:.4f}" if v < 1 else f"{v:.2f}" if v < 100 else f"{v:.0f}"
+    """Milliseconds, never in scientific notation: below 1 ms at least 4 decimals and 3
+    significant digits (edge models often take a few microseconds: 0.00652 ms)."""
+    if not math.isfinite(v):
+        return str(v)
+    if v <= 0 or v >= 1:
+        return f"{v:.2f}" if v < 100 else f"{v:.0f}"
+    return f"{v:.{max(4, 2 - math.floor(math.log10(v)))}f}"
+
+
+def plain_number(v: float) -> str:
+    """Plain decimals, never 1e-05 (plot ticks, budgets as typed): 0.005, 0.25, 2."""
+    text = f"{float(f'{v:.6g}'):.10f}".rstrip("0").rstrip(".")
+    return text if text not in ("", "-0") else "0"
 
 
 def cell(row: ReportRow, key: str, fmt: str) -> str:
@@ -58,6 +74,8 @@ def cell(row: ReportRow, key: str, fmt: str) -> str:
         return f"{v / 1024:.1f}"
     if key == "peak_rss_bytes":
         return f"{v / MIB:.0f}"
+    if key == "accuracy_ci":
+        return f"{v[0]:.1%}–{v[1]:.1%}"
     text = fmt_ms(v) if key.endswith("_ms") else fmt.format(v)
     if key.endswith("_ms") and row.estimated:
         return f"~{text} (est.)"

@@ -2,8 +2,10 @@
 
 /1 (the first reports) listed target names and measured-row figures only; /2 added latency
 and accuracy provenance, the Pareto flag and per-target summaries, with rows as loose dicts;
-/3 is the typed `Report`. Anything else (not JSON, not a report, a newer schema) is an
-ArtifactError that says what to do.
+/3 is the typed `Report`; /4 adds the objective, per-target decisions, accuracy intervals,
+the data summary, KD verdicts and warnings (all optional, so a /3 report reads as is).
+Anything else (not JSON, not a report, a newer schema) is an ArtifactError that says what
+to do.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from pydantic import ValidationError
 from edgekd.errors import ArtifactError
 from edgekd.report.model import SCHEMA, Report
 
-V1, V2 = "edgekd.report/1", "edgekd.report/2"
-READABLE = (V1, V2, SCHEMA)
+V1, V2, V3 = "edgekd.report/1", "edgekd.report/2", "edgekd.report/3"
+READABLE = (V1, V2, V3, SCHEMA)
 
 
 def load_report(run_dir: Path) -> Report:
@@ -48,6 +50,8 @@ def parse_report(data: Any, where: str) -> Report:
         data = v1_to_v2(data)
     if schema in (V1, V2):
         data = v2_to_v3(data)
+    if schema in (V1, V2, V3):
+        data = data | {"schema": SCHEMA}  # /4 only adds optional fields
     try:
         return Report.model_validate(data)
     except ValidationError as err:
@@ -80,4 +84,4 @@ def v2_to_v3(data: dict) -> dict:
         if isinstance(r.get("layers"), dict) and r["layers"].get("available") is False:
             r["layers"] = None
         rows.append(r)
-    return data | {"schema": SCHEMA, "rows": rows}
+    return data | {"schema": V3, "rows": rows}

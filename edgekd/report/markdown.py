@@ -5,6 +5,17 @@ from __future__ import annotations
 from edgekd.records import Gate, RowStatus
 from edgekd.report.columns import FULL, cell, fmt_ms
 from edgekd.report.model import Report, ReportRow
+from edgekd.report.narrative import (
+    class_cells,
+    class_names,
+    interval_text,
+    kd_line,
+    objective_line,
+    pick_row,
+    pick_text,
+)
+
+MAX_MATRIX = 20  # classes; a larger confusion matrix is not readable as a markdown table
 
 
 def method_text(report: Report) -> str:
@@ -91,7 +102,7 @@ def estimate_lines(report: Report) -> list[str]:
     for r in rows:
         e = r.estimate
         out.append(
-            f"- {r.label} on {r.target}: ~{e.latency_ms:.4f} ms, {e.bound}-bound "
+            f"- {r.label} on {r.target}: ~{fmt_ms(e.latency_ms)} ms, {e.bound}-bound "
             f"roofline ({e.flops:,} FLOPs at {e.peak:g} G/s, {e.bytes:,} bytes at "
             f"{e.memory_bandwidth_gbps:g} GB/s; specs: {e.spec_source or 'n/a'}). "
             f"Why not measured: {r.reason or ''}"
@@ -100,21 +111,49 @@ def estimate_lines(report: Report) -> list[str]:
 
 
 def recommended_lines(report: Report) -> list[str]:
-    if not report.recommended:
+    if not report.recommended and not report.decisions:
         return []
-    out = [
-        "",
-        "## Recommended artifact per target",
-        "",
-        "The fastest student artifact (p90) that keeps the accuracy gate relative to the "
-        "most accurate student artifact on that target; measured rows only.",
-        "",
-    ]
-    for target, r in report.recommended.items():
-        out.append(
-            f"- **{target}**: {r.model} ({r.method}, {r.precision}) — accuracy "
-            f"{r.accuracy:.2%}, p90 {fmt_ms(r.p90_ms)} ms; bundle `{r.bundle}`"
-        )
+    out = ["", "## Recommended artifact per target", "", objective_line(report), ""]
+    for target in sorted(set(report.recommended) | set(report.decisions)):
+        rec, decision = report.recommended.get(target), report.decisions.get(target)
+        head = f"- **{target}**: "
+        if rec is not None:
+            out.append(f"{head}{pick_text(report, target, rec)}; bundle `{rec.bundle}`")
+            head = "  "  # the decision continues the pick's list item
+        if decision is not None:
+            out.append(f"{head}{decision.summary}")
+            out += [f"  - try {a}" for a in decision.advice]
+    return out
+
+
+def findings_lines(report: Report) -> list[str]:
+    if not report.findings:
+        return []
+    return ["", "## Warnings", ""] + [f"- **{f.kind}**: {f.text}" for f in report.findings]
+
+
+def kd_lines(report: Report) -> list[str]:
+    if not report.kd:
+        return []
+    return ["", "## Did distillation help?", ""] + [f"- {kd_line(e)}" for e in report.kd]
+
+
+def class_table_lines(report: Report, target: str) -> list[str]:
+    """Per-class accuracy of the recommended artifact, and its confusion matrix if small."""
+    row = pick_row(report, target)
+    if row is None or not row.confusion:
+        return []
+    out = ["", f"### Per-class accuracy of {row.label} (recommended on {target})", ""]
+    out += ["| class | test samples | accuracy | 95% CI | most often taken for |"]
+    out += ["|---|---|---|---|---|"]
+    for c, acc, ci in class_cells(report, row):
+        out.append(f"| {c.name} | {c.samples:,} | {acc} | {ci} | {c.confused_with or '-'} |")
+    if len(row.confusion) <= MAX_MATRIX:
+        names = class_names(report, len(row.confusion))
+        out += ["", "Confusion matrix (rows: true class, columns: predicted class):", ""]
+        out += ["| true / predicted | " + " | ".join(names) + " |"]
+        out += ["|---|" + "---|" * len(names)]
+        out += [f"| {n} | " + " | ".join(map(str, r)) + " |" for n, r in zip(names, row.confusion)]
     return out
 
 
@@ -155,12 +194,15 @@ def not_measured(report: Report) -> list[ReportRow]:
 
 def render_markdown(report: Report) -> str:
     lines = [f"# edgekd report: {report.pipeline}", "", method_text(report)]
-    lines += recommended_lines(report)
+    ci = interval_text(report)
+    lines += ["", ci] if ci else []
+    lines += recommended_lines(report) + findings_lines(report) + kd_lines(report)
     for target in report.target_names():
         lines += ["", f"## Pareto frontier on {target} (accuracy vs p90 latency)", ""]
         lines += frontier_lines(report, target)
         env = environment_text(report, target)
         lines += ["", env] if env else []
+        lines += class_table_lines(report, target)
     lines += ["", "## All rows", ""] + table_lines(report.rows)
     lines += scheme_notes(report) + gate_lines(report) + layer_lines(report)
     lines += estimate_lines(report)

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from edgekd.config.schema import Objective
 from edgekd.records import (
     AccuracySource,
     Estimate,
@@ -21,9 +22,10 @@ from edgekd.records import (
     LayerProfile,
     Role,
     RowStatus,
+    TextEnum,
 )
 
-SCHEMA = "edgekd.report/3"
+SCHEMA = "edgekd.report/4"
 
 
 class Strict(BaseModel):
@@ -52,6 +54,8 @@ class ReportRow(Strict):
     accuracy_source: AccuracySource | None = None
     gate: Gate | None = None
     accuracy_kept: float | None = None
+    accuracy_ci: tuple[float, float] | None = None  # 95% Wilson interval over the test split
+    confusion: list[list[int]] | None = None  # [true class][predicted class] test counts
     # batch-1 latency (ms), throughput, memory, size
     p50_ms: float | None = None
     p90_ms: float | None = None
@@ -124,6 +128,66 @@ class Recommendation(Strict):
     accuracy: float
     p90_ms: float
     bundle: str | None = None
+    role: Role | None = None
+
+
+class Decision(Strict):
+    """What to deploy on one target and why, in words a reader can act on."""
+
+    objective: str  # the objective it answers, e.g. "fastest within 1 point of the best"
+    summary: str  # the pick and how it answers the objective, or why there is none
+    teacher_wins: bool = False  # no student paid off on this target
+    advice: list[str] = Field(default_factory=list)  # what to try when no student paid off
+
+
+class DataSummary(Strict):
+    """The data a run was measured on: compared across runs by `content_hash`; its test size
+    gives every accuracy its interval."""
+
+    content_hash: str | None = None  # the data stage's content hash
+    dataset: str | None = None
+    sizes: dict[str, int] = Field(default_factory=dict)  # samples per split
+    labels: list[str] = Field(default_factory=list)
+    test_class_counts: list[int] | None = None  # test samples per class
+
+    @property
+    def test_samples(self) -> int | None:
+        return self.sizes.get("test")
+
+
+class KdVerdict(TextEnum):
+    GAIN = "gain"  # the distilled student beats its scratch twin beyond the 95% interval
+    WITHIN_NOISE = "within noise"  # ahead, but the interval on the difference covers zero
+    NO_GAIN = "no gain"  # at or below its scratch twin
+
+
+class KdEffect(Strict):
+    """A distilled student against its scratch twin (PyTorch accuracy on the test split)."""
+
+    student: str  # the student's name in the pipeline
+    distilled: str  # model labels in this run
+    scratch: str
+    distilled_accuracy: float
+    scratch_accuracy: float
+    test_samples: int
+    gain: float  # distilled - scratch (fraction; x100 for points)
+    low: float  # its 95% interval (see edgekd.report.stats)
+    high: float
+    verdict: KdVerdict
+
+
+class FindingKind(TextEnum):
+    SMALL_TEST_SPLIT = "small test split"
+    EMPTY_TEST_CLASS = "class without test samples"
+    STUDENT_NOT_SMALLER = "student not smaller than teacher"
+    STUDENT_SLOWER = "student not faster than teacher"
+
+
+class Finding(Strict):
+    """A warning a reader must see before trusting the numbers."""
+
+    kind: FindingKind
+    text: str
 
 
 class Report(Strict):
@@ -140,6 +204,11 @@ class Report(Strict):
     models: dict[str, ModelSummary] = Field(default_factory=dict)
     rows: list[ReportRow]
     recommended: dict[str, Recommendation] = Field(default_factory=dict)
+    objective: Objective | None = None  # None: a report older than objectives (/3 and before)
+    decisions: dict[str, Decision] = Field(default_factory=dict)  # per target, picked or not
+    data: DataSummary | None = None
+    kd: list[KdEffect] = Field(default_factory=list)
+    findings: list[Finding] = Field(default_factory=list)
 
     def to_json(self) -> dict:
         """The JSON document report.json holds."""

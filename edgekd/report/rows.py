@@ -51,6 +51,7 @@ def measured_row(s: Subject, built: Built, prof: dict, gate: float) -> ReportRow
         accuracy_source=AccuracySource.ARTIFACT,
         gate=Gate.PASS if keeps >= gate else Gate.FAIL,
         accuracy_kept=keeps,
+        confusion=prof.get("confusion"),  # from the worker's accuracy step, where it gives one
         **{k: lat.get(k) for k in LATENCY_KEYS},
         queries=lat["queries"],
         load_ms=prof["load_ms"],

@@ -38,13 +38,19 @@ def compact_cells(row: ReportRow) -> list[str]:
     ]
 
 
+def log_width(console: Console) -> Console:
+    """Piped into a log (no terminal, no COLUMNS): at least 120 columns, no need to wrap."""
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = max(console.width, 120)
+    return console
+
+
 HEADERS = ["model", "target", "prec", "acc", "gate", "p90 ms", "KB", "source", "front"]
 
 
-def print_table(report: Report, console: Console | None = None) -> None:
-    console = console or Console()
-    if not console.is_terminal and "COLUMNS" not in os.environ:
-        console.width = max(console.width, 120)  # piped into a log: no need to wrap
+def print_table(report: Report, console: Console | None = None, picks: bool = True) -> None:
+    """The compact table, then (unless `picks` is False) what to deploy on each target."""
+    console = log_width(console or Console())
     table = Table(title=f"edgekd report: {report.pipeline} (seed {report.seed})")
     for h in HEADERS:
         table.add_column(h, no_wrap=h not in ("model", "target"), overflow="fold")
@@ -53,3 +59,21 @@ def print_table(report: Report, console: Console | None = None) -> None:
         table.add_row(*compact_cells(row), style=style)
     console.print(table)
     console.print(NOTES, style="dim")
+    if picks:
+        for line in pick_lines(report):
+            console.print(line, highlight=False, markup=False)
+
+
+def pick_lines(report: Report) -> list[str]:
+    """Per target: the pick, or in plain words why there is none or why it is the teacher."""
+    from edgekd.report.narrative import pick_text
+
+    out = []
+    for target in report.target_names():
+        rec, decision = report.recommended.get(target), report.decisions.get(target)
+        if rec is not None and (decision is None or not decision.teacher_wins):
+            out.append(f"recommended on {target}: {pick_text(report, target, rec)}")
+        elif decision is not None:
+            out.append(decision.summary)
+            out += [f"  try {a}" for a in decision.advice]
+    return out
