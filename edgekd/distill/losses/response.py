@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 
 from edgekd.distill.losses import LOSSES, DistillLoss, LossContext, Outputs
-from edgekd.distill.losses.common import world_size
+from edgekd.distill.losses.common import gather_batch, gather_rows, world_size
 from edgekd.errors import ConfigError
 
 
@@ -124,7 +124,11 @@ def _pearson(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-8) -> torch.Tenso
 
 @LOSSES.register("dist")
 class DISTLoss(DistillLoss):
-    """1 - Pearson correlation of the softened predictions, per sample and per class."""
+    """1 - Pearson correlation of the softened predictions, per sample and per class.
+
+    The per-class (intra) term relates the samples of a batch: under DDP it is taken over
+    the global batch, as in one process.
+    """
 
     Options = DISTOptions
     kind = "response"
@@ -145,5 +149,7 @@ class DISTLoss(DistillLoss):
         y_s = F.softmax(out.s_logits / tau, dim=1)
         y_t = F.softmax(out.t_logits / tau, dim=1)
         inter = 1 - _pearson(y_s, y_t).mean()
+        if self.training:  # per class over the global batch under DDP (common.gather_batch)
+            y_s, y_t = gather_batch(y_s), gather_rows(y_t)
         intra = 1 - _pearson(y_s.t(), y_t.t()).mean()
         return tau**2 * (self.opt.beta * inter + self.opt.gamma * intra)
