@@ -128,7 +128,7 @@ def from_golden(case: dict):
         loss.load_state_dict(state)
     if "contrast" in case:  # the stored negatives replace the random draw
         stored = t(case["contrast"], torch.long)
-        loss.sample_contrast = lambda index: stored
+        loss.sample_contrast = lambda index, y: stored
     x = case["inputs"]
     out = Outputs(
         torch.zeros(1),

@@ -26,7 +26,7 @@ from losslib import (
 )
 
 from edgekd.distill.losses import LossContext
-from edgekd.errors import ConfigError
+from edgekd.errors import ConfigError, TrainingError
 
 LOSS_NAMES = names_of_kind("relation")  # every registered relation loss
 CASES = cases_of_kind("relation")
@@ -106,6 +106,86 @@ def test_crd_needs_index_and_train_size():
 def test_crd_memory_bank_is_sized_by_the_training_split():
     loss = build("crd", {}, LossContext(5, num_train=123))
     assert loss.memory_s.shape == (123, 128) and loss.memory_t.shape == (123, 128)
+    assert loss.labels.shape == (123,)
+
+
+def test_crd_index_beyond_the_bank_is_a_clear_error():
+    """A scheme that trains on more samples than LossContext.num_train (data-free with more
+    synthetic samples than the real training split) gets a TrainingError, not IndexError."""
+    loss, out = make("crd", "flat")
+    out.index = out.index.clone()
+    out.index[0] = NUM_TRAIN
+    with pytest.raises(TrainingError, match=f"index {NUM_TRAIN}, outside its memory bank of"):
+        loss(out)
+    out.index[0] = -1
+    with pytest.raises(TrainingError, match="index -1"):
+        loss(out)
+
+
+def crd_with_labels(num_train: int, nce_k: int, negatives: str = "class_exclusive"):
+    options = {"nce_k": nce_k, "feat_dim": 4, "negatives": negatives}
+    return build("crd", options, LossContext(5, num_train))
+
+
+def test_crd_bank_learns_labels_from_outputs_y():
+    loss, out = make("crd", "flat")
+    assert (loss.labels == -1).all()
+    loss.eval()
+    loss(out)
+    assert (loss.labels == -1).all()  # evaluation writes no row
+    loss.train()
+    loss(out)
+    assert torch.equal(loss.labels[out.index], out.y)
+    rest = torch.ones(NUM_TRAIN, dtype=torch.bool)
+    rest[out.index] = False
+    assert (loss.labels[rest] == -1).all()
+
+
+def test_crd_class_exclusive_negatives():
+    """The authors' supervised sampling: K negatives of other classes, never the sample
+    itself, without replacement while the bank has K of them."""
+    torch.manual_seed(0)
+    loss = crd_with_labels(NUM_TRAIN, nce_k=16)
+    loss.labels.copy_(torch.arange(NUM_TRAIN) % 5)  # 32 rows of other classes per class
+    index = torch.tensor([0, 1, 7, 12, 33])
+    y = loss.labels[index]
+    for _ in range(20):
+        idx = loss.sample_contrast(index, y)
+        assert idx.shape == (5, 17) and torch.equal(idx[:, 0], index)
+        neg = idx[:, 1:]
+        assert (loss.labels[neg] != y[:, None]).all()
+        assert all(len(set(row.tolist())) == 16 for row in neg)  # no repeats
+    torch.manual_seed(3)  # drawn from torch's RNG (checkpointed): a resumed run redraws them
+    first = loss.sample_contrast(index, y)
+    torch.manual_seed(3)
+    assert torch.equal(loss.sample_contrast(index, y), first)
+
+
+def test_crd_class_exclusive_with_unwritten_rows_and_small_banks():
+    """A row never written (label -1, still random) may be a negative, the sample's own row
+    never; with fewer eligible rows than K, negatives repeat (drawn with replacement)."""
+    torch.manual_seed(0)
+    loss = crd_with_labels(6, nce_k=16)
+    index, y = torch.tensor([0, 3]), torch.tensor([1, 2])
+    for _ in range(20):
+        neg = loss.sample_contrast(index, y)[:, 1:]
+        assert (neg != index[:, None]).all()
+    loss.labels.copy_(torch.tensor([1, 1, 2, 2, 1, 4]))
+    neg = loss.sample_contrast(index, y)[:, 1:]
+    assert set(neg[0].tolist()) <= {2, 3, 5} and set(neg[1].tolist()) <= {0, 1, 4, 5}
+    loss.labels.fill_(1)
+    with pytest.raises(TrainingError, match="negatives: any"):
+        loss.sample_contrast(torch.tensor([0]), torch.tensor([1]))
+
+
+def test_crd_any_negatives_are_uniform_over_the_bank():
+    torch.manual_seed(0)
+    loss = crd_with_labels(NUM_TRAIN, nce_k=64, negatives="any")
+    loss.labels.copy_(torch.arange(NUM_TRAIN) % 5)
+    index = torch.tensor([0, 1])
+    neg = torch.cat([loss.sample_contrast(index, loss.labels[index])[:, 1:] for _ in range(20)])
+    assert (loss.labels[neg] == loss.labels[index].repeat(20)[:, None]).any()  # same class too
+    assert (neg == index.repeat(20)[:, None]).any()  # and the sample itself, as in NCEAverage
 
 
 @pytest.mark.parametrize("case", golden_cases(LOSS_NAMES), ids=lambda c: c["name"])

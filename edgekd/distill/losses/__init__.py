@@ -21,7 +21,15 @@ LOSSES: Registry[type[DistillLoss]] = Registry("distillation loss", "edgekd.dist
 
 @dataclass
 class Outputs:
-    """What a loss can read for one batch."""
+    """What a loss can read for one batch.
+
+    `step` and `steps_per_epoch` place the batch in the training schedule, so a loss with a
+    schedule (DKD's warm-up) advances once per optimizer step however many times a scheme
+    calls it per batch (DML: once per other peer; BYOT: once per head). `step` is the
+    0-based index of the optimizer step this batch feeds, counted from the start of
+    training across epochs (the same on every DDP rank); `steps_per_epoch` is the number of
+    optimizer steps in one epoch. Both None: the scheme does not say.
+    """
 
     x: torch.Tensor
     y: torch.Tensor
@@ -30,6 +38,20 @@ class Outputs:
     s_feats: dict[str, torch.Tensor] = field(default_factory=dict)
     t_feats: dict[str, torch.Tensor] = field(default_factory=dict)
     index: torch.Tensor | None = None  # row indices into the training split (memory banks)
+    step: int | None = None  # 0-based global optimizer step of this batch
+    steps_per_epoch: int | None = None  # optimizer steps in one epoch
+
+    def epochs_done(self) -> float | None:
+        """Epochs of training once this batch's step is taken ((step + 1) / steps_per_epoch);
+        None when the scheme gave no step."""
+        if self.step is None:
+            return None
+        if not self.steps_per_epoch or self.steps_per_epoch <= 0 or self.step < 0:
+            raise ValueError(
+                f"Outputs.step={self.step} needs a positive Outputs.steps_per_epoch "
+                f"(got {self.steps_per_epoch})"
+            )
+        return (self.step + 1) / self.steps_per_epoch
 
 
 @dataclass
@@ -40,7 +62,7 @@ class LossContext:
     """
 
     num_classes: int
-    num_train: int = 0
+    num_train: int = 0  # rows the scheme will index (Outputs.index): sizes memory banks
     s_shapes: dict[str, tuple] = field(default_factory=dict)
     t_shapes: dict[str, tuple] = field(default_factory=dict)
 

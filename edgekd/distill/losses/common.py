@@ -1,4 +1,4 @@
-"""Helpers shared by the feature and relation losses: picking tapped features, shapes."""
+"""Helpers shared by the losses: picking tapped features, shapes, gathering rows under DDP."""
 
 from __future__ import annotations
 
@@ -100,14 +100,12 @@ def world_size() -> int:
     return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
 
 
-def gather_rows(x: torch.Tensor) -> torch.Tensor:
-    """Concatenate every rank's (n_r, D) rows, in rank order; `x` itself when not distributed.
+def _gather_parts(x: torch.Tensor) -> list[torch.Tensor]:
+    """Every rank's (n_r, ...) rows, detached, one tensor per rank in rank order.
 
     Ranks may hold different n_r (the last batch of an epoch), so rows are padded to the
     largest n_r for the all_gather and trimmed after.
     """
-    if world_size() == 1:
-        return x
     import torch.distributed as dist
 
     x = x.detach().contiguous()
@@ -118,4 +116,44 @@ def gather_rows(x: torch.Tensor) -> torch.Tensor:
     padded[: len(x)] = x
     parts = [torch.zeros_like(padded) for _ in sizes]
     dist.all_gather(parts, padded)
-    return torch.cat([p[: int(s)] for p, s in zip(parts, sizes)])
+    return [p[: int(s)] for p, s in zip(parts, sizes)]
+
+
+def gather_rows(x: torch.Tensor) -> torch.Tensor:
+    """Concatenate every rank's rows, detached, in rank order; `x` itself when not distributed."""
+    if world_size() == 1:
+        return x
+    return torch.cat(_gather_parts(x))
+
+
+class _ScaleGrad(torch.autograd.Function):
+    """Identity forward; multiplies the gradient by `k` on the way back."""
+
+    @staticmethod
+    def forward(ctx, x, k: float):
+        ctx.k = k
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * ctx.k, None
+
+
+def gather_batch(x: torch.Tensor) -> torch.Tensor:
+    """The global batch under DDP: every rank's rows of `x` in rank order, for losses on
+    relations between samples (a rank's shard alone would give other relations).
+
+    Only this rank's rows carry gradient (the other ranks' are detached copies), scaled by
+    n_global / n_local: the trainer treats each rank's loss as a mean over its own rows
+    (it scales it by n_local * W / n_global before DDP averages the W gradients), so with
+    this scale the averaged gradient is the gradient of the loss on the global batch, as
+    in one process. `x` itself when not distributed.
+    """
+    if world_size() == 1:
+        return x
+    import torch.distributed as dist
+
+    parts = _gather_parts(x)
+    n_global = sum(len(p) for p in parts)
+    parts[dist.get_rank()] = _ScaleGrad.apply(x, n_global / max(len(x), 1))
+    return torch.cat(parts)

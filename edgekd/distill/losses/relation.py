@@ -3,6 +3,9 @@
 Each reads one student and one teacher feature (any shape: (N, D), (N, C, L) or
 (N, C, H, W), flattened per sample) or, with no layer given, the logits. Student and
 teacher widths may differ: only (N, N) or (N, N, N) relations are compared.
+
+Under DDP (in training) the relations are taken over the global batch, every rank's rows
+gathered (`common.gather_batch`), so the update is the one a single process makes.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from edgekd.distill.losses import LOSSES, DistillLoss, LossContext, Outputs
-from edgekd.distill.losses.common import OptionalPair, pick, shape_of
+from edgekd.distill.losses.common import OptionalPair, gather_batch, gather_rows, pick, shape_of
 
 
 class _RelationLoss(DistillLoss):
@@ -32,6 +35,14 @@ class _RelationLoss(DistillLoss):
     def pair(self, out: Outputs) -> tuple[torch.Tensor, torch.Tensor]:
         s = pick(out, self.opt.student_layer, True).flatten(1)
         t = pick(out, self.opt.teacher_layer, False).detach().flatten(1)
+        return s, t
+
+    def global_pair(self, out: Outputs) -> tuple[torch.Tensor, torch.Tensor]:
+        """`pair` over the global batch under DDP in training (this rank's rows alone
+        otherwise: no collective outside training, where ranks may not all call the loss)."""
+        s, t = self.pair(out)
+        if self.training:
+            s, t = gather_batch(s), gather_rows(t)
         return s, t
 
 
@@ -68,7 +79,7 @@ class RKDLoss(_RelationLoss):
     paper = "Park, Kim, Lu, Cho. Relational Knowledge Distillation. CVPR 2019"
 
     def forward(self, out: Outputs):
-        s, t = self.pair(out)
+        s, t = self.global_pair(out)
         loss_d = F.smooth_l1_loss(_normalised_distance(s), _normalised_distance(t))
         loss_a = F.smooth_l1_loss(triplet_cosines(s), triplet_cosines(t))
         return self.opt.distance_weight * loss_d + self.opt.angle_weight * loss_a
@@ -104,7 +115,7 @@ class PKTLoss(_RelationLoss):
     )
 
     def forward(self, out: Outputs):
-        s, t = self.pair(out)
+        s, t = self.global_pair(out)
         eps = self.opt.eps
         p_s, p_t = cosine_kernel_probs(s, eps), cosine_kernel_probs(t, eps)
         return (p_t * torch.log((p_t + eps) / (p_s + eps))).mean()
@@ -132,5 +143,5 @@ class SPLoss(_RelationLoss):
     paper = "Tung, Mori. Similarity-Preserving Knowledge Distillation. ICCV 2019"
 
     def forward(self, out: Outputs):
-        s, t = self.pair(out)
+        s, t = self.global_pair(out)
         return (similarity(t) - similarity(s)).pow(2).sum() / len(s) ** 2

@@ -7,7 +7,8 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 
 from edgekd.distill.losses import LOSSES, DistillLoss, LossContext, Outputs
-from edgekd.distill.losses.common import world_size
+from edgekd.distill.losses.common import gather_batch, gather_rows, world_size
+from edgekd.errors import ConfigError
 
 
 class KDOptions(BaseModel):
@@ -46,8 +47,14 @@ class DKDOptions(BaseModel):
 class DKDLoss(DistillLoss):
     """alpha * TCKD + beta * NCKD, ramped up linearly over the first `warmup` epochs.
 
-    The ramp is measured in training samples seen / `LossContext.num_train` (a buffer, so it
-    survives a resume); with `num_train` unknown (0) the ramp is skipped.
+    Both terms are computed in log space with the target class left out exactly (no
+    large-constant mask, which fails for large logits). The ramp factor is
+    min(epochs done / warmup, 1), epochs done = (Outputs.step + 1) / Outputs.steps_per_epoch:
+    once per optimizer step, however many times a scheme calls the loss per batch. Fallback
+    when a scheme gives no step: training samples seen by this loss / `LossContext.num_train`
+    (a buffer, so it survives a resume), which advances on every call and so ramps too fast
+    where a scheme calls the loss several times per step (DML, BYOT); with `num_train`
+    unknown (0) too, the ramp is skipped.
     """
 
     Options = DKDOptions
@@ -58,32 +65,48 @@ class DKDLoss(DistillLoss):
 
     def __init__(self, options: DKDOptions, ctx: LossContext):
         super().__init__()
+        if ctx.num_classes < 2:
+            raise ConfigError(f"loss 'dkd' needs 2 or more classes, not {ctx.num_classes}")
         self.opt = options
         self.num_train = ctx.num_train
         self.register_buffer("seen", torch.zeros((), dtype=torch.float64))
 
-    def ramp(self, batch: int) -> float:
-        if self.training:  # under DDP each rank sees 1/W of the samples: count them all
-            self.seen += batch * world_size()
-        if self.opt.warmup == 0 or self.num_train <= 0:
+    def ramp(self, out: Outputs) -> float:
+        epochs = out.epochs_done()
+        if epochs is None:  # fallback: count samples per call
+            if self.training:  # under DDP each rank sees 1/W of the samples: count them all
+                self.seen += len(out.s_logits) * world_size()
+            epochs = float(self.seen) / self.num_train if self.num_train > 0 else None
+        if self.opt.warmup == 0 or epochs is None:
             return 1.0
-        return min(float(self.seen) / self.num_train / self.opt.warmup, 1.0)
+        return min(epochs / self.opt.warmup, 1.0)
 
     def forward(self, out: Outputs):
-        t, s, te = self.opt.temperature, out.s_logits, out.t_logits
-        gt = F.one_hot(out.y, s.shape[1]).bool()
-        p_s, p_t = F.softmax(s / t, dim=1), F.softmax(te / t, dim=1)
-        b_s = torch.stack([(p_s * gt).sum(1), (p_s * ~gt).sum(1)], dim=1)
-        b_t = torch.stack([(p_t * gt).sum(1), (p_t * ~gt).sum(1)], dim=1)
-        tckd = F.kl_div(b_s.clamp_min(1e-12).log(), b_t, reduction="batchmean")
-        # Non-target distributions: softmax over the other classes only (target masked out).
-        nckd = F.kl_div(
-            F.log_softmax(s / t - 1000.0 * gt, dim=1),
-            F.softmax(te / t - 1000.0 * gt, dim=1),
-            reduction="batchmean",
-        )
+        t = self.opt.temperature
+        tckd, nckd = decoupled_kl(out.s_logits / t, out.t_logits / t, out.y)
         loss = (self.opt.alpha * tckd + self.opt.beta * nckd) * t**2
-        return self.ramp(len(s)) * loss
+        return self.ramp(out) * loss
+
+
+def decoupled_kl(s: torch.Tensor, t: torch.Tensor, y: torch.Tensor):
+    """(TCKD, NCKD) of DKD for (N, K) logits, batch means, in log space.
+
+    TCKD: KL between the binary (target, rest) distributions, log b_rest = logsumexp of the
+    non-target log-probabilities. NCKD: KL between the softmaxes over the K - 1 non-target
+    classes, which are gathered out (the target column is removed, not masked).
+    """
+    n, k = s.shape
+    keep = torch.ones_like(s, dtype=torch.bool).scatter_(1, y[:, None], False)
+    halves = []
+    for z in (s, t):
+        log_p = F.log_softmax(z, dim=1)
+        rest = log_p[keep].view(n, k - 1)
+        binary = torch.cat([log_p.gather(1, y[:, None]), rest.logsumexp(1, keepdim=True)], 1)
+        halves.append((binary, F.log_softmax(rest, dim=1)))
+    (b_s, nt_s), (b_t, nt_t) = halves
+    tckd = F.kl_div(b_s, b_t, reduction="batchmean", log_target=True)
+    nckd = F.kl_div(nt_s, nt_t, reduction="batchmean", log_target=True)
+    return tckd, nckd
 
 
 class DISTOptions(BaseModel):
@@ -101,7 +124,11 @@ def _pearson(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-8) -> torch.Tenso
 
 @LOSSES.register("dist")
 class DISTLoss(DistillLoss):
-    """1 - Pearson correlation of the softened predictions, per sample and per class."""
+    """1 - Pearson correlation of the softened predictions, per sample and per class.
+
+    The per-class (intra) term relates the samples of a batch: under DDP it is taken over
+    the global batch, as in one process.
+    """
 
     Options = DISTOptions
     kind = "response"
@@ -122,5 +149,7 @@ class DISTLoss(DistillLoss):
         y_s = F.softmax(out.s_logits / tau, dim=1)
         y_t = F.softmax(out.t_logits / tau, dim=1)
         inter = 1 - _pearson(y_s, y_t).mean()
+        if self.training:  # per class over the global batch under DDP (common.gather_batch)
+            y_s, y_t = gather_batch(y_s), gather_rows(y_t)
         intra = 1 - _pearson(y_s.t(), y_t.t()).mean()
         return tau**2 * (self.opt.beta * inter + self.opt.gamma * intra)
