@@ -64,6 +64,17 @@ fi
 """
 
 
+def cuda_devices() -> int:
+    """CUDA devices visible here (0 where the driver or cuda-python cannot say)."""
+    from edgekd.backends import trt_engine
+
+    try:
+        err, count = trt_engine._cudart().cudaGetDeviceCount()
+        return int(count) if int(err) == 0 else 0
+    except Exception:  # no driver, an old cuda-python: no usable GPU either way
+        return 0
+
+
 @BACKENDS.register("tensorrt")
 class TensorRTBackend(Backend):
     Options = Options
@@ -76,6 +87,8 @@ class TensorRTBackend(Backend):
         "on a Jetson: use JetPack (TensorRT is preinstalled; pip install cuda-python) or "
         "docker/Dockerfile.jetson; on an x86 NVIDIA GPU: pip install tensorrt cuda-python"
     )
+    extra = "tensorrt"
+    wheel_platforms = ("linux-x86_64", "linux-aarch64")
     artifact = ENGINE
     compiles_without_runtime = True
     built_on_device = (ENGINE,)  # build_engine.sh writes it into the bundle
@@ -85,6 +98,8 @@ class TensorRTBackend(Backend):
         if missing := missing_packages(*self.modules):
             why = f"{NOT_BUILT} ({', '.join(missing)} not importable)"
             return RuntimeStatus(BackendStatus.COMPILES_ONLY, why)
+        if not cuda_devices():  # `edgekd[all]` installs TensorRT on GPU-less Linux boxes too
+            return RuntimeStatus(BackendStatus.COMPILES_ONLY, f"{NOT_BUILT} (no CUDA device)")
         return RuntimeStatus(BackendStatus.RUNS_HERE)
 
     def versions(self) -> dict[str, str]:

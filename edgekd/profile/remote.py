@@ -9,16 +9,17 @@ known_hosts and an unknown host is refused, as OpenSSH does by default.
 from __future__ import annotations
 
 import io
+import math
+import re
 import shlex
 import socket
 import tarfile
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
 
 from edgekd.config.schema import SshConfig
 from edgekd.errors import EdgeKDError
+from edgekd.fsutil import temp_dir
 from edgekd.profile.protocol import DataRef, ProfileSpec, read_result
 
 PACKAGE = Path(__file__).resolve().parent.parent
@@ -35,21 +36,56 @@ class Host:
     port: int
 
     def __str__(self) -> str:
-        return f"ssh://{self.user + '@' if self.user else ''}{self.hostname}:{self.port}"
+        host = f"[{self.hostname}]" if ":" in self.hostname else self.hostname
+        return f"ssh://{self.user + '@' if self.user else ''}{host}:{self.port}"
+
+
+_USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,63}")
+_HOSTNAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9-]{1,63})*\.?")
+_PORT = re.compile(r"[0-9]{1,5}")
 
 
 def parse_host(url: str) -> Host:
-    parsed = urlparse(url)
+    """ssh://[user@]host[:port], checked strictly: a user, host name (or IP address) and
+    port, nothing else (no password, path, query or option-like names)."""
+    if not isinstance(url, str) or not url.startswith("ssh://") or len(url) > 300:
+        raise _bad_host(url)
+    netloc = url[len("ssh://") :].removesuffix("/")
+    user, at, hostport = netloc.rpartition("@")
+    if hostport.startswith("["):  # [IPv6]:port
+        host, close, rest = hostport[1:].partition("]")
+        if not close or (rest and not rest.startswith(":")):
+            raise _bad_host(url)
+        port = rest[1:] if rest else None
+    elif hostport.count(":") > 1:
+        raise _bad_host(url)
+    else:
+        host, colon, port = hostport.partition(":")
+        port = port if colon else None
+    if (at and not _USER.fullmatch(user)) or not _valid_host(host):
+        raise _bad_host(url)
+    if port is not None and not (_PORT.fullmatch(port) and 1 <= int(port) <= 65535):
+        raise _bad_host(url)
+    return Host(user or None, host, int(port) if port else 22)
+
+
+def _valid_host(host: str) -> bool:
+    import ipaddress
+
     try:
-        port = parsed.port or 22
-    except ValueError:
-        port = -1
-    if parsed.scheme != "ssh" or not parsed.hostname or port <= 0 or parsed.path not in ("", "/"):
-        raise RemoteError(
-            f"host '{url}' is not an SSH address. Write ssh://user@host or "
-            "ssh://user@host:port (or 'local' to measure on this machine)."
-        )
-    return Host(parsed.username, parsed.hostname, port)
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:  # a name; all-digit labels would be a malformed IPv4 address
+        return bool(_HOSTNAME.fullmatch(host)) and not host.rstrip(".").replace(".", "").isdigit()
+
+
+def _bad_host(url) -> RemoteError:
+    shown = repr(url)[:120]
+    return RemoteError(
+        f"host {shown} is not an SSH address. Write ssh://user@host or ssh://user@host:port "
+        "(a user name, a host name or IP address, a port in 1..65535; no password or path), "
+        "or 'local' to measure on this machine."
+    )
 
 
 def connect(host: Host, opts: SshConfig):
@@ -154,6 +190,7 @@ def run_remote(spec: ProfileSpec, url: str, opts: SshConfig) -> dict:
     client = connect(host, opts)
     timeout = spec.profile.timeout_s
     try:
+        exec_checked(client, stale_cleanup(timeout), 60)
         code, out = exec_checked(client, "mktemp -d /tmp/edgekd-profile-XXXXXX", 30)
         remote = out.strip().splitlines()[-1] if code == 0 and out.strip() else ""
         if not remote.startswith("/tmp/edgekd-profile-"):
@@ -164,6 +201,16 @@ def run_remote(spec: ProfileSpec, url: str, opts: SshConfig) -> dict:
             exec_checked(client, f"rm -rf {shlex.quote(remote)}", 60)
     finally:
         client.close()
+
+
+def stale_cleanup(timeout_s: float) -> str:
+    """Remove this user's edgekd folders on the host that no run can still be using (older
+    than twice the worker timeout, and at least an hour): what a killed run left there."""
+    minutes = math.ceil(max(2 * timeout_s, 3600) / 60)
+    return (
+        "find /tmp -maxdepth 1 -type d -name 'edgekd-profile-*' -user \"$(id -u)\" "
+        f"-mmin +{minutes} -exec rm -rf {{}} + 2>/dev/null; true"
+    )
 
 
 def _profile_in(client, spec: ProfileSpec, remote: str, opts, timeout: float, host: Host) -> dict:
@@ -190,8 +237,8 @@ def _profile_in(client, spec: ProfileSpec, remote: str, opts, timeout: float, ho
         f"{opts.python} -m edgekd.profile.worker spec.json",
         timeout,
     )
-    with tempfile.TemporaryDirectory(prefix="edgekd-remote-") as tmp:
-        local_out = Path(tmp) / "result.json"
+    with temp_dir("remote") as tmp:
+        local_out = tmp / "result.json"
         try:
             sftp.get(f"{remote}/result.json", str(local_out))
         except OSError:

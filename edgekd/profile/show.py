@@ -20,17 +20,22 @@ def print_profile(res: dict, console: Console | None = None) -> None:
         )
         return
     lat, env = res["latency"], res["environment"]
-    stats = Table(title="batch-1 latency (ms, nearest rank)", title_justify="left")
+    first = (res.get("inputs") or [{}])[0].get("shape") or [1]
+    stats = Table(title=f"batch-{first[0]} latency (ms, nearest rank)", title_justify="left")
     keys = ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "mean_ms", "std_ms", "min_ms", "max_ms")
     for k in keys:
         stats.add_column(k.removesuffix("_ms"), justify="right")
     stats.add_row(*(f"{lat[k]:.4g}" for k in keys))
     console.print(stats)
     thr = res["throughput"]
+    static = (
+        " (static: the model's own)" if thr.get("batch_source", "").startswith("static") else ""
+    )
+    console.print(f"inputs: {inputs_text(res.get('inputs') or [])}", highlight=False)
     console.print(
         f"{lat['queries']} queries in {lat['duration_s']:.2f} s ({res['settings']['tier']} tier); "
         f"load {res['load_ms']:.1f} ms; first inference {res['first_inference_ms']:.3f} ms; "
-        f"throughput {thr['samples_per_s']:,.0f}/s at batch {thr['batch']}; peak RSS "
+        f"throughput {thr['samples_per_s']:,.0f}/s at batch {thr['batch']}{static}; peak RSS "
         f"{res['memory']['peak_rss_bytes'] / 2**20:.0f} MiB; artifact "
         f"{res['artifact_bytes'] / 1024:.1f} KiB"
     )
@@ -46,3 +51,12 @@ def print_profile(res: dict, console: Console | None = None) -> None:
         for op in layers["top"]:
             t.add_row(op["name"], op["op_type"], f"{op['mean_us']:.2f}", f"{op['share']:.1%}")
         console.print(t)
+
+
+def inputs_text(inputs: list[dict]) -> str:
+    """`input_ids [1, 128] int64 in [0, 100)`, one per input, as the worker fed them."""
+    parts = []
+    for i in inputs:
+        drawn = f" in {i['range']}" if "range" in i else ""
+        parts.append(f"{i['name']} {i['shape']} {i['dtype']}{drawn}")
+    return "; ".join(parts) or "-"
