@@ -221,12 +221,12 @@ def profile(
 
     from edgekd.config.schema import ProfileConfig, SshConfig
     from edgekd.config.validate import validate
-    from edgekd.fsutil import write_json_atomic
+    from edgekd.fsutil import check_new_file, write_json_atomic
     from edgekd.profile.command import Request, profile_path
 
     _exit_cleanly_on_sigterm()
     if out is not None:
-        _check_new_file(out, "--out")
+        check_new_file(out, "--out")
     cfg = validate(ProfileConfig, {"tier": tier}, "--tier")
     ssh = SshConfig(known_hosts=known_hosts, identity=identity, python=remote_python)
     req = Request(target, threads, batch, host, ssh, cfg, shape or [], int_range or [])
@@ -240,16 +240,6 @@ def profile(
         from edgekd.profile.show import print_profile
 
         print_profile(res)
-
-
-def _check_new_file(path: Path, flag: str) -> None:
-    """An output file the user names must not exist yet: nothing is overwritten unasked."""
-    from edgekd.errors import OutputError
-
-    if path.is_dir():
-        raise OutputError(f"{flag} '{path}' is a folder; give a new file path, e.g. result.json.")
-    if path.exists() or path.is_symlink():
-        raise OutputError(f"{flag} '{path}' already exists; remove it or give a new file path.")
 
 
 def _exit_cleanly_on_sigterm() -> None:

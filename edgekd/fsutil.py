@@ -94,6 +94,21 @@ def write_set_atomic(folder: Path, files: dict[str, bytes], last: str) -> None:
             tmp.unlink(missing_ok=True)
 
 
+def check_new_file(path: Path, flag: str) -> None:
+    """An output file the user names must be new, in a folder: nothing is overwritten unasked,
+    and the check comes before the work whose result it would hold."""
+    from edgekd.errors import OutputError
+
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"{flag} '{path}' is a folder; give a new file path, e.g. result.json.")
+    if path.exists() or path.is_symlink():
+        raise OutputError(f"{flag} '{path}' already exists; remove it or give a new file path.")
+    parent = next((p for p in path.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise OutputError(f"{flag} '{path}': '{parent}' is a file, not a folder; fix the path.")
+
+
 def replace_dir(tmp: Path, final: Path) -> None:
     """Move a finished folder into place, replacing an older version of it."""
     final.parent.mkdir(parents=True, exist_ok=True)

@@ -43,16 +43,17 @@ def check_bundle(folder, later_by_runtime):
     files = manifest["files"]
     allowed = later_by_runtime.get(manifest["runtime"], ())
     later = set(manifest.get("built_on_device") or ()) & set(allowed)
-    if manifest["artifact"] not in files and manifest["artifact"] not in later:
-        _fail(folder, f"the manifest's artifact '{manifest['artifact']}' is not one of its files")
     unlisted = sorted(
         n for n in os.listdir(folder) if n != MANIFEST and n not in files and n not in later
     )
     if unlisted:
+        more = f" and {len(unlisted) - 10} more" if len(unlisted) > 10 else ""
         raise BundleError(
-            f"bundle '{folder}': {unlisted} not listed in {MANIFEST}, so they cannot be "
-            "verified. Refusing to load it; rebuild or re-copy the bundle."
+            f"bundle '{folder}': {unlisted[:10]}{more} not listed in {MANIFEST}, so they cannot "
+            "be verified. Refusing to load it; rebuild or re-copy the bundle."
         )
+    if manifest["artifact"] not in files and manifest["artifact"] not in later:
+        _fail(folder, f"the manifest's artifact '{manifest['artifact']}' is not one of its files")
     for name, digest in files.items():
         if sha256_regular(folder, name) != digest:
             raise BundleError(
@@ -99,8 +100,9 @@ def check_fields(folder, m):
         _fail(folder, f"the manifest lists more than {MAX_FILES} files")
     for name in m["files"]:
         _plain(folder, name, "file")
-    if not isinstance(m["runtime"], str) or not m["runtime"]:
-        _fail(folder, "the manifest's runtime is not a name")
+    for key in ("runtime", "target", "precision"):
+        if not isinstance(m[key], str) or not m[key] or len(m[key]) > 255:
+            _fail(folder, f"the manifest's {key} is not a name")
     _plain(folder, m["artifact"], "artifact")
     later = m.get("built_on_device") or []
     if not isinstance(later, list) or len(later) > MAX_FILES:

@@ -49,7 +49,9 @@ def graph_input(value) -> GraphInput:
     try:
         dtype = str(helper.tensor_dtype_to_np_dtype(t.elem_type))
     except (KeyError, TypeError, ValueError):
-        dtype = TensorProto.DataType.Name(t.elem_type) if t.elem_type else "unknown"
+        dtype = "object"
+    if dtype == "object":  # strings and types numpy cannot hold: say the ONNX name
+        dtype = TensorProto.DataType.Name(t.elem_type).lower() if t.elem_type else "unknown"
     if not t.HasField("shape"):
         return GraphInput(value.name, dtype, None)
     dims = [d.dim_value if d.dim_value > 0 else (d.dim_param or "?") for d in t.shape.dim]

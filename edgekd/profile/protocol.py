@@ -65,6 +65,10 @@ class InputSpec(BaseModel):
     high: int = Field(100, ge=-INT_LIMIT, le=INT_LIMIT)
     dynamic_batch: bool = True
 
+    def text(self) -> str:
+        drawn = f" in [{self.low}, {self.high})" if self.dtype.startswith(("int", "uint")) else ""
+        return f"{self.name or 'input'} {self.shape} {self.dtype}{drawn}"
+
     def describe(self) -> dict:
         out = {"name": self.name or "input", "shape": self.shape, "dtype": self.dtype}
         if self.dtype.startswith(("int", "uint")):

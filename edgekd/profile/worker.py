@@ -223,7 +223,7 @@ def timed(spec: ProfileSpec, runner, sample: Feed) -> tuple[dict, dict]:
         raise
     except Exception as exc:  # each runtime raises its own types for a rejected input
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-        fed = ", ".join(f"{i.name or 'input'} {i.shape} {i.dtype}" for i in spec.inputs)
+        fed = "; ".join(i.text() for i in spec.inputs)
         raise ArtifactError(
             f"the model rejects the inputs it was given ({fed}): {first}. Pass the shapes "
             "and integer ranges it expects (--shape NAME=1x128, --int-range LOW:HIGH)."
