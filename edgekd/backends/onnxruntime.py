@@ -5,7 +5,6 @@ from __future__ import annotations
 import bisect
 import json
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -21,6 +20,7 @@ from edgekd.backends.base import (
     int8_reduce_range,
 )
 from edgekd.errors import ArtifactError
+from edgekd.fsutil import temp_dir
 from edgekd.records import LayerProfile
 
 LEVELS = {
@@ -116,10 +116,10 @@ def ort_layer_profile(
     event per node per run, in a session of its own (profiling slows every call)."""
     from edgekd.profile.layers import summarize_nodes
 
-    with tempfile.TemporaryDirectory(prefix="edgekd-ortprof-") as tmp:
+    with temp_dir("ortprof") as tmp:  # named for its process: removed if that is killed
         so = session_options(threads, options)
         so.enable_profiling = True
-        so.profile_file_prefix = str(Path(tmp) / "ort")
+        so.profile_file_prefix = str(tmp / "ort")
         sess = open_session(path, so)
         feed = sample if isinstance(sample, dict) else {sess.get_inputs()[0].name: sample}
         sess.run(None, feed)  # warm-up, dropped below by keeping only the last runs' events

@@ -57,8 +57,11 @@ def check_bundle(path: Path) -> Checked:
 
 
 def run_once(backend, path: Path, manifest: dict, shape: list[int], classes: int) -> None:
-    runner = backend.load(path)
+    from edgekd.profile.limits import check_input_bytes
+
     dtype = manifest["input"].get("dtype", "float32")
+    check_input_bytes(int(np.prod(shape)) * np.dtype(dtype).itemsize, "the manifest's input")
+    runner = backend.load(path)
     x = np.zeros((1, *shape), dtype=dtype)
     try:
         y = np.asarray(runner(x))
