@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from edgekd.report.columns import fmt_ms
@@ -11,7 +12,7 @@ from edgekd.report.columns import fmt_ms
 def print_profile(res: dict, console: Console | None = None) -> None:
     console = console or Console()
     where = f"{res['target']} ({res['runtime']}, {res['precision']}, host {res['host']})"
-    console.print(f"[bold]{res['path']}[/] on {where}: [bold]{res['latency_source']}[/]")
+    console.print(f"[bold]{escape(res['path'])}[/] on {where}: [bold]{res['latency_source']}[/]")
     if res["latency_source"] == "estimated":
         e = res["estimate"]
         console.print(
@@ -43,7 +44,10 @@ def print_profile(res: dict, console: Console | None = None) -> None:
         f"{env['cpu']} ({env['machine']}), affinity {env['affinity']}, placement "
         f"{env['placement']}; versions {res['versions']}"
     )
-    layers = res.get("layers") or {}
+    print_layers(console, res.get("layers") or {})
+
+
+def print_layers(console: Console, layers: dict) -> None:
     if layers.get("top"):
         t = Table(title=f"slowest ops ({layers['tool']})", title_justify="left")
         for c in ("op", "type", "mean us", "share"):
