@@ -135,6 +135,43 @@ def test_a_symlink_to_dev_zero_is_refused_at_once(tmp_path):
     assert out.returncode == 2 and "not a regular file" in out.stderr
 
 
+def garbage_model(b: Path) -> None:
+    (b / "model.onnx").write_bytes(b"not a model, but listed with its own sha256")
+    relist(b, "model.onnx")
+
+
+@pytest.mark.parametrize(
+    "what, expect",
+    [
+        ("strings", "do not convert"),
+        ("wrong-shape", "the model takes one sample"),
+        ("not-npy", "cannot read"),
+        ("pickled-labels", "cannot read"),
+        ("garbage-model", "the runtime cannot run"),
+    ],
+)
+def test_bad_inputs_to_predict_py_are_one_line_refusals(tmp_path, inputs, what, expect):
+    bundle = make_bundle(tmp_path / "b")
+    args = [str(inputs)]
+    if what == "strings":
+        np.save(tmp_path / "s.npy", np.array([[["a"] * 8]]))
+        args = [str(tmp_path / "s.npy")]
+    elif what == "wrong-shape":
+        np.save(tmp_path / "w.npy", np.zeros((2, 5), np.float32))
+        args = [str(tmp_path / "w.npy")]
+    elif what == "not-npy":
+        (tmp_path / "t.npy").write_text("hello")
+        args = [str(tmp_path / "t.npy")]
+    elif what == "pickled-labels":
+        np.save(tmp_path / "y.npy", np.array([{"a": 1}] * 4, dtype=object), allow_pickle=True)
+        args += ["--labels", str(tmp_path / "y.npy")]
+    else:
+        garbage_model(bundle)
+    out = predict(bundle, *args)
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert out.stderr.startswith("error:") and expect in out.stderr, out.stderr
+
+
 # ------------------------------------------------------------ the agreement corpus
 Mutation = Callable[[Path], None]
 
@@ -242,6 +279,7 @@ TAMPERED: list[tuple[str, Mutation, bool]] = [
     ("manifest-huge", manifest_text(json.dumps({"pad": "x" * (2 << 20)})), False),
     ("manifest-list", manifest_text("[]"), False),
     ("no-target", manifest_is(target=None), False),
+    ("schema-future", manifest_is(schema="edgekd.bundle/9"), False),
     ("runtime-empty", manifest_is(runtime=""), False),
     ("rank-20", manifest_is(input={"shape": [None] + [1] * 20}), False),
     ("dim-zero", manifest_is(input={"shape": [None, 0, 8]}), False),

@@ -11,12 +11,10 @@ import time
 from pathlib import Path
 
 import edgekd
+from edgekd.deploy.bundlecheck import MANIFEST, SCHEMA
 from edgekd.errors import ArtifactError
 from edgekd.fsutil import replace_dir, write_json_atomic
 from edgekd.hashing import sha256_file
-
-SCHEMA = "edgekd.bundle/1"
-MANIFEST = "manifest.json"
 
 
 def write_bundle(run_dir: Path, target, backend, m, precision: str, comp, data, exp) -> Path:

@@ -19,6 +19,7 @@ import os
 import stat
 
 MANIFEST = "manifest.json"
+SCHEMA = "edgekd.bundle/1"
 REQUIRED = ("runtime", "artifact", "target", "precision", "input")
 MAX_MANIFEST_BYTES = 1 << 20
 MAX_FILES = 256
@@ -89,6 +90,11 @@ def read_manifest(folder):
         raise BundleError(
             f"'{path}' is not a complete edgekd manifest (missing {missing or ['input.shape']}); "
             "it was edited or written by an older edgekd. Rebuild the bundle."
+        )
+    if manifest.get("schema", SCHEMA) != SCHEMA:
+        raise BundleError(
+            f"'{path}' has schema {str(manifest.get('schema'))[:40]!r}; this check reads "
+            f"{SCHEMA}. Use the edgekd that built the bundle, or rebuild it."
         )
     check_fields(folder, manifest)
     return manifest

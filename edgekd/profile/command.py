@@ -173,10 +173,14 @@ def onnx_job(path: Path, req: Request) -> Job:
 
 
 def compile_plain(backend, job: Job, out: Path) -> tuple[Path, list[str]]:
-    """fp32 needs no calibration; backends that read its shape see the first input's."""
+    """fp32 needs no calibration data; backends that read its shape see the first input's."""
+    from edgekd.profile.limits import check_input_bytes
+
     first = job.inputs[0]
-    calib = np.random.default_rng(0).standard_normal([8, *first.shape[1:]])
-    info = backend.compile(job.onnx, "fp32", calib.astype(np.float32), out)
+    shape = [1, *first.shape[1:]]
+    check_input_bytes(int(np.prod(shape, dtype=np.float64)) * 4, f"input '{first.name}'")
+    calib = np.zeros(shape, np.float32)
+    info = backend.compile(job.onnx, "fp32", calib, out)
     return out, info["files"]
 
 

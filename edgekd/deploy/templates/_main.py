@@ -17,14 +17,21 @@ def checked_manifest():
         fail(str(exc))
 
 
-def read_inputs(path, manifest):
-    """One sample or a batch from an .npy file (never a pickle), in the model's layout."""
+def read_npy(path):
+    """An .npy file, never a pickle; a file that is not one is a refusal, not a traceback."""
     import numpy as np
 
     try:
-        x = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
         fail(f"cannot read '{path}' as an .npy array ({exc}).")
+
+
+def read_inputs(path, manifest):
+    """One sample or a batch, in the model's layout and dtype."""
+    import numpy as np
+
+    x = read_npy(path)
     shape = tuple(manifest["input"]["shape"][1:])
     if x.shape == shape:
         x = x[None]
@@ -33,7 +40,11 @@ def read_inputs(path, manifest):
             f"'{path}' holds an array of shape {list(x.shape)}; the model takes one sample of "
             f"shape {list(shape)} or a batch of them."
         )
-    return np.ascontiguousarray(x.astype(manifest["input"].get("dtype", "float32")))
+    dtype = manifest["input"].get("dtype", "float32")
+    try:
+        return np.ascontiguousarray(x.astype(dtype))
+    except (TypeError, ValueError):
+        fail(f"'{path}' holds {x.dtype} values, which do not convert to the model's {dtype}.")
 
 
 def main(doc, classify, threads=False):
@@ -55,11 +66,13 @@ def main(doc, classify, threads=False):
     if args.inputs is None:
         ap.error("give an .npy file of inputs (or --check)")
     x = read_inputs(args.inputs, manifest)
-    pred = classify(manifest, x, args)
-    if args.labels:
-        import numpy as np
-
-        y = np.load(args.labels, allow_pickle=False)
+    y = read_npy(args.labels) if args.labels else None
+    try:
+        pred = classify(manifest, x, args)
+    except Exception as exc:  # each runtime raises its own types
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        fail(f"the runtime cannot run this bundle's model on these inputs: {first}")
+    if y is not None:
         if y.shape != pred.shape:
             fail(f"{len(pred)} inputs but labels of shape {list(y.shape)}.")
         print(json.dumps({"accuracy": float((pred == y).mean()), "n": int(len(y))}))
