@@ -61,7 +61,7 @@ def resolve_target(name: str | None, default: str, runtime: str) -> TargetConfig
 def profile_path(path: Path, req: Request | None = None) -> dict:
     from edgekd.backends import BACKENDS
     from edgekd.fsutil import clean_stale_temp
-    from edgekd.profile.remote import parse_host
+    from edgekd.profile.hosts import parse_host
 
     req = req or Request()
     if req.host not in (None, "local"):
