@@ -212,6 +212,14 @@ def fifo(b: Path) -> None:
     (b / "manifest.json").write_text(json.dumps(m))
 
 
+def sparse_huge(b: Path) -> None:
+    with open(b / "huge.bin", "wb") as f:
+        f.truncate(65 << 30)  # 65 GiB of nothing: refused by size, never hashed
+    m = json.loads((b / "manifest.json").read_text())
+    m["files"]["huge.bin"] = "0" * 64
+    (b / "manifest.json").write_text(json.dumps(m))
+
+
 def listed_folder(b: Path) -> None:
     (b / "sub").mkdir()
     m = json.loads((b / "manifest.json").read_text())
@@ -273,6 +281,7 @@ TAMPERED: list[tuple[str, Mutation, bool]] = [
     ("model-symlink-same-bytes", symlinked, False),
     ("listed-fifo", fifo, False),
     ("listed-folder", listed_folder, False),
+    ("listed-sparse-65-gib", sparse_huge, False),
     ("manifest-symlink", manifest_symlink, False),
     ("manifest-not-json", manifest_text("{"), False),
     ("manifest-deep", manifest_text('{"a":' * 50000 + "1" + "}" * 50000), False),

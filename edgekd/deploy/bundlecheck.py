@@ -23,6 +23,7 @@ SCHEMA = "edgekd.bundle/1"
 REQUIRED = ("runtime", "artifact", "target", "precision", "input")
 MAX_MANIFEST_BYTES = 1 << 20
 MAX_FILES = 256
+MAX_BUNDLE_BYTES = 64 << 30  # what is hashed, so a check always ends in bounded time
 MAX_RANK = 8  # dimensions of one sample, batch excluded
 MAX_DIM = 1 << 20
 MAX_ELEMENTS = 1 << 26  # of one sample: 256 MiB of float32
@@ -40,6 +41,18 @@ def check_bundle(folder, later_by_runtime):
     """Check `folder` against its manifest before anything in it is loaded; returns the
     manifest. `later_by_runtime` maps a runtime to the files its device may add unhashed."""
     folder = str(folder)
+    try:
+        return _check(folder, later_by_runtime)
+    except BundleError:
+        raise
+    except OSError as exc:  # an unreadable folder or file: refused, never half-checked
+        raise BundleError(
+            f"bundle '{folder}': cannot read {exc.filename or 'it'} ({exc.strerror or exc}). Check "
+            "its permissions, or re-copy the bundle."
+        ) from None
+
+
+def _check(folder, later_by_runtime):
     manifest = read_manifest(folder)
     files = manifest["files"]
     allowed = later_by_runtime.get(manifest["runtime"], ())
@@ -55,6 +68,9 @@ def check_bundle(folder, later_by_runtime):
         )
     if manifest["artifact"] not in files and manifest["artifact"] not in later:
         _fail(folder, f"the manifest's artifact '{manifest['artifact']}' is not one of its files")
+    total = sum(file_size(folder, name) for name in files)
+    if total > MAX_BUNDLE_BYTES:
+        _fail(folder, f"its files hold {total} bytes, more than {MAX_BUNDLE_BYTES}")
     for name, digest in files.items():
         if sha256_regular(folder, name) != digest:
             raise BundleError(
@@ -162,6 +178,14 @@ def output_classes(folder, m):
     if not ok or not _int_in(shape[1], 1, MAX_CLASSES):
         _fail(folder, f"output.shape must be [batch, classes] with 1..{MAX_CLASSES} classes")
     return shape[1]
+
+
+def file_size(folder, name):
+    fd = _regular_fd(folder, name)
+    try:
+        return os.fstat(fd).st_size
+    finally:
+        os.close(fd)
 
 
 def sha256_regular(folder, name):
