@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -84,6 +85,25 @@ def test_a_good_bundle_runs_its_predict_py(tmp_path, inputs):
     assert [r["index"] for r in lines] == [0, 1, 2, 3] and all(r["label"] for r in lines)
     assert predict(bundle, "--check").stdout.startswith("verified")
     assert not (bundle / "__pycache__").exists()
+
+
+@pytest.mark.parametrize("template", ["onnxruntime", "openvino", "executorch", "tensorrt"])
+def test_predict_py_stands_alone_without_edgekd(tmp_path, inputs, template):
+    """The composed predict.py names no edgekd module, and runs where edgekd cannot import."""
+    bundle = make_bundle(tmp_path, template)
+    text = (bundle / "predict.py").read_text()
+    assert not re.search(r"^\s*(import|from)\s+edgekd\b", text, re.M)
+    assert "# @include" not in text and "LATER = {}" not in text
+    compile(text, "predict.py", "exec")
+    if template != "onnxruntime":
+        return
+    blocked = (
+        "import runpy, sys; sys.modules['edgekd'] = None; "
+        f"sys.argv = ['predict.py', {str(inputs)!r}]; "
+        f"runpy.run_path({str(bundle / 'predict.py')!r}, run_name='__main__')"
+    )
+    out = subprocess.run([sys.executable, "-c", blocked], capture_output=True, text=True)
+    assert out.returncode == 0 and len(out.stdout.splitlines()) == 4, out.stderr
 
 
 def test_planted_modules_beside_predict_py_never_run(tmp_path, inputs):
