@@ -2,8 +2,10 @@
 
 A fresh interpreter per artifact keeps runtimes from sharing a process with torch or with each
 other (thread pools, allocators and peak memory would otherwise leak between measurements).
-The spec (`edgekd.profile.protocol.ProfileSpec`) names the artifact, the target and the
-profile settings; the target's backend loads the artifact and reads its per-layer counters.
+The spec (`edgekd.profile.protocol.ProfileSpec`) names the artifact, its inputs (shapes,
+dtypes, integer ranges, whether the batch is free), the target and the profile settings; the
+target's backend loads the artifact and reads its per-layer counters. Threads and input
+sizes are checked against what this machine has before anything is allocated.
 The result is written as JSON to the spec's `out` path; a user error as {"error": ...} with
 exit code 2. This module imports nothing heavy and runs with only numpy, pydantic, pyyaml and
 the runtime, so the same file runs on a remote device.
