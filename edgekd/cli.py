@@ -30,15 +30,14 @@ def user_errors(fn):
         try:
             return fn(*args, **kwargs)
         except EdgeKDError as exc:
-            if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 says it once
-                raise typer.Exit(exc.exit_code) from None
-            from rich.console import Console
-            from rich.markup import escape
+            _say(exc)
+        except (OSError, MemoryError, RecursionError) as exc:
+            from edgekd.syserrors import user_error
 
-            Console(stderr=True, soft_wrap=True).print(
-                f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True
-            )
-            raise typer.Exit(exc.exit_code) from None
+            err = user_error(exc)
+            if err is None:
+                raise  # not something the user's machine or paths caused: a bug
+            _say(err)
         except KeyboardInterrupt:
             print(
                 "interrupted; finished stages are kept and the next run resumes.", file=sys.stderr
@@ -46,6 +45,18 @@ def user_errors(fn):
             raise typer.Exit(130) from None
 
     return wrapper
+
+
+def _say(exc: EdgeKDError):
+    """One paragraph on stderr, then exit with the error's code."""
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 says it once
+        from rich.console import Console
+        from rich.markup import escape
+
+        Console(stderr=True, soft_wrap=True).print(
+            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True
+        )
+    raise typer.Exit(exc.exit_code) from None
 
 
 def _version(value: bool) -> None:
@@ -148,8 +159,27 @@ def profile(
     target: Annotated[
         Optional[str], typer.Option("--target", "-t", help="Target name or YAML path.")
     ] = None,
-    threads: Annotated[Optional[int], typer.Option(min=1, help="Runtime threads.")] = None,
-    batch: Annotated[Optional[int], typer.Option(min=1, help="Throughput batch.")] = None,
+    threads: Annotated[
+        Optional[int], typer.Option(min=1, help="Runtime threads (at most the CPUs there).")
+    ] = None,
+    batch: Annotated[
+        Optional[int],
+        typer.Option(min=1, help="Throughput batch (a static-batch model uses its own)."),
+    ] = None,
+    shape: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            help="Input shape for an ONNX file: NAME=1x128 (repeat per input), or 1x3x224x224 "
+            "for a one-input model. Fixes symbolic dimensions."
+        ),
+    ] = None,
+    int_range: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            help="Where integer inputs are drawn from, [LOW, HIGH): 0:30000, or NAME=0:30000 "
+            "for one input. Default 0:100."
+        ),
+    ] = None,
     host: Annotated[
         Optional[str], typer.Option(help="local, or ssh://user@host[:port] to measure there.")
     ] = None,
@@ -165,20 +195,29 @@ def profile(
     ] = "python3",
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     out: Annotated[
-        Optional[Path], typer.Option(help="Also write the full result (raw samples) here.")
+        Optional[Path],
+        typer.Option(help="Also write the full result (raw samples) to this new file."),
     ] = None,
 ) -> None:
-    """Measure a deploy bundle or an ONNX file: latency, memory, per-layer times."""
+    """Measure a deploy bundle or any ONNX file: latency, throughput, memory, per-layer times.
+
+    A device that cannot be reached (--host, or the target's own host) is an error, not an
+    estimate; a runtime that cannot run here gives a labelled roofline estimate.
+    """
     import json
 
     from edgekd.config.schema import ProfileConfig, SshConfig
     from edgekd.config.validate import validate
-    from edgekd.fsutil import write_json_atomic
-    from edgekd.profile.command import profile_path
+    from edgekd.fsutil import check_new_file, write_json_atomic
+    from edgekd.profile.command import Request, profile_path
 
+    _exit_cleanly_on_sigterm()
+    if out is not None:
+        check_new_file(out, "--out")
     cfg = validate(ProfileConfig, {"tier": tier}, "--tier")
     ssh = SshConfig(known_hosts=known_hosts, identity=identity, python=remote_python)
-    res = profile_path(path, target, threads, batch, host, ssh, cfg)
+    req = Request(target, threads, batch, host, ssh, cfg, shape or [], int_range or [])
+    res = profile_path(path, req)
     if out is not None:
         write_json_atomic(out, res)
     res.pop("samples_ms", None)
@@ -190,16 +229,38 @@ def profile(
         print_profile(res)
 
 
+def _exit_cleanly_on_sigterm() -> None:
+    """SIGTERM raises SystemExit, so temporary folders are removed on the way out."""
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+
+
+VERIFY_CANNOT_LOAD = 3  # every hash checked, but the runtime is not installed here
+
+
 @app.command()
 @user_errors
 def verify(
     bundle: Annotated[Path, typer.Argument(help="A deploy bundle folder (with manifest.json).")],
 ) -> None:
-    """Check a deploy bundle: sha256 of every file, then load and run it once."""
+    """Check a deploy bundle: sha256 of every file, then load and run it once.
+
+    Exit status: 0 verified, loaded and run; 2 a check failed (the bundle must not be used);
+    3 verified, but its runtime cannot load here (e.g. a TensorRT bundle off the device).
+    """
     from edgekd.deploy.check import check_bundle
 
     info = check_bundle(bundle)
-    print(f"ok: {info['bundle']} ({info['runtime']}, input {info['input']})")
+    if info.loaded:
+        print(f"ok: {info.bundle} ({info.runtime}, input {info.input})")
+        return
+    print(
+        f"verified; cannot load here (needs {info.needs}): every file of {info.bundle} matches "
+        f"its sha256, but {info.runtime} does not run on this machine. To load it: "
+        f"{info.install}"
+    )
+    raise typer.Exit(VERIFY_CANNOT_LOAD)
 
 
 @app.command()
@@ -219,9 +280,11 @@ def doctor() -> None:
     """Say which runtimes are installed (with versions) and what to install for the rest."""
     from rich.console import Console
 
-    from edgekd.doctor import runtimes_table
+    from edgekd.doctor import extras_summary, runtimes_table
 
-    Console().print(runtimes_table())
+    console = Console()
+    console.print(runtimes_table())
+    console.print(extras_summary(), highlight=False, markup=False)
 
 
 @app.command()

@@ -3,6 +3,7 @@ as each backend reports it through its base class (status, reason, packages, ins
 
 from __future__ import annotations
 
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -21,7 +22,7 @@ def targets_table() -> Table:
             name,
             t.runtime,
             ",".join(t.precisions),
-            "yes" if status.runs_here else f"no: {status.reason}",
+            "yes" if status.runs_here else escape(f"no: {status.reason}"),
             str(path),
         )
     return table
@@ -41,8 +42,31 @@ def runtimes_table() -> Table:
         have = package_versions(*cls.packages)
         table.add_row(
             name,
-            "ok" if status.runs_here else f"{status.state}: {status.reason}",
+            "ok" if status.runs_here else escape(f"{status.state}: {status.reason}"),
             ", ".join(f"{k} {v}" for k, v in have.items()) or "-",
-            "-" if status.runs_here else backend.install_text(),
+            "-" if status.runs_here else escape(install_command(backend)),
         )
     return table
+
+
+def install_command(backend) -> str:
+    """The edgekd extra where PyPI has the runtime for this platform, else the backend's
+    own instructions (JetPack, a vendor installer)."""
+    cls = type(backend)
+    if cls.extra and cls.installs_from_pypi_here():
+        return f"pip install 'edgekd[{cls.extra}]' (or: {backend.install_text()})"
+    return backend.install_text() + " (no PyPI wheel for this platform)"
+
+
+def extras_summary() -> str:
+    """What `pip install 'edgekd[all]'` brings here, and what it cannot."""
+    from edgekd.backends import BACKENDS
+    from edgekd.backends.base import this_platform
+
+    extras = [(n, c) for n, c in BACKENDS.items() if c.extra]
+    covered = [n for n, c in extras if c.installs_from_pypi_here()]
+    rest = [n for n, c in extras if not c.installs_from_pypi_here()]
+    text = f"pip install 'edgekd[all]' installs on {this_platform()}: {', '.join(covered) or '-'}"
+    if rest:
+        text += f"; not from PyPI here: {', '.join(rest)} (see 'to install' above)"
+    return text + "."

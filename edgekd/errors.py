@@ -78,3 +78,11 @@ def format_choices(word: str, choices: Iterable[str]) -> str:
     if close:
         text = f"{text} (did you mean '{close[0]}'?)"
     return text
+
+
+class OutputError(EdgeKDError):
+    """An output cannot be written: a full disk, a read-only or existing path, a folder."""
+
+
+class LimitError(EdgeKDError):
+    """A request exceeds what this machine has (CPUs, memory) or a bound on untrusted input."""

@@ -53,8 +53,9 @@ def assert_consistent(run: Path) -> None:
         assert sha256_dir(folder, exclude=("stage.json",)) == record["content_hash"], folder
     for bundle in (run / "deploy").glob("*/[!.]*"):
         verify_bundle(bundle)
-    if (run / "report.json").exists():
+    if (run / "report.json").exists():  # written last: the md and html are there too
         json.loads((run / "report.json").read_text())
+        assert (run / "report.md").is_file() and (run / "report.html").is_file()
 
 
 def test_second_run_waits_and_no_wait_refuses(tiny_config, write_pipeline, tmp_path):
@@ -100,5 +101,6 @@ def test_sigkill_at_any_moment_leaves_only_complete_outputs(
     assert final.returncode == 0, err
     assert_consistent(out)
     assert not list(out.glob("deploy/*/.tmp-*")) and not list(out.glob("deploy/*/.old-*"))
+    assert not list(out.glob(".report.*")), "a staged report file was left behind"
     report = json.loads((out / "report.json").read_text())
     assert {r["status"] for r in report["rows"]} == {"ok"}

@@ -88,13 +88,33 @@ def test_profile_a_plain_onnx_file(run, cli, tmp_path):
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     assert out["latency_source"] == "measured-local" and out["path"] == str(plain)
-    est = cli("profile", plain, "--target", run["far"], "--json")
+    # a device that cannot be reached fails `edgekd profile` (a pipeline estimates it instead)
+    far = cli("profile", plain, "--target", run["far"], "--json")
+    assert far.returncode == 2 and "unreachable" in far.stderr and not far.stdout
+    assert "--host local" in far.stderr and "Traceback" not in far.stderr
+    # a runtime that cannot run here is still a labelled estimate
+    est = cli("profile", plain, "--target", "jetson-orin-nano", "--host", "local", "--json")
     assert est.returncode == 0, est.stderr
     out = json.loads(est.stdout)
-    assert out["latency_source"] == "estimated" and "unreachable" in out["reason"]
+    assert out["latency_source"] == "estimated" and "not built here" in out["reason"]
     assert "latency" not in out  # no measured figures in an estimate
     missing = cli("profile", tmp_path / "nothing.onnx")
     assert missing.returncode == 2 and "neither a deploy bundle" in missing.stderr
+
+
+def test_run_outputs_are_readable_by_others(run):
+    """0644 like any file the user makes (umask 022): the atomic writer's temp files used to
+    leave manifest.json, report.json and report.md at 0600."""
+    import os
+
+    umask = os.umask(0)
+    os.umask(umask)
+    bundle = run["dir"] / "deploy" / "cpu-onnxruntime" / "mlp-t-fp32"
+    files = [run["dir"] / f"report.{ext}" for ext in ("json", "md", "html")]
+    files += [bundle / n for n in ("manifest.json", "predict.py", "model.onnx")]
+    files += list((run["dir"] / "stages").glob("*/stage.json"))
+    for f in files:
+        assert f.stat().st_mode & 0o777 == 0o666 & ~umask, f
 
 
 def test_report_budget_and_compare_on_a_real_run(run, cli):

@@ -104,3 +104,39 @@ def test_random_bytes_as_checkpoint_are_always_a_checkpoint_error(tmp_path):
         path.write_bytes(bytes(rng.getrandbits(8) for _b in range(rng.choice([1, 7, 64, 512]))))
         with pytest.raises(CheckpointError, match="corrupt|refused|state_dict"):
             read_state_dict(path)
+
+
+TEMPLATES = sorted((PACKAGE / "deploy" / "templates").glob("predict_*.py"))
+GUARD = "sys.path.pop(0)"
+
+
+def test_the_audit_sees_every_predict_template():
+    assert {p.name for p in TEMPLATES} >= {"predict_onnxruntime.py", "predict_tensorrt.py"}
+
+
+@pytest.mark.parametrize("template", TEMPLATES, ids=[p.stem for p in TEMPLATES])
+def test_predict_templates_leave_their_folder_before_importing_and_check_first(template):
+    """A bundle's predict.py: `import sys`, drop the script's folder from sys.path, and the
+    bundle check copied in, before any other import; the runtime only inside functions."""
+    import ast
+
+    lines = template.read_text().splitlines()
+    body = ast.parse(template.read_text()).body[1:]  # after the docstring
+    assert isinstance(body[0], ast.Import) and body[0].names[0].name == "sys"
+    guard = next(i for i, line in enumerate(lines) if GUARD in line)
+    first_other_import = next(
+        i for i, line in enumerate(lines) if line.startswith(("import ", "from ")) and i > guard
+    )
+    include = lines.index("# @include deploy/bundlecheck.py")
+    assert guard < first_other_import < include
+    assert lines[first_other_import].startswith("import os")
+    top_imports = [n for n in body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    names = {a.name.split(".")[0] for n in top_imports for a in n.names}
+    assert names <= {"sys", "os"}, names  # numpy and the runtime load after the check
+
+
+def test_the_bundle_check_follows_no_links():
+    """Every file the check opens goes through _regular_fd (O_NOFOLLOW, regular files only)."""
+    text = (PACKAGE / "deploy" / "bundlecheck.py").read_text()
+    assert text.count("os.open(") == 1 and "O_NOFOLLOW" in text
+    assert "open(path" not in text.replace("os.open(path", "")

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
 
-from edgekd.errors import ConfigError, RuntimeMissingError
+from edgekd.errors import ArtifactError, ConfigError, RuntimeMissingError
 from edgekd.records import BackendStatus, LayerProfile
 from edgekd.registry import Plugin
 
@@ -27,10 +27,17 @@ if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
 
 
-class Runner(Protocol):
-    """A loaded artifact: logits for a batch, and where it runs (`intra_op_threads` & co.)."""
+Feed = np.ndarray | dict  # the model's one input, or {input name: array} (several inputs)
 
-    def __call__(self, x: np.ndarray) -> np.ndarray: ...
+
+class Runner(Protocol):
+    """A loaded artifact: its first output for a batch, and where it runs (`describe`).
+
+    `x` is the model's only input as an array (the pipeline's case), or, for a model with
+    several inputs (`edgekd profile` on any ONNX file), a dict of arrays by input name; a
+    runtime that takes one input only accepts a one-entry dict (see `single_input`)."""
+
+    def __call__(self, x: Feed) -> np.ndarray: ...
 
     def describe(self) -> dict: ...
 
@@ -62,6 +69,10 @@ class Backend(Plugin):
     packages: ClassVar[tuple[str, ...]] = ()  # distributions `pip install` brings
     modules: ClassVar[tuple[str, ...] | None] = None  # import names it needs; None: packages
     install_hint: ClassVar[str] = ""  # when plain `pip install <packages>` is not the answer
+    extra: ClassVar[str | None] = None  # the edgekd pip extra that installs it (None: core)
+    # "<sys.platform>-<machine>" where PyPI has its wheels (`edgekd[all]` installs it there;
+    # pyproject.toml's markers say the same, a test checks); None: everywhere
+    wheel_platforms: ClassVar[tuple[str, ...] | None] = None
     artifact: ClassVar[str] = "model.onnx"  # the bundle's main file
     precisions: ClassVar[tuple[str, ...]] = ("fp32",)
     predict_template: ClassVar[str | None] = None  # deploy/templates/predict_<this>.py
@@ -103,6 +114,11 @@ class Backend(Plugin):
     def versions(self) -> dict[str, str]:
         return package_versions(*self.packages)
 
+    @classmethod
+    def installs_from_pypi_here(cls) -> bool:
+        """Whether `pip install 'edgekd[all]'` brings this runtime on this platform."""
+        return cls.wheel_platforms is None or this_platform() in cls.wheel_platforms
+
     # -------------------------------------------------------------- build and run
     def check_precision(self, precision: str) -> None:
         check_precision(self.target, self.precisions, precision)
@@ -139,6 +155,26 @@ class Backend(Plugin):
         name = (self.predict_template or self.target.runtime).replace("-", "_")
         template = resources.files("edgekd.deploy") / "templates" / f"predict_{name}.py"
         return template if template.is_file() else None
+
+
+def this_platform() -> str:
+    """`<sys.platform>-<machine>` as pip's environment markers see them (linux-x86_64)."""
+    import platform
+    import sys
+
+    return f"{sys.platform}-{platform.machine()}"
+
+
+def single_input(x: Feed, runtime: str) -> np.ndarray:
+    """The array of a runner that takes one input, from an array or a one-entry dict."""
+    if isinstance(x, np.ndarray):
+        return x
+    if len(x) != 1:
+        raise ArtifactError(
+            f"{runtime} artifacts are run with one input here; this model has {len(x)} "
+            f"({', '.join(x)}). Profile it on an ONNX Runtime or OpenVINO target."
+        )
+    return next(iter(x.values()))
 
 
 def missing_packages(*modules: str) -> list[str]:

@@ -18,7 +18,14 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from edgekd.backends import BACKENDS
-from edgekd.backends.base import Backend, CompileContext, local_threads, package_versions
+from edgekd.backends.base import (
+    Backend,
+    CompileContext,
+    Feed,
+    local_threads,
+    package_versions,
+    single_input,
+)
 from edgekd.errors import ArtifactError, ConfigError
 
 IGNORED = ("getitem", "sym_size", "executorch_call_delegate")
@@ -103,7 +110,8 @@ class EtRunner:
                 "with `edgekd run`."
             ) from None
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+    def __call__(self, x: Feed) -> np.ndarray:
+        x = single_input(x, "ExecuTorch")
         outs = []
         for i in range(0, len(x), self.max_batch):
             chunk = np.ascontiguousarray(x[i : i + self.max_batch])
@@ -130,6 +138,8 @@ class ExecuTorchBackend(Backend):
     Options = Options
     description = "ExecuTorch with the XNNPACK delegate (.pte; int8 via PT2E)"
     packages = ("executorch", "torchao")
+    extra = "executorch"
+    wheel_platforms = ("linux-x86_64", "linux-aarch64", "darwin-arm64", "win32-AMD64")
     artifact = "model.pte"
     precisions = ("fp32", "int8")
     examples = ({}, {"max_batch": 8})

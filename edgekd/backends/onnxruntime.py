@@ -5,7 +5,6 @@ from __future__ import annotations
 import bisect
 import json
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -16,10 +15,12 @@ from edgekd.backends import BACKENDS
 from edgekd.backends.base import (
     Backend,
     CompileContext,
+    Feed,
     default_threads,
     int8_reduce_range,
 )
 from edgekd.errors import ArtifactError
+from edgekd.fsutil import temp_dir
 from edgekd.records import LayerProfile
 
 LEVELS = {
@@ -74,8 +75,8 @@ class OrtRunner:
         self.input = self.session.get_inputs()[0].name
         self.threads = threads
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return self.session.run(None, {self.input: x})[0]
+    def __call__(self, x: Feed) -> np.ndarray:
+        return self.session.run(None, x if isinstance(x, dict) else {self.input: x})[0]
 
     def describe(self) -> dict:
         return {"providers": self.session.get_providers(), "intra_op_threads": self.threads}
@@ -109,18 +110,18 @@ def compile_onnx(
 
 
 def ort_layer_profile(
-    path: Path, threads: int, options: Options, sample: np.ndarray, runs: int
+    path: Path, threads: int, options: Options, sample: Feed, runs: int
 ) -> LayerProfile:
     """SessionOptions.enable_profiling: a Chrome-trace JSON with one `<node>_kernel_time`
     event per node per run, in a session of its own (profiling slows every call)."""
     from edgekd.profile.layers import summarize_nodes
 
-    with tempfile.TemporaryDirectory(prefix="edgekd-ortprof-") as tmp:
+    with temp_dir("ortprof") as tmp:  # named for its process: removed if that is killed
         so = session_options(threads, options)
         so.enable_profiling = True
-        so.profile_file_prefix = str(Path(tmp) / "ort")
+        so.profile_file_prefix = str(tmp / "ort")
         sess = open_session(path, so)
-        feed = {sess.get_inputs()[0].name: sample}
+        feed = sample if isinstance(sample, dict) else {sess.get_inputs()[0].name: sample}
         sess.run(None, feed)  # warm-up, dropped below by keeping only the last runs' events
         for _ in range(runs):
             sess.run(None, feed)
@@ -182,7 +183,7 @@ class OnnxRuntimeBackend(Backend):
         self.require_runtime()
         return OrtRunner(Path(artifact_dir) / self.artifact, *self.session_settings())
 
-    def layer_profile(self, artifact_dir: Path, sample: np.ndarray, runs: int) -> LayerProfile:
+    def layer_profile(self, artifact_dir: Path, sample: Feed, runs: int) -> LayerProfile:
         threads, options = self.session_settings()
         return ort_layer_profile(Path(artifact_dir) / self.artifact, threads, options, sample, runs)
 

@@ -19,7 +19,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from edgekd.backends import BACKENDS
-from edgekd.backends.base import Backend, CompileContext, default_threads
+from edgekd.backends.base import Backend, CompileContext, Feed, default_threads
 from edgekd.errors import ArtifactError
 from edgekd.records import LayerProfile
 
@@ -109,10 +109,18 @@ class OvRunner:
         self.request = self.compiled.create_infer_request()
         self.tensor = ov.Tensor
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+    def __call__(self, x: Feed) -> np.ndarray:
         # The input is shared, not copied; infer() without arguments skips building a result
         # dict (~40 us per call in Python), which would swamp small models' latency.
-        self.request.set_input_tensor(0, self.tensor(np.ascontiguousarray(x), shared_memory=True))
+        if isinstance(x, dict):
+            for name, a in x.items():
+                self.request.set_tensor(
+                    name, self.tensor(np.ascontiguousarray(a), shared_memory=True)
+                )
+        else:
+            self.request.set_input_tensor(
+                0, self.tensor(np.ascontiguousarray(x), shared_memory=True)
+            )
         self.request.infer()
         return self.request.get_output_tensor(0).data.copy()
 
@@ -154,7 +162,7 @@ def plugin_config(threads: int, options: Options, perf_count: bool = False) -> d
     return config
 
 
-def node_times(runner: OvRunner, sample: np.ndarray, runs: int) -> dict[tuple[str, str], float]:
+def node_times(runner: OvRunner, sample: Feed, runs: int) -> dict[tuple[str, str], float]:
     """PERF_COUNT=YES and InferRequest.get_profiling_info() after each run."""
     from edgekd.profile.layers import per_run_totals
 
@@ -174,6 +182,14 @@ class OpenVinoBackend(Backend):
     Options = Options
     description = "OpenVINO CPU plugin (.xml/.bin IR; int8 via NNCF)"
     packages = ("openvino", "nncf")
+    extra = "openvino"
+    wheel_platforms = (
+        "linux-x86_64",
+        "linux-aarch64",
+        "darwin-arm64",
+        "darwin-x86_64",
+        "win32-AMD64",
+    )
     artifact = "model.xml"
     precisions = ("fp32", "int8")
     examples = ({}, {"num_streams": 1, "inference_precision": "auto"})
@@ -203,7 +219,7 @@ class OpenVinoBackend(Backend):
         threads = self.target.threads or default_threads()
         return OvRunner(Path(artifact_dir) / self.artifact, threads, self.options, perf_count)
 
-    def layer_profile(self, artifact_dir: Path, sample: np.ndarray, runs: int) -> LayerProfile:
+    def layer_profile(self, artifact_dir: Path, sample: Feed, runs: int) -> LayerProfile:
         from edgekd.profile.layers import summarize_nodes
 
         per_node = node_times(self.load(artifact_dir, perf_count=True), sample, runs)

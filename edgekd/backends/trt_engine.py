@@ -12,10 +12,20 @@ installed TensorRT still has those flags. UNTESTED ON HARDWARE in edgekd's CI: n
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
+# @standalone-only
+import sys
 
-import numpy as np
+if (
+    __name__ == "__main__"
+    and sys.path
+    and not (getattr(sys.flags, "safe_path", 0) or sys.flags.isolated)
+):
+    sys.path.pop(0)  # run from a bundle (build_engine.sh): import nothing from its folder
+# @end-standalone-only
+import argparse  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 
 def _cudart():
@@ -85,7 +95,11 @@ class EngineRunner:
         self.stop = _check(cudart.cudaEventCreate())
         self.last_gpu_ms = float("nan")
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+    def __call__(self, x) -> np.ndarray:
+        if isinstance(x, dict):  # named inputs (edgekd profile): this runner takes one
+            if len(x) != 1:
+                raise ValueError(f"the engine runner takes one input, not {len(x)}: {list(x)}")
+            x = next(iter(x.values()))
         outs = [self._run(x[i : i + self.max_batch]) for i in range(0, len(x), self.max_batch)]
         return outs[0] if len(outs) == 1 else np.concatenate(outs)
 
@@ -111,7 +125,8 @@ class EngineRunner:
         return {"device": "CUDA", "timing": "CUDA events around execute_async_v3"}
 
 
-def main() -> None:
+# @standalone-only
+def cli() -> None:
     ap = argparse.ArgumentParser(description="Build a TensorRT engine from an (QDQ) ONNX file.")
     sub = ap.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build")
@@ -124,4 +139,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli()
+# @end-standalone-only

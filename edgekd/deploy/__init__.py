@@ -6,19 +6,15 @@ to a temporary folder and swapped into place, so a bundle is always whole.
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from pathlib import Path
 
 import edgekd
+from edgekd.deploy.bundlecheck import MANIFEST, SCHEMA
 from edgekd.errors import ArtifactError
 from edgekd.fsutil import replace_dir, write_json_atomic
 from edgekd.hashing import sha256_file
-
-SCHEMA = "edgekd.bundle/1"
-MANIFEST = "manifest.json"
-REQUIRED = ("runtime", "artifact", "target", "precision", "input")  # what loaders read
 
 
 def write_bundle(run_dir: Path, target, backend, m, precision: str, comp, data, exp) -> Path:
@@ -26,15 +22,28 @@ def write_bundle(run_dir: Path, target, backend, m, precision: str, comp, data, 
     tmp = final.with_name(f".tmp-{final.name}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    for f in comp.info["files"]:
-        shutil.copyfile(comp.path / f, tmp / f)
-    script = backend.predict_script()
-    if script is not None:
-        (tmp / "predict.py").write_bytes(script.read_bytes())
-    manifest = manifest_for(tmp, target, backend, m, precision, comp, data, exp)
-    write_json_atomic(tmp / MANIFEST, manifest)
-    replace_dir(tmp, final)
+    try:
+        for f in comp.info["files"]:
+            shutil.copyfile(comp.path / f, tmp / f)
+        script = predict_source(backend)
+        if script is not None:
+            (tmp / "predict.py").write_text(script)
+        manifest = manifest_for(tmp, target, backend, m, precision, comp, data, exp)
+        write_json_atomic(tmp / MANIFEST, manifest)
+        replace_dir(tmp, final)
+    except BaseException:  # a full disk, a kill: no half-built bundle stays behind
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return final
+
+
+def predict_source(backend) -> str | None:
+    """The bundle's predict.py: the backend's template with the bundle check (and any other
+    `# @include`d edgekd file) copied in, so it runs on a device without edgekd."""
+    from edgekd.deploy.compose import compose
+
+    template = backend.predict_script()
+    return None if template is None else compose(template.read_text(), device_built())
 
 
 def manifest_for(folder: Path, target, backend, m, precision: str, comp, data, exp) -> dict:
@@ -72,67 +81,21 @@ def manifest_for(folder: Path, target, backend, m, precision: str, comp, data, e
 
 
 def verify_bundle(path: Path) -> dict:
-    """Check every file against the manifest's sha256 before anything is loaded."""
-    path = Path(path)
-    manifest = read_manifest(path)
-    files = manifest["files"]
-    later = device_built(manifest)
-    unlisted = sorted(
-        p.name
-        for p in path.iterdir()
-        if p.name != MANIFEST and p.name not in files and p.name not in later
-    )
-    if unlisted:
-        raise ArtifactError(
-            f"bundle '{path}': {unlisted} not listed in {MANIFEST}, so they cannot be verified. "
-            "Refusing to load it; rebuild or re-copy the bundle."
-        )
-    for name, digest in files.items():
-        f = path / name
-        if Path(name).name != name or not f.is_file():
-            raise ArtifactError(
-                f"bundle '{path}': file '{name}' listed in the manifest is "
-                "missing or outside the bundle. Rebuild or re-copy the bundle."
-            )
-        if sha256_file(f) != digest:
-            raise ArtifactError(
-                f"bundle '{path}': '{name}' does not match its sha256 in the "
-                "manifest; it was changed or damaged. Refusing to load it."
-            )
-    return manifest
+    """Check the bundle against its manifest before anything is loaded (`bundlecheck`: the
+    same code every predict.py runs); returns the manifest."""
+    from edgekd.deploy.bundlecheck import BundleError, check_bundle
 
-
-def read_manifest(path: Path) -> dict:
-    """The bundle's manifest, checked for the keys loaders read."""
-    mf = path / MANIFEST
-    if not mf.is_file():
-        raise ArtifactError(f"'{path}' is not a deploy bundle: it has no {MANIFEST}.")
     try:
-        manifest = json.loads(mf.read_text())
-        files = manifest["files"]
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
-        files = None
-    if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
-        raise ArtifactError(f"'{mf}' is not a valid edgekd manifest. Rebuild the bundle.")
-    missing = [k for k in REQUIRED if k not in manifest]
-    shape = manifest.get("input", {}).get("shape") if isinstance(manifest.get("input"), dict) else 0
-    if missing or not isinstance(shape, list):
-        raise ArtifactError(
-            f"'{mf}' is not a complete edgekd manifest (missing {missing or ['input.shape']}); "
-            "it was edited or written by an older edgekd. Rebuild the bundle."
-        )
-    return manifest
+        return check_bundle(Path(path), device_built())
+    except BundleError as exc:
+        raise ArtifactError(str(exc)) from None
 
 
-def device_built(manifest: dict) -> set[str]:
-    """Files a bundle may gain on the device, unhashed: those its manifest lists, limited to
-    what its runtime's backend builds there."""
+def device_built() -> dict[str, list[str]]:
+    """Per runtime, the files a bundle may gain on the device, unhashed (a TensorRT engine)."""
     from edgekd.backends import BACKENDS
 
-    later, runtime = manifest.get("built_on_device") or [], manifest.get("runtime")
-    if not isinstance(later, list) or not isinstance(runtime, str) or runtime not in BACKENDS:
-        return set()
-    return set(later) & set(BACKENDS.get(runtime).built_on_device)
+    return {n: list(c.built_on_device) for n, c in BACKENDS.items() if c.built_on_device}
 
 
 def verified(path: Path) -> Path:

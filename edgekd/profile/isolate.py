@@ -7,20 +7,21 @@ the worker's result with `source` set to measured-local or measured-remote.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 from edgekd.config.schema import SshConfig
 from edgekd.errors import EdgeKDError
-from edgekd.profile.protocol import ProfileSpec, read_result
+from edgekd.fsutil import clean_stale_temp, temp_dir
+from edgekd.profile.protocol import PARENT_ENV, ProfileSpec, read_result
 from edgekd.profile.remote import run_remote
 from edgekd.records import LatencySource
 
 
 def profile_artifact(spec: ProfileSpec, host: str = "local", ssh: SshConfig | None = None) -> dict:
     """Measure in a fresh process here, or on `host` (ssh://user@host[:port])."""
+    clean_stale_temp()  # what workers killed with their edgekd left behind
     if host == "local":
         return run_local(spec) | {"source": LatencySource.MEASURED_LOCAL.value}
     result = run_remote(spec, host, ssh or SshConfig())
@@ -28,9 +29,10 @@ def profile_artifact(spec: ProfileSpec, host: str = "local", ssh: SshConfig | No
 
 
 def run_local(spec: ProfileSpec, python: str | None = None) -> dict:
-    with tempfile.TemporaryDirectory(prefix="edgekd-profile-") as tmp:
-        out = Path(tmp) / "result.json"
-        spec_path = Path(tmp) / "spec.json"
+    """The worker in a child that dies with this process (see worker.end_with_parent)."""
+    with temp_dir("profile") as tmp:
+        out = tmp / "result.json"
+        spec_path = tmp / "spec.json"
         spec_path.write_text(spec.model_copy(update={"out": str(out)}).to_json())
         timeout = spec.profile.timeout_s
         try:
@@ -39,6 +41,7 @@ def run_local(spec: ProfileSpec, python: str | None = None) -> dict:
                 capture_output=True,
                 text=True,
                 timeout=timeout,
+                env=os.environ | {PARENT_ENV: str(os.getpid())},
             )
         except subprocess.TimeoutExpired:
             raise EdgeKDError(

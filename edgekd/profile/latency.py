@@ -17,6 +17,7 @@ import numpy as np
 from edgekd.config.schema import ProfileConfig
 
 PERCENTILES = (50, 90, 95, 99)
+Feed = np.ndarray | dict  # one input array, or {input name: array}
 
 
 def nearest_rank(sorted_samples: list[float], p: float) -> float:
@@ -40,10 +41,9 @@ def summarize(samples_ms: list[float]) -> dict:
     return out
 
 
-def measure_latency(
-    run: Callable[[np.ndarray], object], sample: np.ndarray, cfg: ProfileConfig
-) -> dict:
-    """Batch-1 single-stream latency of `run` on `sample` (shape (1, ...))."""
+def measure_latency(run: Callable[[Feed], object], sample: Feed, cfg: ProfileConfig) -> dict:
+    """Single-stream latency of `run` on `sample`: one array of shape (1, ...), or named
+    inputs (a model with a static batch is queried at that batch)."""
     t0 = time.perf_counter()
     run(sample)
     first_ms = (time.perf_counter() - t0) * 1e3
@@ -66,12 +66,14 @@ def measure_latency(
 
 
 def measure_throughput(
-    run: Callable[[np.ndarray], object], batch: np.ndarray, seconds: float
+    run: Callable[[Feed], object], batch: Feed, seconds: float, size: int | None = None
 ) -> dict:
-    """Offline throughput: back-to-back batches for `seconds` after one warm-up batch."""
+    """Offline throughput: back-to-back batches of `size` samples (default: len(batch)) for
+    `seconds` after one warm-up batch."""
+    size = int(size if size is not None else len(batch))
     run(batch)
     n, start = 0, time.perf_counter()
     while (elapsed := time.perf_counter() - start) < seconds or n == 0:
         run(batch)
         n += 1
-    return {"batch": int(len(batch)), "batches": n, "samples_per_s": n * len(batch) / elapsed}
+    return {"batch": size, "batches": n, "samples_per_s": n * size / elapsed}

@@ -9,18 +9,30 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from edgekd.config.schema import ProfileConfig, TargetConfig
-from edgekd.errors import ArtifactError, EdgeKDError, RuntimeMissingError
+from edgekd.errors import (
+    ArtifactError,
+    ConfigError,
+    EdgeKDError,
+    LimitError,
+    OutputError,
+    RuntimeMissingError,
+)
 
-SPEC_SCHEMA = "edgekd.profile-spec/2"
-RESULT_SCHEMA = "edgekd.profile-result/1"
+SPEC_SCHEMA = "edgekd.profile-spec/3"
+RESULT_SCHEMA = "edgekd.profile-result/2"
 ERRORS: dict[str, type[EdgeKDError]] = {
-    "RuntimeMissingError": RuntimeMissingError,
-    "ArtifactError": ArtifactError,
+    e.__name__: e
+    for e in (RuntimeMissingError, ArtifactError, ConfigError, LimitError, OutputError)
 }
+Dtype = Literal["float32", "float16", "float64", "int64", "int32", "int8", "uint8", "bool"]
+MAX_DIM = 1 << 20
+PARENT_ENV = "EDGEKD_WORKER_PARENT"  # the pid of the edgekd that started a local worker
+INT_LIMIT = 1 << 62
 
 
 class DataRef(BaseModel):
@@ -40,6 +52,30 @@ class PluginRef(BaseModel):
     name: str  # the class's name in that file
 
 
+class InputSpec(BaseModel):
+    """One model input as the worker feeds it: the latency query's full shape, the dtype,
+    where integers are drawn from, and whether the first axis is a free batch that the
+    throughput run may scale (False: the model's own, static batch)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str | None = None  # None: the model's one input, fed as a plain array
+    shape: list[int] = Field(max_length=9)
+    dtype: Dtype = "float32"
+    low: int = Field(0, ge=-INT_LIMIT, le=INT_LIMIT)  # integers: uniform in [low, high)
+    high: int = Field(100, ge=-INT_LIMIT, le=INT_LIMIT)
+    dynamic_batch: bool = True
+
+    def text(self) -> str:
+        drawn = f" in [{self.low}, {self.high})" if self.dtype.startswith(("int", "uint")) else ""
+        return f"{self.name or 'input'} {self.shape} {self.dtype}{drawn}"
+
+    def describe(self) -> dict:
+        out = {"name": self.name or "input", "shape": self.shape, "dtype": self.dtype}
+        if self.dtype.startswith(("int", "uint")):
+            out["range"] = f"[{self.low}, {self.high})"
+        return out
+
+
 class ProfileSpec(BaseModel):
     """One artifact to measure, with the settings to measure it under."""
 
@@ -50,10 +86,10 @@ class ProfileSpec(BaseModel):
     files: list[str] | None = None  # what belongs to the artifact; None: every file there
     target: TargetConfig
     profile: ProfileConfig
-    input_shape: list[int]  # without the batch dimension
+    inputs: list[InputSpec] = Field(min_length=1, max_length=64)
     data: DataRef | None = None  # accuracy is measured when given
-    batch: int | None = None  # throughput batch; None: profile.throughput_batch
-    dtype: str = "float32"
+    batch: int | None = Field(None, ge=1)  # throughput batch; None: profile.throughput_batch
+    check_threads: bool = False  # threads were asked for: no more than the CPUs there
     out: str | None = None  # where the worker writes its result
     plugin: PluginRef | None = None  # the target's backend, when it is not edgekd's own
 
@@ -66,13 +102,18 @@ def make_spec(
     artifact: str,
     target: TargetConfig,
     profile: ProfileConfig,
-    input_shape: list[int],
+    input_shape: list[int] | None = None,
     data_npz: Path | None = None,
     batch: int | None = None,
     files: list[str] | None = None,
     x_key: str = "x_test",
     dtype: str = "float32",
+    inputs: list[InputSpec] | None = None,
+    check_threads: bool = False,
 ) -> ProfileSpec:
+    """`input_shape` (one sample, batch left out) for a one-input model, or `inputs`."""
+    if inputs is None:
+        inputs = [InputSpec(shape=[1, *(int(d) for d in input_shape or [])], dtype=dtype)]
     data = DataRef(npz=str(Path(data_npz).resolve()), x=x_key) if data_npz else None
     return ProfileSpec(
         plugin=plugin_ref(target.runtime),
@@ -81,10 +122,10 @@ def make_spec(
         files=files,
         target=target,
         profile=profile,
-        input_shape=[int(d) for d in input_shape],
+        inputs=inputs,
         data=data,
         batch=batch,
-        dtype=dtype,
+        check_threads=check_threads,
     )
 
 

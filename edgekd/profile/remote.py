@@ -9,47 +9,18 @@ known_hosts and an unknown host is refused, as OpenSSH does by default.
 from __future__ import annotations
 
 import io
+import math
 import shlex
 import socket
 import tarfile
-import tempfile
-from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
 
 from edgekd.config.schema import SshConfig
-from edgekd.errors import EdgeKDError
+from edgekd.fsutil import temp_dir
+from edgekd.profile.hosts import Host, RemoteError, parse_host  # RemoteError: also from here
 from edgekd.profile.protocol import DataRef, ProfileSpec, read_result
 
 PACKAGE = Path(__file__).resolve().parent.parent
-
-
-class RemoteError(EdgeKDError):
-    """A remote host cannot be reached, refuses us, or times out."""
-
-
-@dataclass(frozen=True)
-class Host:
-    user: str | None
-    hostname: str
-    port: int
-
-    def __str__(self) -> str:
-        return f"ssh://{self.user + '@' if self.user else ''}{self.hostname}:{self.port}"
-
-
-def parse_host(url: str) -> Host:
-    parsed = urlparse(url)
-    try:
-        port = parsed.port or 22
-    except ValueError:
-        port = -1
-    if parsed.scheme != "ssh" or not parsed.hostname or port <= 0 or parsed.path not in ("", "/"):
-        raise RemoteError(
-            f"host '{url}' is not an SSH address. Write ssh://user@host or "
-            "ssh://user@host:port (or 'local' to measure on this machine)."
-        )
-    return Host(parsed.username, parsed.hostname, port)
 
 
 def connect(host: Host, opts: SshConfig):
@@ -154,6 +125,7 @@ def run_remote(spec: ProfileSpec, url: str, opts: SshConfig) -> dict:
     client = connect(host, opts)
     timeout = spec.profile.timeout_s
     try:
+        exec_checked(client, stale_cleanup(timeout), 60)
         code, out = exec_checked(client, "mktemp -d /tmp/edgekd-profile-XXXXXX", 30)
         remote = out.strip().splitlines()[-1] if code == 0 and out.strip() else ""
         if not remote.startswith("/tmp/edgekd-profile-"):
@@ -164,6 +136,16 @@ def run_remote(spec: ProfileSpec, url: str, opts: SshConfig) -> dict:
             exec_checked(client, f"rm -rf {shlex.quote(remote)}", 60)
     finally:
         client.close()
+
+
+def stale_cleanup(timeout_s: float) -> str:
+    """Remove this user's edgekd folders on the host that no run can still be using (older
+    than twice the worker timeout, and at least an hour): what a killed run left there."""
+    minutes = math.ceil(max(2 * timeout_s, 3600) / 60)
+    return (
+        "find /tmp -maxdepth 1 -type d -name 'edgekd-profile-*' -user \"$(id -u)\" "
+        f"-mmin +{minutes} -exec rm -rf {{}} + 2>/dev/null; true"
+    )
 
 
 def _profile_in(client, spec: ProfileSpec, remote: str, opts, timeout: float, host: Host) -> dict:
@@ -190,8 +172,8 @@ def _profile_in(client, spec: ProfileSpec, remote: str, opts, timeout: float, ho
         f"{opts.python} -m edgekd.profile.worker spec.json",
         timeout,
     )
-    with tempfile.TemporaryDirectory(prefix="edgekd-remote-") as tmp:
-        local_out = Path(tmp) / "result.json"
+    with temp_dir("remote") as tmp:
+        local_out = tmp / "result.json"
         try:
             sftp.get(f"{remote}/result.json", str(local_out))
         except OSError:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import edgekd
 from edgekd.config.schema import Objective
-from edgekd.fsutil import write_json_atomic, write_text_atomic
+from edgekd.fsutil import write_set_atomic
 from edgekd.records import Role
 from edgekd.report.data import data_summary
 from edgekd.report.findings import findings, kd_effects
@@ -63,12 +63,19 @@ def conclusions(rows: list[ReportRow], objective: Objective, data: DataSummary |
 
 
 def write_outputs(run_dir: Path, report: Report) -> None:
+    """All three files, or none: each is rendered, then staged whole, before any is renamed
+    into place, with report.json (what `edgekd report` reads) last."""
+    import json
+
     from edgekd.report.html import render_html
     from edgekd.report.markdown import render_markdown
 
-    write_json_atomic(run_dir / "report.json", report.to_json())
-    write_text_atomic(run_dir / "report.md", render_markdown(report))
-    write_text_atomic(run_dir / "report.html", render_html(report))
+    files = {
+        "report.md": render_markdown(report).encode(),
+        "report.html": render_html(report).encode(),
+        "report.json": (json.dumps(report.to_json(), indent=2) + "\n").encode(),
+    }
+    write_set_atomic(run_dir, files, last="report.json")
 
 
 def target_summary(t) -> TargetSummary:

@@ -23,13 +23,23 @@ V1, V2, V3 = "edgekd.report/1", "edgekd.report/2", "edgekd.report/3"
 READABLE = (V1, V2, V3, SCHEMA)
 
 
+MAX_BYTES = 256 << 20  # far above any real report; a larger file is not one
+
+
 def load_report(run_dir: Path) -> Report:
     path = Path(run_dir) / "report.json"
     if not path.is_file():
         raise ArtifactError(f"'{run_dir}' has no report.json. Run `edgekd run PIPELINE` first.")
+    with open(path, "rb") as f:
+        raw = f.read(MAX_BYTES + 1)
+    if len(raw) > MAX_BYTES:
+        raise ArtifactError(
+            f"'{path}' is larger than {MAX_BYTES >> 20} MiB, so it is not an edgekd report; "
+            "rerun the pipeline to rebuild it."
+        )
     try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        data = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError, deep nesting
         raise ArtifactError(f"'{path}' is not valid JSON; rerun the pipeline.") from None
     return parse_report(data, str(path))
 
@@ -37,21 +47,27 @@ def load_report(run_dir: Path) -> Report:
 def parse_report(data: Any, where: str) -> Report:
     """A report document of any readable schema as a `Report`."""
     schema = data.get("schema") if isinstance(data, dict) else None
-    if schema not in READABLE:
+    if not isinstance(schema, str) or schema not in READABLE:
         newer = isinstance(schema, str) and schema.startswith("edgekd.report/")
         why = (
             "a newer edgekd wrote it; upgrade edgekd or" if newer else "it is not an edgekd report;"
         )
         raise ArtifactError(
-            f"'{where}' has schema {schema!r}; this edgekd reads {', '.join(READABLE)}: "
+            f"'{where}' has schema {repr(schema)[:80]}; this edgekd reads {', '.join(READABLE)}: "
             f"{why} rerun the pipeline to rebuild the report."
         )
-    if schema == V1:
-        data = v1_to_v2(data)
-    if schema in (V1, V2):
-        data = v2_to_v3(data)
-    if schema in (V1, V2, V3):
-        data = data | {"schema": SCHEMA}  # /4 only adds optional fields
+    try:
+        if schema == V1:
+            data = v1_to_v2(data)
+        if schema in (V1, V2):
+            data = v2_to_v3(data)
+        if schema in (V1, V2, V3):
+            data = data | {"schema": SCHEMA}  # /4 only adds optional fields
+    except (TypeError, ValueError, AttributeError):  # rows or targets of the wrong shape
+        raise ArtifactError(
+            f"'{where}' is not a valid {schema} report (its rows or targets have the wrong "
+            "shape). It was edited or damaged; rerun the pipeline."
+        ) from None
     try:
         return Report.model_validate(data)
     except ValidationError as err:

@@ -449,3 +449,255 @@ CASES = [
     Case("report-missing", lambda d: ["report", "nowhere"], "no report.json"),
     Case("report-corrupt", corrupt_report, "not valid JSON"),
 ]
+
+
+# ================================================================ bundles, profile, outputs
+# Issue 15 classes 1, 4 and 5 on the bundle/CLI side (deploy bundles, `edgekd profile`,
+# `edgekd verify`, `edgekd report`, output paths). Kept apart to ease merging with the
+# config/data cases above.
+
+
+def relisted(bundle: Path, *names: str) -> None:
+    from edgekd.hashing import sha256_file
+
+    m = json.loads((bundle / "manifest.json").read_text())
+    m["files"].update({n: sha256_file(bundle / n) for n in names})
+    (bundle / "manifest.json").write_text(json.dumps(m))
+
+
+def model_symlink(target: str | None = None) -> Callable[[Path], None]:
+    """model.onnx becomes a link: to `target`, or to a copy outside with the same bytes."""
+
+    def change(bundle: Path) -> None:
+        outside = bundle.parent / "outside.onnx"
+        outside.write_bytes((bundle / "model.onnx").read_bytes())
+        (bundle / "model.onnx").unlink()
+        (bundle / "model.onnx").symlink_to(target or outside)
+
+    return change
+
+
+def listed_fifo(bundle: Path) -> None:
+    os.mkfifo(bundle / "pipe")
+    append_files(bundle, pipe="0" * 64)
+
+
+def manifest_symlink(bundle: Path) -> None:
+    (bundle / "manifest.json").rename(bundle.parent / "manifest.json")
+    (bundle / "manifest.json").symlink_to(bundle.parent / "manifest.json")
+
+
+def manifest_raw(text: str) -> Callable[[Path], None]:
+    return lambda bundle: (bundle / "manifest.json").write_text(text)
+
+
+def engine_for(runtime: str) -> Callable[[Path], None]:
+    def change(bundle: Path) -> None:
+        m = json.loads((bundle / "manifest.json").read_text())
+        m |= {"runtime": runtime, "built_on_device": ["model.engine"]}
+        (bundle / "manifest.json").write_text(json.dumps(m))
+        (bundle / "model.engine").write_bytes(b"engine")
+
+    return change
+
+
+def token_model():
+    """int64 input_ids [batch, seq] -> Gather over a 1,000-row embedding -> mean -> Gemm."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    emb = numpy_helper.from_array(np.ones((1000, 8), np.float32), "emb")
+    w = numpy_helper.from_array(np.ones((8, 3), np.float32), "w")
+    nodes = [
+        helper.make_node("Gather", ["emb", "input_ids"], ["e"]),
+        helper.make_node("ReduceMean", ["e"], ["m"], axes=[1], keepdims=0),
+        helper.make_node("Gemm", ["m", "w"], ["logits"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 3])],
+        [emb, w],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def two_input_model():
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = numpy_helper.from_array(np.ones((8, 3), np.float32), "w")
+    nodes = [
+        helper.make_node("Add", ["a", "b"], ["s"]),
+        helper.make_node("Gemm", ["s", "w"], ["y"]),
+    ]
+    ins = [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["N", 8]) for n in ("a", "b")]
+    out = [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])]
+    graph = helper.make_graph(nodes, "g", ins, out, [w])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def string_model():
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["s"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("s", TensorProto.STRING, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.STRING, [1])],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def profile_model(model, *extra: str) -> Callable[[Path], list[str]]:
+    def build(folder: Path) -> list[str]:
+        (folder / "m.onnx").write_bytes(model().SerializeToString())
+        return ["profile", "m.onnx", "--tier", "quick", *extra]
+
+    return build
+
+
+def profile_out(prepare: Callable[[Path], None], out: str) -> Callable[[Path], list[str]]:
+    """`edgekd profile model.onnx --out OUT` after `prepare(folder)` made OUT a problem."""
+
+    def build(folder: Path) -> list[str]:
+        prepare(folder)
+        return profile_case()(folder) + ["--out", out]
+
+    return build
+
+
+def far_target(folder: Path) -> list[str]:
+    target = {"name": "far", "runtime": "onnxruntime", "host": "ssh://nobody@127.0.0.1:1"}
+    (folder / "far.yaml").write_text(yaml.safe_dump(target))
+    return profile_case()(folder) + ["--target", "far.yaml"]
+
+
+def report_text(data: bytes | str) -> Callable[[Path], list[str]]:
+    def build(folder: Path) -> list[str]:
+        (folder / "r").mkdir()
+        raw = data if isinstance(data, bytes) else data.encode()
+        (folder / "r" / "report.json").write_bytes(raw)
+        return ["report", "r"]
+
+    return build
+
+
+def report_folder(folder: Path) -> list[str]:
+    (folder / "r" / "report.json").mkdir(parents=True)
+    return ["report", "r"]
+
+
+def out_under_a_file(folder: Path) -> list[str]:
+    argv = pipeline(folder)
+    (folder / "runs").write_text("a file where the run folder would go")
+    return argv
+
+
+SHAPE = [None, 1, 8]
+
+CASES += [
+    # bundles: names, links, bounds (the same rules in `edgekd verify` and predict.py)
+    Case("bundle-artifact-dotdot", bundle_case(artifact="../model.onnx"), "not a plain file"),
+    Case("bundle-artifact-absolute", bundle_case(artifact="/etc/passwd"), "not a plain file"),
+    Case("bundle-artifact-unlisted", bundle_case(artifact="other.onnx"), "not one of its files"),
+    Case("bundle-symlink-dev-zero", bundle_case(model_symlink("/dev/zero")), "not a regular"),
+    Case("bundle-symlink-same-bytes", bundle_case(model_symlink()), "not a regular file"),
+    Case("bundle-listed-fifo", bundle_case(listed_fifo), "not a regular file"),
+    Case("bundle-manifest-symlink", bundle_case(manifest_symlink), "not a regular file"),
+    Case("bundle-manifest-huge", bundle_case(manifest_raw(" " * (2 << 20))), "larger than"),
+    Case("bundle-manifest-deep", bundle_case(manifest_raw("[" * 100_000)), "not a valid"),
+    Case("bundle-bad-digest", bundle_case(files={"model.onnx": "abc"}), "not a valid edgekd"),
+    Case("bundle-shape-rank", bundle_case(input={"shape": [None] + [1] * 20}), "at most 8"),
+    Case("bundle-shape-huge-dim", bundle_case(input={"shape": [None, 10**12]}), "integers in"),
+    Case(
+        "bundle-shape-too-many-elements",
+        bundle_case(input={"shape": [None, 4096, 4096, 8]}),
+        "exceeds",
+    ),
+    Case(
+        "bundle-dtype-object",
+        bundle_case(input={"shape": SHAPE, "dtype": "object"}),
+        "input.dtype must be one of",
+    ),
+    Case("bundle-labels-count", bundle_case(labels=["a"]), "1 labels for 3 output classes"),
+    Case(
+        "bundle-max-batch-zero",
+        bundle_case(target_config={"runtime_options": {"max_batch": 0}}),
+        "max_batch",
+    ),
+    Case("bundle-engine-wrong-runtime", bundle_case(engine_for("onnxruntime")), "not listed"),
+    Case(
+        "bundle-planted-numpy",
+        bundle_case(lambda b: (b / "numpy.py").write_text("open('PWNED', 'w')")),
+        "not listed",
+    ),
+    Case("verify-a-file", lambda d: [(d / "f").write_text("x"), "verify", "f"][1:], "not a deploy"),
+    # edgekd profile: limits of this machine, any ONNX file, inputs it cannot run
+    Case("profile-threads-above-cpus", profile_case(None, None, "--threads", "100000"), "CPU(s)"),
+    Case(
+        "profile-batch-above-memory",
+        profile_case(None, None, "--batch", str(10**13)),
+        "of memory available",
+    ),
+    Case(
+        "profile-bundle-with-shape",
+        profile_case(None, {}, "--shape", "input=1x1x8"),
+        "for plain ONNX files",
+    ),
+    Case("profile-symbolic-seq", profile_model(token_model), "pass --shape input_ids=1x128"),
+    Case(
+        "profile-unnamed-shape-two-inputs",
+        profile_model(two_input_model, "--shape", "1x8"),
+        "name each shape",
+    ),
+    Case("profile-unknown-input", profile_model(two_input_model, "--shape", "c=1x8"), "no input"),
+    Case("profile-shape-syntax", profile_model(token_model, "--shape", "input_ids=1xx"), "joined"),
+    Case(
+        "profile-shape-rank",
+        profile_model(token_model, "--shape", "input_ids=1x2x3"),
+        "does not fit input 'input_ids'",
+    ),
+    Case("profile-int-range-reversed", profile_model(token_model, "--int-range", "9:3"), "LOW <"),
+    Case(
+        "profile-ids-out-of-vocabulary",
+        profile_model(token_model, "--shape", "input_ids=1x4", "--int-range", "0:100000"),
+        "rejects the inputs",
+    ),
+    Case("profile-string-input", profile_model(string_model), "has type string"),
+    # malformed ssh:// hosts (refused before anything is compiled or connected)
+    Case("ssh-url-password", profile_case(None, None, "--host", "ssh://u:pw@h"), "not an SSH"),
+    Case("ssh-url-open-ipv6", profile_case(None, None, "--host", "ssh://[::1"), "not an SSH"),
+    Case("ssh-url-port-zero", profile_case(None, None, "--host", "ssh://h:0"), "not an SSH"),
+    Case("ssh-url-port-big", profile_case(None, None, "--host", "ssh://h:70000"), "not an SSH"),
+    Case("ssh-url-path", profile_case(None, None, "--host", "ssh://h/tmp"), "not an SSH"),
+    Case(
+        "ssh-url-option-like",
+        profile_case(None, None, "--host", "ssh://-oProxyCommand=touch PWNED"),
+        "not an SSH",
+    ),
+    Case("ssh-target-host-unreachable", far_target, "unreachable"),
+    # output paths
+    Case(
+        "profile-out-exists",
+        profile_out(lambda d: (d / "r.json").write_text("mine"), "r.json"),
+        "already exists",
+    ),
+    Case("profile-out-folder", profile_out(lambda d: (d / "o").mkdir(), "o"), "is a folder"),
+    Case(
+        "profile-out-under-a-file",
+        profile_out(lambda d: (d / "f").write_text("x"), "f/r.json"),
+        "not a folder",
+    ),
+    Case("run-out-under-a-file", out_under_a_file, "is a file"),
+    # report.json that is not one
+    Case("report-future-schema", report_text('{"schema": "edgekd.report/99"}'), "newer edgekd"),
+    Case(
+        "report-rows-garbage",
+        report_text('{"schema": "edgekd.report/2", "rows": "x"}'),
+        "wrong shape",
+    ),
+    Case("report-schema-list", report_text('{"schema": ["x"]}'), "not an edgekd report"),
+    Case("report-deep-nesting", report_text("[" * 100_000), "not valid JSON"),
+    Case("report-not-utf8", report_text(b"\xff\xfe{}"), "not valid JSON"),
+    Case("report-is-a-folder", report_folder, "no report.json"),
+]

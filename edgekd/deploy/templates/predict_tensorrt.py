@@ -2,58 +2,43 @@
 
     bash build_engine.sh                      # once, on the device: builds model.engine
     python predict.py inputs.npy [--labels labels.npy]
+    python predict.py --check
 
 Prints one JSON line per input ({"index", "class", "label"}), or with --labels only the
-accuracy. The bundle's files are checked against manifest.json before anything is loaded.
-UNTESTED ON HARDWARE by edgekd's own tests (no GPU in CI).
+accuracy. Before numpy, the runtime or the engine is touched, every file is checked against
+manifest.json by the same code as `edgekd verify` (copied in below, with the engine runner of
+trt_engine.py), and nothing in this bundle's folder is ever imported. Exit status 2: the
+bundle or the input was refused. UNTESTED ON HARDWARE by edgekd's own tests (no GPU in CI).
 """
 
-import argparse
-import hashlib
-import json
+# ruff: noqa: E402, F821  (the included edgekd code defines the names used below)
 import sys
-from pathlib import Path
 
-import numpy as np
+if (
+    __name__ == "__main__"
+    and sys.path
+    and not (getattr(sys.flags, "safe_path", 0) or sys.flags.isolated)
+):
+    sys.path.pop(0)  # Python put this bundle's folder first on the path: import nothing from it
+import os  # frozen or loaded at start-up: never a file from this folder
 
-HERE = Path(__file__).resolve().parent
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.realpath(p or ".") != os.path.realpath(HERE)]
+sys.dont_write_bytecode = True
+LATER = {}
+
+# @include deploy/bundlecheck.py
+# @include deploy/templates/_main.py
+# @include backends/trt_engine.py
 
 
-def verify(manifest):
-    for name, digest in manifest["files"].items():
-        if name == "predict.py":
-            continue
-        if hashlib.sha256((HERE / name).read_bytes()).hexdigest() != digest:
-            sys.exit(f"error: {name} does not match manifest.json; refusing to load it.")
-
-
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("inputs")
-    ap.add_argument("--labels")
-    args = ap.parse_args()
-    manifest = json.loads((HERE / "manifest.json").read_text())
-    verify(manifest)
-    engine = HERE / "model.engine"
-    if not engine.is_file():
-        sys.exit("error: model.engine is missing; build it on this device: bash build_engine.sh")
-    sys.path.insert(0, str(HERE))
-    sys.dont_write_bytecode = True  # no __pycache__ inside the verified bundle
-    from trt_engine import EngineRunner
-
-    x = np.load(args.inputs, allow_pickle=False).astype(np.float32)
-    if x.shape == tuple(manifest["input"]["shape"][1:]):
-        x = x[None]
+def classify(manifest, x, args):
+    engine = os.path.join(HERE, "model.engine")
+    if not os.path.isfile(engine):
+        fail("model.engine is missing; build it on this device: bash build_engine.sh")
     options = manifest.get("target_config", {}).get("runtime_options", {})
-    run = EngineRunner(str(engine), int(options.get("max_batch", 256)))
-    pred = run(x).argmax(1)
-    if args.labels:
-        y = np.load(args.labels, allow_pickle=False)
-        print(json.dumps({"accuracy": float((pred == y).mean()), "n": int(len(y))}))
-        return
-    for i, c in enumerate(pred):
-        print(json.dumps({"index": i, "class": int(c), "label": manifest["labels"][int(c)]}))
+    return EngineRunner(engine, int(options.get("max_batch", 256)))(x).argmax(1)
 
 
 if __name__ == "__main__":
-    main()
+    main(__doc__, classify)
