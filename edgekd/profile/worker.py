@@ -174,7 +174,7 @@ def cpu_model() -> str:
 
 
 def measure(spec: ProfileSpec) -> dict:
-    from edgekd.profile.accuracy import artifact_accuracy
+    from edgekd.profile.accuracy import artifact_evaluation
 
     cfg, target, folder = spec.profile, spec.target, Path(spec.artifact_dir)
     if spec.check_threads:
@@ -187,7 +187,7 @@ def measure(spec: ProfileSpec) -> dict:
     runner = backend.load(folder)
     load_ms = (time.perf_counter() - t0) * 1e3
     latency, throughput = timed(spec, runner, sample)
-    acc = artifact_accuracy(runner, x, y) if x is not None else None
+    scored = artifact_evaluation(runner, x, y) if x is not None else {"acc_artifact": None}
     peak = peak_rss_bytes()
     env = environment(runner)
     del runner  # the layer profile opens its own session
@@ -200,7 +200,7 @@ def measure(spec: ProfileSpec) -> dict:
         "samples_ms": latency["samples_ms"],
         "throughput": throughput,
         "inputs": [i.describe() for i in spec.inputs],
-        "acc_artifact": acc,
+        **scored,  # acc_artifact, and the confusion matrix where there are labels
         "memory": {"peak_rss_bytes": peak, "rss_before_load_bytes": rss_start},
         "artifact_bytes": artifact_bytes(folder, spec.files),
         "versions": backend.versions(),
