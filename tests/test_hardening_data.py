@@ -31,7 +31,8 @@ PIPELINE = {
             "distill": {"losses": [{"name": "kd"}]},
         }
     ],
-    "targets": [],
+    "targets": ["cpu-onnxruntime"],  # so export, compile and profile are in the chain too
+    "profile": {"tier": "quick", "warmup": 2, "min_queries": 20, "throughput_time_s": 0.05},
 }
 
 
@@ -66,7 +67,7 @@ def test_replacing_the_data_file_recomputes_every_stage(tmp_path):
         return marks(res.stderr)
 
     first = run()
-    assert {"data", "teacher", "s", "export-s"} <= set(first)
+    assert {"data", "teacher", "s", "export-s", "compile-s-cpu-onnxruntime-fp32"} <= set(first)
     assert set(first.values()) == {"[done]"}
     assert set(run().values()) == {"[cached]"}
     save_data(project / "data.npz", seed=2)  # same path, new content
