@@ -72,7 +72,9 @@ def test_readme_gives_input_output_labels_and_preprocessing():
         readme = read(row, "README.md")
         assert "| input | `input` | [N, 1, 40] | float32 |" in readme
         assert "| output | `logits` | [N, 10] | float32 |" in readme
-        assert data["preprocessing"] in readme and "0 = `0`" in readme
+        prep = data["preprocessing"]
+        assert (prep["text"] if isinstance(prep, dict) else prep) in readme
+        assert "0 = `0`" in readme
         assert "## How to run" in readme and "pip install -r requirements.txt" in readme
         assert "$" not in readme.replace("$ANDROID_NDK", ""), "a placeholder was left"
 
@@ -172,8 +174,9 @@ def test_image_preprocessing_is_written_as_numbers():
 
 
 def test_text_or_other_preprocessing_is_shown_as_given():
-    assert "zero mean" in preprocessing_section("signals standardised (zero mean)")
-    assert "text only" in preprocessing_section("signals standardised (zero mean)")
+    for prep in ("signals standardised (zero mean)", {"text": "signals standardised (zero mean)"}):
+        text = preprocessing_section(prep)
+        assert "signals standardised (zero mean)" in text and "text only" in text
     other = preprocessing_section({"text": "arrays as stored", "clip": [0, 1]})
     assert "arrays as stored" in other and "| `clip` | `[0, 1]` |" in other
 

@@ -38,13 +38,12 @@ def preprocessing_section(prep) -> str:
     head = "## Preprocessing\n\n"
     if isinstance(prep, dict) and prep.get("kind") == "image":
         return head + _image_steps(prep)
-    if isinstance(prep, dict):
-        text = prep.get("text") or ""
-        rest = {k: v for k, v in prep.items() if k != "text"}
+    rest = {k: v for k, v in prep.items() if k != "text"} if isinstance(prep, dict) else {}
+    if rest:
         rows = [f"| `{k}` | `{json.dumps(v)}` |" for k, v in rest.items()]
-        table = "\n\n| step | value |\n|---|---|\n" + "\n".join(rows) if rows else ""
-        return head + (text or "None recorded.") + table
-    text = str(prep or "none recorded")
+        table = "\n\n| step | value |\n|---|---|\n" + "\n".join(rows)
+        return head + (prep.get("text") or "As recorded by the data stage:") + table
+    text = (prep.get("text") if isinstance(prep, dict) else prep) or "none recorded"
     return head + (
         f"{text}\n\nThe data stage records this as text only (no image steps): give predict.py "
         "arrays already prepared this way, as the training arrays were."
