@@ -67,6 +67,23 @@ def option_docs(options: type[BaseModel]) -> tuple[OptionDoc, ...]:
     )
 
 
+def option_text(o: OptionDoc) -> str:
+    """One option as the CLI lists it: `hidden=[100, 100] (list[int])`, then its meaning."""
+    text = f"{o.name}={o.default} ({o.type})"
+    return f"{text}: {o.help}" if o.help else text
+
+
+def listing_rows(registry, kind=None) -> list[list[str]]:
+    """Per plugin: name, [kind,] description with its paper, and its options one a line."""
+    rows = []
+    for doc in plugin_docs(registry):
+        about = f"{doc.description} ({doc.paper})" if doc.paper else doc.description
+        options = "\n".join(option_text(o) for o in doc.options) or "-"
+        head = [doc.name] if kind is None else [doc.name, kind(registry.get(doc.name))]
+        rows.append([*head, about, options])
+    return rows
+
+
 def default_text(field: FieldInfo) -> str:
     if field.is_required():
         return "(required)"

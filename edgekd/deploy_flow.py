@@ -152,7 +152,6 @@ def metadata(m, data: StageResult) -> dict[str, str]:
 
 def compile_step(flow: Flow, step: Step, exp: Exported) -> tuple[StageResult, str]:
     """The compile stage, then its deploy bundle; returns (stage, bundle path in the run)."""
-    from edgekd.deploy import write_bundle
     from edgekd.stages.compile import run_compile, target_settings
     from edgekd.stages.models import load_trained
 
@@ -170,10 +169,17 @@ def compile_step(flow: Flow, step: Step, exp: Exported) -> tuple[StageResult, st
         {"onnx": exp.stage, "data": flow.data},
         lambda d: run_compile(step.backend, onnx, step.precision, sp, d, context),
     )
-    bundle = write_bundle(
-        flow.run_dir, step.target, step.backend, m, step.precision, comp, flow.data, exp.stage
-    )
+    why = step.reason if step.action is Action.BUILD_ONLY else ""
+    bundle = write_step_bundle(flow, step, comp, exp, note=why)
     return comp, str(bundle.relative_to(flow.run_dir))
+
+
+def write_step_bundle(flow: Flow, step: Step, comp, exp: Exported, profile=None, note=""):
+    """The step's deploy bundle; written again with its figures once the profile stage ran."""
+    from edgekd.deploy import write_bundle
+
+    args = (step.model, step.precision, comp, flow.data, exp.stage)
+    return write_bundle(flow.run_dir, step.target, step.backend, *args, profile, note)
 
 
 def measure_step(flow: Flow, step: Step, exp: Exported, comp, bundle: str) -> ReportRow:
@@ -199,7 +205,9 @@ def measure_step(flow: Flow, step: Step, exp: Exported, comp, bundle: str) -> Re
         if step.target.host == "local":
             raise
         why = f"not measured here: {exc}"
+        write_step_bundle(flow, step, comp, exp, note=why)
         return not_measured(step, exp, why, built(step, comp, bundle, {}))
+    write_step_bundle(flow, step, comp, exp, profile=prof)
     done = built(step, comp, bundle, prof.info.get("placement", {}))
     return measured_row(step.subject, done, prof.info, flow.cfg.accuracy_gate)
 

@@ -79,7 +79,7 @@ def inputs(tmp_path) -> Path:
 
 def test_a_good_bundle_runs_its_predict_py(tmp_path, inputs):
     bundle = make_bundle(tmp_path)
-    out = predict(bundle, str(inputs))
+    out = predict(bundle, str(inputs), "--json")
     assert out.returncode == 0, out.stderr
     lines = [json.loads(line) for line in out.stdout.splitlines()]
     assert [r["index"] for r in lines] == [0, 1, 2, 3] and all(r["label"] for r in lines)

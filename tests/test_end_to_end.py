@@ -42,7 +42,8 @@ def test_tiny_pipeline_end_to_end(tiny_config, write_pipeline, tmp_path, cli):
     bundle = run / rows["mlp-t"]["bundle"]
     manifest = verify_bundle(bundle)
     assert manifest["input"]["shape"] == [None, 1, 40] and len(manifest["labels"]) == 10
-    assert set(manifest["files"]) == {"model.onnx", "predict.py"}
+    guides = {"predict.py", "README.md", "requirements.txt", "measurements.json"}
+    assert set(manifest["files"]) == {"model.onnx"} | guides
     np.save(tmp_path / "x.npy", np.zeros((3, 1, 40), np.float32))
     import subprocess
     import sys

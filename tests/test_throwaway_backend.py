@@ -176,7 +176,8 @@ def test_pipeline_on_throwaway_targets(toys, tmp_path, tiny_config, write_pipeli
         assert r.placement == "toyish: whole graph on toy-engine" and r.threads == 1
         assert r.layers.tool == "toy timer" and r.layers.top[0].op_type == "WholeModel"
         manifest = verify_bundle(run / r.bundle)
-        assert manifest["runtime"] == "toy" and set(manifest["files"]) == {"model.toy"}
+        files = {"model.toy", "README.md", "requirements.txt", "measurements.json"}
+        assert manifest["runtime"] == "toy" and set(manifest["files"]) == files
         _, runner = load_bundle(run / r.bundle)
         assert runner(np.zeros((2, 1, 40), np.float32)).shape == (2, 10)
     for r in report.rows_on("toy-missing"):

@@ -1,4 +1,5 @@
-"""Deploy bundles: the artifact, a manifest with sha256 of every file, and predict.py.
+"""Deploy bundles: the artifact, a manifest with sha256 of every file, predict.py, a README,
+requirements.txt and (once measured) measurements.json.
 
 `deploy/<target>/<model>-<precision>/` is rebuilt from cached stages on every run, written
 to a temporary folder and swapped into place, so a bundle is always whole.
@@ -6,18 +7,36 @@ to a temporary folder and swapped into place, so a bundle is always whole.
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
 
 import edgekd
 from edgekd.deploy.bundlecheck import MANIFEST, SCHEMA
+from edgekd.deploy.measured import MEASUREMENTS, measurements
 from edgekd.errors import ArtifactError
 from edgekd.fsutil import replace_dir, write_json_atomic
 from edgekd.hashing import sha256_file
 
 
-def write_bundle(run_dir: Path, target, backend, m, precision: str, comp, data, exp) -> Path:
+def write_bundle(
+    run_dir: Path,
+    target,
+    backend,
+    m,
+    precision: str,
+    comp,
+    data,
+    exp,
+    profile=None,
+    note: str = "",
+) -> Path:
+    """Write (or rewrite, once `profile` has measured it) one bundle, whole or not at all.
+
+    `profile` is the profile stage's result: its figures go to measurements.json and the
+    README, both hashed in the manifest like every other file. `note` says why a bundle is not
+    measured (its runtime is not here, its device was unreachable)."""
     final = Path(run_dir) / "deploy" / target.name / f"{m.label}-{precision}"
     tmp = final.with_name(f".tmp-{final.name}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -25,10 +44,10 @@ def write_bundle(run_dir: Path, target, backend, m, precision: str, comp, data, 
     try:
         for f in comp.info["files"]:
             shutil.copyfile(comp.path / f, tmp / f)
-        script = predict_source(backend)
-        if script is not None:
-            (tmp / "predict.py").write_text(script)
-        manifest = manifest_for(tmp, target, backend, m, precision, comp, data, exp)
+        manifest = manifest_for(target, backend, m, precision, comp, data, exp)
+        measured = measurements(profile, target.host) if profile is not None else None
+        write_guides(tmp, backend, manifest, measured, note)
+        manifest["files"] = {p.name: sha256_file(p) for p in sorted(tmp.iterdir())}
         write_json_atomic(tmp / MANIFEST, manifest)
         replace_dir(tmp, final)
     except BaseException:  # a full disk, a kill: no half-built bundle stays behind
@@ -37,17 +56,35 @@ def write_bundle(run_dir: Path, target, backend, m, precision: str, comp, data, 
     return final
 
 
-def predict_source(backend) -> str | None:
-    """The bundle's predict.py: the backend's template with the bundle check (and any other
-    `# @include`d edgekd file) copied in, so it runs on a device without edgekd."""
-    from edgekd.deploy.compose import compose
+def write_guides(folder: Path, backend, manifest: dict, measured: dict | None, note: str):
+    """predict.py, requirements.txt, measurements.json and README.md: what a device engineer
+    needs beside the artifact, from the runtime's predict template and the records."""
+    from edgekd.deploy.compose import TemplateNotes, compose, notes
+    from edgekd.deploy.readme import bundle_readme
+    from edgekd.deploy.requirements import requirements_txt
 
     template = backend.predict_script()
-    return None if template is None else compose(template.read_text(), device_built())
+    text = template.read_text() if template is not None else None
+    told = notes(text) if text is not None else TemplateNotes(tuple(backend.packages), "")
+    if text is not None:
+        (folder / "predict.py").write_text(compose(text, device_built()))
+    versions = {**(measured or {}).get("versions", {}), **manifest["versions"]}
+    images = _is_image(manifest.get("preprocessing"))
+    (folder / "requirements.txt").write_text(requirements_txt(told.requires, versions, images))
+    if measured is not None:
+        (folder / MEASUREMENTS).write_text(json.dumps(measured, indent=2) + "\n")
+    sizes = {p.name: p.stat().st_size for p in folder.iterdir()}
+    readme = bundle_readme(manifest, sizes, measured, note, told.device_readme)
+    (folder / "README.md").write_text(readme)
 
 
-def manifest_for(folder: Path, target, backend, m, precision: str, comp, data, exp) -> dict:
-    """What a bundle's loaders, predict.py and readers need, with the sha256 of every file."""
+def _is_image(prep) -> bool:
+    return isinstance(prep, dict) and prep.get("kind") == "image"
+
+
+def manifest_for(target, backend, m, precision: str, comp, data, exp) -> dict:
+    """What a bundle's loaders, predict.py and readers need; the sha256 of every file is
+    added once all are written."""
     info = m.stage.info
     shape = info.get("input_shape", data.info["input_shape"])  # a model's own view
     return {
@@ -58,7 +95,7 @@ def manifest_for(folder: Path, target, backend, m, precision: str, comp, data, e
         "runtime": target.runtime,
         "precision": precision,
         "artifact": comp.info.get("artifact", backend.artifact),
-        "files": {p.name: sha256_file(p) for p in sorted(folder.iterdir())},
+        "files": {},  # filled in once every file is written
         # written later on the device itself (e.g. an engine): allowed, never hash-checked
         "built_on_device": comp.info.get("built_on_device", []),
         "input": {"name": "input", "shape": [None, *shape], "dtype": "float32"},

@@ -1,6 +1,8 @@
-# ruff: noqa: F821  (HERE, LATER, check_bundle and BundleError come before this in predict.py)
+# ruff: noqa: F821  (HERE, LATER, check_bundle, BundleError, load_image come before this)
 # The command line every bundle's predict.py shares; copied in by edgekd.deploy.compose.
 import json  # noqa: E402
+
+TOP_K = 5
 
 
 def fail(message):
@@ -27,11 +29,10 @@ def read_npy(path):
         fail(f"cannot read '{path}' as an .npy array ({exc}).")
 
 
-def read_inputs(path, manifest):
+def as_batch(x, path, manifest):
     """One sample or a batch, in the model's layout and dtype."""
     import numpy as np
 
-    x = read_npy(path)
     shape = tuple(manifest["input"]["shape"][1:])
     if x.shape == shape:
         x = x[None]
@@ -47,11 +48,71 @@ def read_inputs(path, manifest):
         fail(f"'{path}' holds {x.dtype} values, which do not convert to the model's {dtype}.")
 
 
-def main(doc, classify, threads=False):
+def read_inputs(paths, manifest):
+    """Every input file as one batch, with a name per sample: `x.npy[3]`, `cat.jpg`."""
+    import numpy as np
+
+    batches, names = [], []
+    for path in paths:
+        if os.path.splitext(path)[1].lower() in IMAGE_SUFFIXES:
+            batches.append(as_batch(load_image(path, manifest), path, manifest))
+            names.append(path)
+            continue
+        x = as_batch(read_npy(path), path, manifest)
+        batches.append(x)
+        names += [f"{path}[{i}]" for i in range(len(x))]
+    return np.concatenate(batches), names
+
+
+def probabilities(logits):
+    """Softmax over the model's logits, in float64 so a confident class is not rounded to 1."""
+    import numpy as np
+
+    z = np.asarray(logits, dtype=np.float64)
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def top_classes(p, k, labels):
+    """The k most probable classes of one sample, most probable first (ties: lower class)."""
+    import numpy as np
+
+    order = np.argsort(-p, kind="stable")[:k].tolist()
+    return [
+        {"class": c, "label": labels[c] if c < len(labels) else None, "probability": float(p[c])}
+        for c in order
+    ]
+
+
+def show(entry):
+    """`7 0.812`, or `7:cat 0.812` where the label is more than the class number."""
+    c, label = entry["class"], entry["label"]
+    name = str(c) if label in (None, str(c)) else f"{c}:{label}"
+    return f"{name} {entry['probability']:.3f}"
+
+
+def print_predictions(names, probs, k, labels, as_json):
+    """One line per input: its top-k classes with their probabilities (JSON with --json)."""
+    for i, (name, p) in enumerate(zip(names, probs)):
+        top = top_classes(p, k, labels)
+        if as_json:
+            best = top[0]
+            row = {"index": i, "input": name, "class": best["class"], "label": best["label"]}
+            print(json.dumps(row | {"probability": best["probability"], "top": top}))
+        else:
+            print(f"{name}  " + "  ".join(show(e) for e in top))
+
+
+def parse_args(doc, threads):
     import argparse
 
     ap = argparse.ArgumentParser(description=doc.splitlines()[0])
-    ap.add_argument("inputs", nargs="?", help="an .npy file: one sample or a batch")
+    ap.add_argument(
+        "inputs", nargs="*", help=".npy files (one sample or a batch each), or image files"
+    )
+    ap.add_argument("--top-k", type=int, default=TOP_K, help="classes shown per input")
+    ap.add_argument("--json", action="store_true", help="one JSON object per input")
     ap.add_argument("--labels", help="an .npy file of labels: print only the accuracy")
     ap.add_argument("--check", action="store_true", help="only check the bundle, then exit")
     if threads:
@@ -59,25 +120,31 @@ def main(doc, classify, threads=False):
     args = ap.parse_args()
     if threads and not 0 <= args.threads <= (os.cpu_count() or 1):
         ap.error(f"--threads must lie in 0..{os.cpu_count() or 1} (the CPUs here)")
+    if args.top_k < 1:
+        ap.error("--top-k must be at least 1")
+    if not args.check and not args.inputs:
+        ap.error("give input files (.npy or images), or --check")
+    return args
+
+
+def main(doc, classify, threads=False):
+    args = parse_args(doc, threads)
     manifest = checked_manifest()
     if args.check:
         print(f"verified: {HERE}")
         return
-    if args.inputs is None:
-        ap.error("give an .npy file of inputs (or --check)")
-    x = read_inputs(args.inputs, manifest)
+    x, names = read_inputs(args.inputs, manifest)
     y = read_npy(args.labels) if args.labels else None
     try:
-        pred = classify(manifest, x, args)
+        probs = probabilities(classify(manifest, x, args))
     except Exception as exc:  # each runtime raises its own types
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
         fail(f"the runtime cannot run this bundle's model on these inputs: {first}")
     if y is not None:
+        pred = probs.argmax(1)
         if y.shape != pred.shape:
             fail(f"{len(pred)} inputs but labels of shape {list(y.shape)}.")
         print(json.dumps({"accuracy": float((pred == y).mean()), "n": int(len(y))}))
         return
     labels = manifest.get("labels") or []
-    for i, c in enumerate(pred.tolist()):
-        label = labels[c] if 0 <= c < len(labels) else None
-        print(json.dumps({"index": i, "class": c, "label": label}))
+    print_predictions(names, probs, args.top_k, labels, args.json)

@@ -1,14 +1,19 @@
-"""Classify inputs from an .npy file with this bundle. Needs only numpy and openvino.
+"""Classify inputs with this bundle: top-k classes with probabilities. Needs numpy, openvino.
 
-    python predict.py inputs.npy [--labels labels.npy] [--threads N]
+    python predict.py x.npy [more.npy ...] [--top-k K] [--json] [--threads N]
+    python predict.py photo.jpg ...          # where the bundle records image preprocessing
+    python predict.py x_test.npy --labels y_test.npy
     python predict.py --check
 
-Prints one JSON line per input ({"index", "class", "label"}), or with --labels only the
-accuracy. Before numpy, the runtime or the model is touched, every file is checked against
+An .npy file holds one sample or a batch. Prints one line per input with its top-k classes
+and probabilities (--json: one JSON object per line), or with --labels only the accuracy.
+Before numpy, the runtime or the model is touched, every file is checked against
 manifest.json by the same code as `edgekd verify` (copied in below), and nothing in this
 bundle's folder is ever imported. Exit status 2: the bundle or the input was refused.
 """
 
+# @requires openvino
+# @requires numpy>=1.24
 # ruff: noqa: E402, F821  (the included edgekd code defines the names used below)
 import sys
 
@@ -26,10 +31,12 @@ sys.dont_write_bytecode = True
 LATER = {}
 
 # @include deploy/bundlecheck.py
+# @include deploy/templates/_image.py
 # @include deploy/templates/_main.py
 
 
 def classify(manifest, x, args):
+    """The model's logits for every input, in batches of 256."""
     import numpy as np
     import openvino as ov
 
@@ -39,7 +46,7 @@ def classify(manifest, x, args):
     path = os.path.join(HERE, manifest["artifact"])
     request = ov.Core().compile_model(path, "CPU", config).create_infer_request()
     chunks = [request.infer({0: x[i : i + 256]})[0] for i in range(0, len(x), 256)]
-    return np.concatenate(chunks).argmax(1)
+    return np.concatenate(chunks)
 
 
 if __name__ == "__main__":
