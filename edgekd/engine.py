@@ -101,7 +101,9 @@ def _train_all(cfg: PipelineConfig, stage, reporter) -> tuple[StageResult, list[
     hw = resolve_hardware(cfg.device, cfg.amp)
     if not hw.is_cpu or hw.amp != "off":
         reporter.line(f"training on {hw.device}, amp {hw.amp}")
-    data = stage("data", "data", data_key(cfg), {}, lambda d: run_data(cfg, d, reporter))
+    data = stage("data", "data", data_key(cfg), {}, lambda d: run_data(cfg, d))
+    for w in data.info.get("warnings", []):
+        reporter.line(f"warning: {w}")
     splits = load_splits(data, cfg.data.workers)
     check_model_inputs(cfg, splits)
     tsplits = splits.teacher_view()
@@ -180,13 +182,15 @@ def _transfer_stage(cfg, stage, data, splits, reporter) -> StageResult | None:
     """The unlabeled inputs, when the pipeline gives or generates some."""
     if cfg.data.transfer is None and not cfg.data.transfer_samples:
         return None
-    return stage(
+    res = stage(
         "transfer",
         "transfer",
         transfer_key(cfg),
         {"data": data},
-        lambda d: run_transfer(cfg, splits, d, reporter),
+        lambda d: run_transfer(cfg, splits, d),
     )
+    reporter.line(f"  transfer set: {res.info['count']} unlabeled inputs ({res.info['kind']})")
+    return res
 
 
 def _teacher_stage(

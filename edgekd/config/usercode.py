@@ -31,14 +31,12 @@ def source_files(ref: CodeRef, where: str) -> list[Path]:
         return [Path(ref.file)]
     try:
         spec = importlib.util.find_spec(ref.module)
+    except ModuleNotFoundError:  # a parent package is missing
+        raise ConfigError(_no_module(where, ref)) from None
     except Exception as exc:  # noqa: BLE001  a parent package failed to import
         raise ConfigError(_import_failed(where, ref, exc)) from None
     if spec is None:
-        raise ConfigError(
-            f"{where}: no module '{ref.module}' can be imported (sys.path: the working folder "
-            f"and installed packages). Install the package or name the file: path/to/file.py:"
-            f"{ref.name}."
-        )
+        raise ConfigError(_no_module(where, ref))
     origin = Path(spec.origin) if spec.origin and spec.origin != "built-in" else None
     return [origin] if origin is not None and origin.is_file() else []
 
@@ -83,7 +81,7 @@ def call(fn: Callable, kwargs: dict, ref: CodeRef, where: str) -> Any:
         raise
     except Exception as exc:  # noqa: BLE001  anything the user's code raises
         raise ConfigError(
-            f"{where}: {_shown(ref)} raised {type(exc).__name__}: {first_line(exc)}"
+            f"{where}: {ref} raised {type(exc).__name__}: {first_line(exc)}"
             f"{raised_at(exc, ref)}. Fix the factory or its options."
         ) from None
 
@@ -106,6 +104,10 @@ def _import(ref: CodeRef, where: str):
     if ref.module is not None:
         try:
             return importlib.import_module(ref.module)
+        except ModuleNotFoundError as exc:
+            if exc.name and ref.module.startswith(exc.name):  # the module itself is missing
+                raise ConfigError(_no_module(where, ref)) from None
+            raise ConfigError(_import_failed(where, ref, exc)) from None
         except Exception as exc:  # noqa: BLE001
             raise ConfigError(_import_failed(where, ref, exc)) from None
     from edgekd.hashing import sha256_file
@@ -132,6 +134,14 @@ def _import(ref: CodeRef, where: str):
     return module
 
 
+def _no_module(where: str, ref: CodeRef) -> str:
+    return (
+        f"{where}: no module '{ref.module}' can be imported (from the working folder or the "
+        f"installed packages). Install the package, or name the file: path/to/file.py:"
+        f"{ref.name}."
+    )
+
+
 def _import_failed(where: str, ref: CodeRef, exc: BaseException) -> str:
     return (
         f"{where}: importing {_shown(ref)} failed: {type(exc).__name__}: {first_line(exc)}"
@@ -156,5 +166,9 @@ def raised_at(exc: BaseException, ref: CodeRef) -> str:
     own = Path(ref.file).resolve() if ref.file is not None else None
     mine = [f for f in frames if own is not None and Path(f.filename).resolve() == own]
     if not mine:
-        mine = [f for f in frames if "edgekd" not in Path(f.filename).parts] or frames
+        mine = [
+            f
+            for f in frames
+            if "edgekd" not in Path(f.filename).parts and not f.filename.startswith("<")
+        ]
     return f" (at {mine[-1].filename}:{mine[-1].lineno})" if mine else ""

@@ -83,7 +83,11 @@ def build_model(
     name: str, options: dict[str, Any] | BaseModel, input_shape, num_classes: int, where: str = ""
 ) -> nn.Module:
     """Model `name` for samples of `input_shape`; `options` typed or a dict to parse."""
+    from edgekd.config.schema import is_code_ref
+
     family = family_of(name)
+    if is_code_ref(name) and isinstance(options, dict) and "factory" not in options:
+        options = {"factory": name, "kwargs": options}  # the YAML's form: options = kwargs
     opts = family.parse_options(options)
     family.check_input(opts, tuple(input_shape), where or f"model '{name}'")
     return family.build(opts, tuple(input_shape), num_classes)

@@ -35,7 +35,7 @@ def data_key(cfg: PipelineConfig) -> dict:
     return key
 
 
-def run_data(cfg: PipelineConfig, folder: Path, reporter=None) -> dict:
+def run_data(cfg: PipelineConfig, folder: Path) -> dict:
     plugin = DATASETS.get(cfg.data.dataset)
     options = plugin.parse_options(cfg.data.options)  # parsed at load: as is
     raw = plugin.load(options)
@@ -47,10 +47,7 @@ def run_data(cfg: PipelineConfig, folder: Path, reporter=None) -> dict:
     layout = splits.save(folder, source)
     prep = raw.preprocessing if isinstance(raw.preprocessing, dict) else {}
     prep = {"text": prep.get("text", raw.preprocessing), **prep}
-    warnings = data_warnings(splits)
-    for w in warnings:
-        if reporter is not None:
-            reporter.line(f"warning: {w}")
+    warnings = data_warnings(splits)  # the engine prints them, cached or not
     return {
         "dataset": cfg.data.dataset,
         "labels": splits.labels,
@@ -95,7 +92,7 @@ def transfer_key(cfg: PipelineConfig) -> dict:
     return key
 
 
-def run_transfer(cfg: PipelineConfig, splits: Splits, folder: Path, reporter=None) -> dict:
+def run_transfer(cfg: PipelineConfig, splits: Splits, folder: Path) -> dict:
     """Generate (`data.transfer_samples`) or open (`data.transfer`) the unlabeled inputs,
     check they fit the data's samples, and store generated ones."""
     from edgekd.data.npzfile import write_npz
@@ -111,8 +108,6 @@ def run_transfer(cfg: PipelineConfig, splits: Splits, folder: Path, reporter=Non
         src = open_transfer(plugin, options, cfg.data.transfer)
         check_transfer(src, splits.input_shape, "data.transfer")
         info, count = {"kind": "files", "stored": False}, len(src)
-    if reporter is not None:
-        reporter.line(f"  transfer set: {count} unlabeled inputs ({info['kind']})")
     return info | {"count": count, "input_shape": list(splits.input_shape)}
 
 
