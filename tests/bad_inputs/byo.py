@@ -16,7 +16,8 @@ GOOD_NET = """
 import torch.nn as nn
 
 def build(num_classes, hidden=4):
-    return nn.Sequential(nn.Flatten(), nn.Linear(8, hidden), nn.ReLU(), nn.Linear(hidden, num_classes))
+    head = nn.Linear(hidden, num_classes)
+    return nn.Sequential(nn.Flatten(), nn.Linear(8, hidden), nn.ReLU(), head)
 """
 
 
