@@ -50,18 +50,25 @@ def test_rows_and_concat_index_their_sources():
     assert len(both) == 5 and both[[0, 3, 4, 2]].ravel().tolist() == [7, -1, -1, 5]
 
 
-def test_a_memory_map_releases_its_pages_as_it_reads(tmp_path, monkeypatch):
+def test_a_mapped_file_is_read_at_its_offsets_and_views_release_their_pages(tmp_path, monkeypatch):
     from edgekd.data import source
 
-    np.save(tmp_path / "x.npy", np.ones((64, 256), np.float32))
-    src = ArraySource(np.load(tmp_path / "x.npy", mmap_mode="r"))
-    assert src._mapped is not None
+    x = np.arange(64 * 256, dtype=np.float16).reshape(64, 256)
+    np.save(tmp_path / "x.npy", x)
+    mapped = np.load(tmp_path / "x.npy", mmap_mode="r")
+    src = ArraySource(mapped)
+    assert src._file is not None and src._file[2] == 512  # pread: path, offset, row bytes
+    idx = np.array([63, 0, 1, 2, 40, 7, 7])
+    got = src.take(idx)
+    assert got.dtype == np.float32 and np.array_equal(got, x[idx].astype(np.float32))
+    view = ArraySource(mapped[8:])  # a view: indexed through the mapping
+    assert view._file is None and view._mapped is not None
     released = []
     monkeypatch.setattr(source, "RELEASE_BYTES", 4096)
-    monkeypatch.setattr(src, "release", lambda: released.append(1) or ArraySource.release(src))
-    for i in range(0, 64, 8):
-        assert src.take(np.arange(i, i + 8)).sum() == 8 * 256
-    assert released, "a memory map must hand its pages back while it is read"
+    monkeypatch.setattr(view, "release", lambda: released.append(1))
+    for i in range(0, 56, 8):
+        assert np.array_equal(view.take(np.arange(i, i + 8)), x[8 + i : 16 + i])
+    assert released, "pages mapped by reading a view must be handed back"
 
 
 def test_workers_give_the_batches_zero_workers_give(tmp_path):
