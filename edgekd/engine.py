@@ -101,7 +101,8 @@ def _train_all(cfg: PipelineConfig, stage, reporter) -> tuple[StageResult, list[
     hw = resolve_hardware(cfg.device, cfg.amp)
     if not hw.is_cpu or hw.amp != "off":
         reporter.line(f"training on {hw.device}, amp {hw.amp}")
-    data = stage("data", "data", data_key(cfg), {}, lambda d: run_data(cfg, d))
+    key = data_key(cfg)
+    data = stage("data", "data", key, {}, lambda d: run_data(cfg, d, key))
     for w in data.info.get("warnings", []):
         reporter.line(f"warning: {w}")
     splits = load_splits(data, cfg.data.workers)
@@ -119,37 +120,59 @@ def _train_all(cfg: PipelineConfig, stage, reporter) -> tuple[StageResult, list[
         if s.baseline:
             models.append(_baseline(cfg, stage, data, splits, s, code, hw, reporter))
         if s.distill is not None:
-            scheme = SCHEMES.get(s.distill.scheme)
-            uses = scheme.needs_teacher
-            inputs = {"data": data}
-            if uses:  # the first teacher keeps the key "teacher": old cache keys stay valid
-                inputs |= {
-                    ("teacher" if i == 0 else f"teacher-{i}"): t for i, t in enumerate(teachers)
-                }
-            sp = splits
-            if transfer is not None and uses and scheme.uses_transfer:
-                inputs["transfer"] = transfer
-                sp = replace(splits, transfer=load_transfer(transfer, cfg))
-            config = {"spec": s, "seed": cfg.seed} | _extra_key(hw, code)
-            res = stage(
-                "distill",
-                s.name,
-                config,
-                inputs,
-                lambda d, s=s, uses=uses, sp=sp, code=code: run_distill(
-                    s,
-                    load_teachers() if uses else [],
-                    sp,
-                    cfg.seed,
-                    d,
-                    s.name,
-                    reporter,
-                    hw=hw,
-                    code=code,
-                ),
-            )
-            models.append(Trained(s.name, "distilled", s.name, res))
+            run = Run(cfg, stage, data, splits, transfer, teachers, load_teachers, hw, reporter)
+            models.append(_distilled(run, s, code))
     return data, models
+
+
+@dataclass(frozen=True)
+class Run:
+    """What every student's distillation stage needs from the run so far."""
+
+    cfg: PipelineConfig
+    stage: object
+    data: StageResult
+    splits: object
+    transfer: StageResult | None
+    teachers: list
+    load_teachers: object
+    hw: object
+    reporter: Reporter
+
+
+def _distilled(run: Run, s, code: list) -> Trained:
+    """A student distilled by its scheme: from the teachers (when the scheme has one) and
+    on the transfer set (when the pipeline has one and the scheme reads it)."""
+    scheme = SCHEMES.get(s.distill.scheme)
+    uses = scheme.needs_teacher
+    inputs = {"data": run.data}
+    if uses:  # the first teacher keeps the key "teacher": old cache keys stay valid
+        inputs |= {("teacher" if i == 0 else f"teacher-{i}"): t for i, t in enumerate(run.teachers)}
+    splits = run.splits
+    if run.transfer is not None and uses and scheme.uses_transfer:
+        inputs["transfer"] = run.transfer
+        splits = replace(splits, transfer=load_transfer(run.transfer, run.cfg))
+    elif run.transfer is not None:
+        run.reporter.line(f"  {s.name}: scheme '{s.distill.scheme}' does not use the transfer set")
+    cfg, hw = run.cfg, run.hw
+    res = run.stage(
+        "distill",
+        s.name,
+        {"spec": s, "seed": cfg.seed} | _extra_key(hw, code),
+        inputs,
+        lambda d: run_distill(
+            s,
+            run.load_teachers() if uses else [],
+            splits,
+            cfg.seed,
+            d,
+            s.name,
+            run.reporter,
+            hw=hw,
+            code=code,
+        ),  # fmt: skip
+    )
+    return Trained(s.name, "distilled", s.name, res)
 
 
 def _extra_key(hw, code: list) -> dict:

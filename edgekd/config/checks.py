@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ValidationError
 
+from edgekd.config.coderef import CodeRef, is_code_ref
 from edgekd.config.schema import (
-    CodeRef,
     DistillConfig,
     ExportConfig,
     ModelSpec,
     PipelineConfig,
     StudentConfig,
-    is_code_ref,
 )
 from edgekd.config.validate import validate_options
 from edgekd.errors import ConfigError, EdgeKDError

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from edgekd.config.schema import CodeRef
+from edgekd.config.coderef import CodeRef
 from edgekd.errors import ConfigError, EdgeKDError
 
 _MODULES: dict[tuple[str, str], Any] = {}

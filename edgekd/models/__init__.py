@@ -60,7 +60,7 @@ class ModelFamily(Plugin):
 
 def family_of(name: str) -> type[ModelFamily]:
     """The family a `model:` string names: registered, or the user's code (`user`)."""
-    from edgekd.config.schema import is_code_ref
+    from edgekd.config.coderef import is_code_ref
 
     return MODELS.get("user" if is_code_ref(name) else name)
 
@@ -83,7 +83,7 @@ def build_model(
     name: str, options: dict[str, Any] | BaseModel, input_shape, num_classes: int, where: str = ""
 ) -> nn.Module:
     """Model `name` for samples of `input_shape`; `options` typed or a dict to parse."""
-    from edgekd.config.schema import is_code_ref
+    from edgekd.config.coderef import is_code_ref
 
     family = family_of(name)
     if is_code_ref(name) and isinstance(options, dict) and "factory" not in options:

@@ -17,7 +17,7 @@ from edgekd.data.notes import data_warnings
 from edgekd.data.source import Source
 from edgekd.data.transfer import check_transfer, open_transfer, transfer_files
 from edgekd.errors import DataError
-from edgekd.hashing import to_jsonable
+from edgekd.hashing import stable_hash, to_jsonable
 from edgekd.store import StageResult
 
 NOT_IN_KEY = {"transfer", "transfer_samples", "workers"}  # the transfer stage's, or no effect
@@ -35,7 +35,9 @@ def data_key(cfg: PipelineConfig) -> dict:
     return key
 
 
-def run_data(cfg: PipelineConfig, folder: Path) -> dict:
+def run_data(cfg: PipelineConfig, folder: Path, key: dict | None = None) -> dict:
+    """Load, check, split and store the data; `key` (data_key's) gives the fingerprint of
+    the files read, recorded with the split indices."""
     plugin = DATASETS.get(cfg.data.dataset)
     options = plugin.parse_options(cfg.data.options)  # parsed at load: as is
     raw = plugin.load(options)
@@ -44,6 +46,8 @@ def run_data(cfg: PipelineConfig, folder: Path) -> dict:
     splits = make_splits(raw, cfg.data.val_fraction, cfg.data.calib_size, cfg.seed)
     _check_declared_input(cfg, splits.input_shape)
     source = {"dataset": cfg.data.dataset, "options": to_jsonable(options)}
+    if key is not None and key.get("files"):  # sha256 over every file's path and sha256
+        source["fingerprint"] = stable_hash(key["files"])
     layout = splits.save(folder, source)
     prep = raw.preprocessing if isinstance(raw.preprocessing, dict) else {}
     prep = {"text": prep.get("text", raw.preprocessing), **prep}

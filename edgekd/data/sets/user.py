@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from edgekd.config.schema import CodeRef, UserFolder
+from edgekd.config.coderef import CodeRef
+from edgekd.config.schema import UserFolder
 from edgekd.data import DATASETS, MAX_CLASSES, Dataset, RawData
 from edgekd.data.source import Source
 from edgekd.errors import DataError, EdgeKDError

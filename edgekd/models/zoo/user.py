@@ -17,7 +17,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from edgekd.config.schema import CodeRef
+from edgekd.config.coderef import CodeRef
 from edgekd.config.usercode import (
     accepted,
     call,
