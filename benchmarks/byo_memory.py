@@ -62,7 +62,9 @@ def parse() -> argparse.Namespace:
 def write_arrays(folder: Path, rows: int) -> None:
     """x (rows, 1, FEATURES) float32 written a chunk at a time, and y: two separable classes."""
     folder.mkdir(parents=True, exist_ok=True)
-    if (folder / "x.npy").is_file() and len(np.load(folder / "x.npy", mmap_mode="r")) == rows:
+    if (folder / "x.npy").is_file() and len(
+        np.load(folder / "x.npy", mmap_mode="r", allow_pickle=False)
+    ) == rows:
         return
     y = (np.arange(rows) % 2).astype(np.int64)
     x = np.lib.format.open_memmap(folder / "x.npy", "w+", np.float32, (rows, 1, FEATURES))

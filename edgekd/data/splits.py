@@ -140,7 +140,7 @@ def _read(src: Source, start: int, stop: int) -> np.ndarray:
     from edgekd.data.loader import sequential
 
     part = Rows(src, np.arange(start, stop))
-    return np.concatenate([b.numpy() for b in sequential(part)]) if stop > start else None
+    return np.concatenate([b.numpy() for b in sequential(part)])
 
 
 def _reopen(folder: Path, layout: dict) -> dict[str, Source]:

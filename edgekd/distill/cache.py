@@ -42,7 +42,7 @@ class CachedLogits:
     """A memory-mapped (N, classes) file of logits; `cached[idx]` is a float32 tensor."""
 
     def __init__(self, path: Path):
-        self.rows = ArraySource(np.load(path, mmap_mode="r"))
+        self.rows = ArraySource(np.load(path, mmap_mode="r", allow_pickle=False))
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -79,7 +79,7 @@ def _write(teacher, x, folder: Path, i: int, hw: Hardware, label: str, which: st
     """The teacher's logits over `x`, in batches of EVAL_BATCH, into <folder>/PREFIX-i.npy,
     appended with plain writes (no mapping grows while it is written)."""
     final = folder / f"{PREFIX}-{i}.npy"
-    if final.is_file() and len(np.load(final, mmap_mode="r")) == len(x):
+    if final.is_file() and len(np.load(final, mmap_mode="r", allow_pickle=False)) == len(x):
         return final  # written completely by an interrupted run of this stage
     tmp = folder / f"{PREFIX}-{i}.tmp.npy"
     was = teacher.training
