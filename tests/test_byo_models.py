@@ -158,3 +158,30 @@ def _splits():
 
     plugin = DATASETS.get("mnist1d")
     return make_splits(plugin.load(plugin.Options(num_samples=200)), 0.1, 8, 0)
+
+
+def test_editing_the_students_file_retrains_it_and_nothing_else(tmp_path):
+    """Through the CLI: the same file is cached; a changed file retrains the models built
+    from it (their keys hold its content), while the teacher is reused."""
+    from conftest import run_cli
+
+    cfg = TINY | {"students": [student("models/net.py:build", hidden=6)], "targets": []}
+    cfg["data"] = cfg["data"] | {"options": {"num_samples": 300}}
+    path = write(tmp_path, cfg)
+
+    def marks() -> dict[str, str]:
+        res = run_cli("run", path, "--out", tmp_path / "run", cwd=tmp_path)
+        assert res.returncode == 0, res.stderr
+        return {
+            line.split()[1]: line.split()[0]
+            for line in res.stderr.splitlines()
+            if line.startswith(("[done]", "[cached]"))
+        }
+
+    first = marks()
+    assert set(first.values()) == {"[done]"}
+    assert set(marks().values()) == {"[cached]"}
+    (tmp_path / "models" / "net.py").write_text(NET + "\n# a comment is a change too\n")
+    third = marks()
+    assert third["teacher"] == "[cached]" and third["data"] == "[cached]"
+    assert third["mlp-t"] == third["mlp-t-scratch"] == "[done]"

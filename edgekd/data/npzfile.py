@@ -97,14 +97,16 @@ def member_layout(path: Path) -> dict[str, tuple[int, tuple, np.dtype, bool]]:
 
 
 def map_member(path: Path, layout: tuple[int, tuple, np.dtype, bool]) -> np.ndarray:
-    """A read-only memory map of one member (an empty array for a member with no data)."""
+    """A copy-on-write memory map of one member (an empty array for a member with no data):
+    the file is never written, yet callers that need a writable array (some runtimes) get
+    one, as from np.load."""
     offset, shape, dtype, fortran = layout
     if math.prod(shape) == 0:
         return np.empty(shape, dtype=dtype)
     order = "F" if fortran else "C"
-    return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape, order=order)
+    return np.memmap(path, dtype=dtype, mode="c", offset=offset, shape=shape, order=order)
 
 
 def map_npz(path: Path) -> dict[str, np.ndarray]:
-    """Every member of an uncompressed .npz as a read-only memory map."""
+    """Every member of an uncompressed .npz as a (copy-on-write) memory map."""
     return {name: map_member(path, lay) for name, lay in member_layout(path).items()}
