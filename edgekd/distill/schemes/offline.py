@@ -49,22 +49,8 @@ def distill_loop(
     ctx = loss_context(job, student, freeze(teacher), t_shape, num_train=len(x))
     losses = WeightedLosses(job.distill, ctx)
     teacher = job.teacher_on_device(teacher)
-    # With no augmentation and only logit losses, the teacher's outputs are the same
-    # every epoch: compute them once (distill.cache_teacher_outputs, see distill/cache.py).
     augmented = own and job.splits.augmentation() is not None
-    cached = teacher_logits(
-        job.distill.cache_teacher_outputs,
-        [teacher],
-        x if teacher_x is None else teacher_x,
-        t_paths,
-        job.reporter,
-        job.label,
-        augmented,
-        job.workdir,
-        job.hw,
-    )
-    cached = cached[0] if cached is not None else None
-    job.info["teacher_outputs_cached"] = cached is not None  # shown in stage.json
+    cached = cached_outputs(job, teacher, x if teacher_x is None else teacher_x, augmented)
     t_in = as_source(teacher_x) if teacher_x is not None else None
     hw = job.hw
 
@@ -86,6 +72,25 @@ def distill_loop(
         trainable = nn.ModuleDict({"student": student, "losses": losses})
         job.fit(trainable, batch_loss, student, x, y, val=val, augment=own)
     return student
+
+
+def cached_outputs(job: DistillJob, teacher: nn.Module, x, augmented: bool):
+    """With no augmentation and only logit losses, the teacher's outputs are the same every
+    epoch: computed once over `x` (distill.cache_teacher_outputs, see distill/cache.py)."""
+    _, t_paths = WeightedLosses.required_taps(job.distill)
+    cached = teacher_logits(
+        job.distill.cache_teacher_outputs,
+        [teacher],
+        x,
+        t_paths,
+        job.reporter,
+        job.label,
+        augmented,
+        job.workdir,
+        job.hw,
+    )
+    job.info["teacher_outputs_cached"] = cached is not None  # shown in stage.json
+    return cached[0] if cached is not None else None
 
 
 @SCHEMES.register("offline")
