@@ -10,6 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -32,7 +33,7 @@ EPOCHS, BATCH, T = 5, 64, 4.0
 def hand_written(teacher, student, x, y, epochs: int) -> float:
     """The loop a user would write: teacher forward per batch, KL on softened logits."""
     opt = torch.optim.AdamW(student.parameters(), lr=3e-3, weight_decay=0.01)
-    xt, yt = torch.as_tensor(x), torch.as_tensor(y)
+    xt, yt = torch.as_tensor(np.asarray(x)), torch.as_tensor(y)  # the split, in memory
     start = time.perf_counter()
     for epoch in range(epochs):
         student.train()

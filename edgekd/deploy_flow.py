@@ -140,6 +140,9 @@ def export_model(flow: Flow, m, splits) -> Exported:
 
 
 def metadata(m, data: StageResult) -> dict[str, str]:
+    """The ONNX file's metadata; the data's preprocessing as JSON (its text and numbers)."""
+    import json
+
     from edgekd.export.onnx import metadata_for
 
     lineage = {
@@ -147,7 +150,9 @@ def metadata(m, data: StageResult) -> dict[str, str]:
         "model_hash": m.stage.content_hash,
         "data_hash": data.content_hash,
     }
-    return metadata_for(m.label, m.stage.info, data.info, lineage)
+    prep = data.info["preprocessing"]
+    prep = prep if isinstance(prep, str) else json.dumps(prep, sort_keys=True)
+    return metadata_for(m.label, m.stage.info, data.info | {"preprocessing": prep}, lineage)
 
 
 def compile_step(flow: Flow, step: Step, exp: Exported) -> tuple[StageResult, str]:

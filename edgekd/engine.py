@@ -8,18 +8,26 @@ of it and a changed student or a new target recomputes only what depends on it.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from edgekd.config.load import load_targets
 from edgekd.config.schema import PipelineConfig, TeacherConfig
 from edgekd.distill import distributed as ddp
+from edgekd.distill.hardware import CPU
 from edgekd.distill.schemes import SCHEMES
 from edgekd.hashing import sha256_file
 from edgekd.progress import Reporter
 from edgekd.records import Role
-from edgekd.stages.data import data_key, load_splits, run_data
-from edgekd.stages.models import check_model_inputs, load_trained
+from edgekd.stages.data import (
+    data_key,
+    load_splits,
+    load_transfer,
+    run_data,
+    run_transfer,
+    transfer_key,
+)
+from edgekd.stages.models import check_model_inputs, code_digests, load_trained
 from edgekd.stages.train import (
     run_distill,
     run_supervised,
@@ -49,11 +57,12 @@ def run_pipeline(
     wait: bool = True,
 ) -> Path | None:
     """Run every stage; returns the run folder (None on a torchrun rank other than 0)."""
+    from edgekd.distill.hardware import resolve_hardware
     from edgekd.runlock import run_lock
 
     run_dir = Path(out) if out else Path("runs") / cfg.name
     targets = load_targets(target_names or cfg.targets, pipeline_path)
-    if not ddp.init_from_env().is_main:
+    if not ddp.init_from_env(resolve_hardware(cfg.device, cfg.amp).type).is_main:
         _train_all(cfg, _stage_fn(StageStore(run_dir), Reporter(quiet=True)), Reporter(True))
         ddp.shutdown()
         return None
@@ -77,7 +86,8 @@ def _run_locked(cfg, run_dir: Path, targets, reporter: Reporter) -> Path:
     stage = _stage_fn(StageStore(run_dir), reporter)
     data, models = _train_all(cfg, stage, reporter)
     ddp.shutdown()  # the other ranks leave here; export and the rest run on rank 0
-    rows = run_targets(Flow(cfg, stage, data, run_dir), models, load_splits(data), targets)
+    splits = load_splits(data, cfg.data.workers)
+    rows = run_targets(Flow(cfg, stage, data, run_dir), models, splits, targets)
     from edgekd.report.build import write_report
 
     write_report(run_dir, cfg, models, targets, rows)
@@ -86,50 +96,129 @@ def _run_locked(cfg, run_dir: Path, targets, reporter: Reporter) -> Path:
 
 
 def _train_all(cfg: PipelineConfig, stage, reporter) -> tuple[StageResult, list[Trained]]:
-    data = stage("data", "data", data_key(cfg), {}, lambda d: run_data(cfg, d))
-    splits = load_splits(data)
+    from edgekd.distill.hardware import resolve_hardware
+
+    hw = resolve_hardware(cfg.device, cfg.amp)
+    if not hw.is_cpu or hw.amp != "off":
+        reporter.line(f"training on {hw.device}, amp {hw.amp}")
+    key = data_key(cfg)
+    data = stage("data", "data", key, {}, lambda d: run_data(cfg, d, key))
+    for w in data.info.get("warnings", []):
+        reporter.line(f"warning: {w}")
+    splits = load_splits(data, cfg.data.workers)
     check_model_inputs(cfg, splits)
     tsplits = splits.teacher_view()
     teachers = [
-        _teacher_stage(cfg, stage, data, tsplits, t, i, reporter)
+        _teacher_stage(cfg, stage, data, tsplits, t, i, reporter, hw)
         for i, t in enumerate(cfg.all_teachers)
     ]
     models = [Trained(res.label, "teacher", None, res) for res in teachers]
     load_teachers = functools.cache(lambda: [load_trained(t, tsplits) for t in teachers])
-    for s in cfg.students:
+    transfer = _transfer_stage(cfg, stage, data, splits, reporter)
+    for i, s in enumerate(cfg.students):
+        code = code_digests(s, f"students[{i}].model")
         if s.baseline:
-            label = f"{s.name}-scratch"
-            res = stage(
-                "train",
-                label,
-                {"spec": s.model_dump(exclude={"name", "distill", "baseline"}), "seed": cfg.seed},
-                {"data": data},
-                lambda d, s=s, label=label: run_supervised(
-                    s, s.train, splits, cfg.seed, d, label, reporter
-                ),
-            )
-            models.append(Trained(label, "baseline", s.name, res))
+            models.append(_baseline(cfg, stage, data, splits, s, code, hw, reporter))
         if s.distill is not None:
-            uses = SCHEMES.get(s.distill.scheme).needs_teacher
-            inputs = {"data": data}
-            if uses:  # the first teacher keeps the key "teacher": old cache keys stay valid
-                inputs |= {
-                    ("teacher" if i == 0 else f"teacher-{i}"): t for i, t in enumerate(teachers)
-                }
-            res = stage(
-                "distill",
-                s.name,
-                {"spec": s, "seed": cfg.seed},
-                inputs,
-                lambda d, s=s, uses=uses: run_distill(
-                    s, load_teachers() if uses else [], splits, cfg.seed, d, s.name, reporter
-                ),
-            )
-            models.append(Trained(s.name, "distilled", s.name, res))
+            run = Run(cfg, stage, data, splits, transfer, teachers, load_teachers, hw, reporter)
+            models.append(_distilled(run, s, code))
     return data, models
 
 
-def _teacher_stage(cfg, stage, data, tsplits, t: TeacherConfig, i: int, reporter) -> StageResult:
+@dataclass(frozen=True)
+class Run:
+    """What every student's distillation stage needs from the run so far."""
+
+    cfg: PipelineConfig
+    stage: object
+    data: StageResult
+    splits: object
+    transfer: StageResult | None
+    teachers: list
+    load_teachers: object
+    hw: object
+    reporter: Reporter
+
+
+def _distilled(run: Run, s, code: list) -> Trained:
+    """A student distilled by its scheme: from the teachers (when the scheme has one) and
+    on the transfer set (when the pipeline has one and the scheme reads it)."""
+    scheme = SCHEMES.get(s.distill.scheme)
+    uses = scheme.needs_teacher
+    inputs = {"data": run.data}
+    if uses:  # the first teacher keeps the key "teacher": old cache keys stay valid
+        inputs |= {("teacher" if i == 0 else f"teacher-{i}"): t for i, t in enumerate(run.teachers)}
+    splits = run.splits
+    if run.transfer is not None and uses and scheme.uses_transfer:
+        inputs["transfer"] = run.transfer
+        splits = replace(splits, transfer=load_transfer(run.transfer, run.cfg))
+    elif run.transfer is not None:
+        run.reporter.line(f"  {s.name}: scheme '{s.distill.scheme}' does not use the transfer set")
+    cfg, hw = run.cfg, run.hw
+    res = run.stage(
+        "distill",
+        s.name,
+        {"spec": s, "seed": cfg.seed} | _extra_key(hw, code),
+        inputs,
+        lambda d: run_distill(
+            s,
+            run.load_teachers() if uses else [],
+            splits,
+            cfg.seed,
+            d,
+            s.name,
+            run.reporter,
+            hw=hw,
+            code=code,
+        ),  # fmt: skip
+    )
+    return Trained(s.name, "distilled", s.name, res)
+
+
+def _extra_key(hw, code: list) -> dict:
+    """What a training stage's key adds beyond its config: a non-default device or
+    precision, and the content of the user's model code (zoo models on the CPU add none)."""
+    out = {}
+    if not hw.is_cpu or hw.amp != "off":
+        out["hardware"] = hw.key()
+    if code:
+        out["code"] = code
+    return out
+
+
+def _baseline(cfg, stage, data, splits, s, code, hw, reporter) -> Trained:
+    label = f"{s.name}-scratch"
+    spec = s.model_dump(exclude={"name", "distill", "baseline"})
+    res = stage(
+        "train",
+        label,
+        {"spec": spec, "seed": cfg.seed} | _extra_key(hw, code),
+        {"data": data},
+        lambda d: run_supervised(
+            s, s.train, splits, cfg.seed, d, label, reporter, hw=hw, code=code
+        ),
+    )
+    return Trained(label, "baseline", s.name, res)
+
+
+def _transfer_stage(cfg, stage, data, splits, reporter) -> StageResult | None:
+    """The unlabeled inputs, when the pipeline gives or generates some."""
+    if cfg.data.transfer is None and not cfg.data.transfer_samples:
+        return None
+    res = stage(
+        "transfer",
+        "transfer",
+        transfer_key(cfg),
+        {"data": data},
+        lambda d: run_transfer(cfg, splits, d),
+    )
+    reporter.line(f"  transfer set: {res.info['count']} unlabeled inputs ({res.info['kind']})")
+    return res
+
+
+def _teacher_stage(
+    cfg, stage, data, tsplits, t: TeacherConfig, i: int, reporter, hw
+) -> StageResult:
     """Train, load (checkpoint) or take over (ONNX) teacher number `i`."""
     label = "teacher" if i == 0 else f"teacher-{i}"
     if t.onnx is not None:
@@ -141,19 +230,20 @@ def _teacher_stage(cfg, stage, data, tsplits, t: TeacherConfig, i: int, reporter
             {"data": data},
             lambda d: run_teacher_onnx(t, tsplits, d),
         )
+    code = code_digests(t, f"{label}.model")
     if t.checkpoint is not None:
         return stage(
             "teacher",
             label,
-            {"spec": t, "checkpoint": sha256_file(t.checkpoint)},
+            {"spec": t, "checkpoint": sha256_file(t.checkpoint)} | _extra_key(CPU, code),
             {"data": data},
-            lambda d: run_teacher_checkpoint(t, tsplits, d),
+            lambda d: run_teacher_checkpoint(t, tsplits, d, code=code),
         )
     seed = cfg.seed + i  # several teachers of one architecture should differ
     return stage(
         "train",
         label,
-        {"spec": t, "seed": seed},
+        {"spec": t, "seed": seed} | _extra_key(hw, code),
         {"data": data},
-        lambda d: run_supervised(t, t.train, tsplits, seed, d, label, reporter),
+        lambda d: run_supervised(t, t.train, tsplits, seed, d, label, reporter, hw=hw, code=code),
     )

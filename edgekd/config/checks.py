@@ -8,8 +8,9 @@ pipeline (teachers, data, losses); `check_export` that the exporter can write th
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
+from edgekd.config.coderef import CodeRef, is_code_ref
 from edgekd.config.schema import (
     DistillConfig,
     ExportConfig,
@@ -57,10 +58,23 @@ def resolve_plugins(cfg: PipelineConfig, source: str) -> PipelineConfig:
 
 
 def _resolve_model(spec: ModelSpec, where: str, source: str) -> ModelSpec:
+    """A zoo model's options parsed into its family's `Options`; for the user's own code
+    (`file.py:fn`, `package.module:fn`), the family `user` with the factory and the YAML's
+    options as its keyword arguments."""
     from edgekd.models import MODELS
 
-    loc = (where, "options")
-    opts = _typed(MODELS, spec.model, f"{where}.model", spec.options, loc, source)
+    if not is_code_ref(spec.model):
+        loc = (where, "options")
+        opts = _typed(MODELS, spec.model, f"{where}.model", spec.options, loc, source)
+        return spec.model_copy(update={"options": opts})
+    user = MODELS.get("user")
+    try:
+        ref = CodeRef.model_validate(spec.model)
+    except ValidationError as err:
+        why = err.errors()[0]["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"{source}: {where}.model: {why}.") from None
+    options = spec.options if isinstance(spec.options, dict) else spec.options.model_dump()
+    opts = user.Options(factory=ref, kwargs=options)
     return spec.model_copy(update={"options": opts})
 
 
@@ -99,6 +113,32 @@ def check_plugins(cfg: PipelineConfig, source: str) -> None:
         if s.distill is not None:
             scheme = SCHEMES.get(s.distill.scheme)
             _check_scheme_fits(cfg, s, scheme, f"{source}: students[{i}].distill")
+    _check_transfer(cfg, source)
+
+
+def _check_transfer(cfg: PipelineConfig, source: str) -> None:
+    """Generated transfer samples need a dataset that can generate them."""
+    from edgekd.data import DATASETS
+
+    if cfg.data.transfer_samples and not DATASETS.get(cfg.data.dataset).generates_transfer:
+        makers = [n for n, d in DATASETS.items() if d.generates_transfer]
+        raise ConfigError(
+            f"{source}: data.transfer_samples: dataset '{cfg.data.dataset}' cannot generate "
+            f"inputs (those that can: {', '.join(makers)}). Give your own unlabeled inputs "
+            "as data.transfer: {folder: ...} or {array: file.npy}."
+        )
+
+
+def check_user_code(cfg: PipelineConfig, source: str) -> None:
+    """Each model named by the user's code: the file is a .py file, it imports, and it
+    defines the factory. Building and running the model waits for the data's shape."""
+    from edgekd.config.usercode import load_callable
+
+    specs = [(f"{loc}.model", t) for loc, t in cfg.teacher_locs() if t.model is not None]
+    specs += [(f"students[{i}].model", s) for i, s in enumerate(cfg.students)]
+    for where, spec in specs:
+        if spec.model == "user" or is_code_ref(spec.model):
+            load_callable(spec.options.factory, f"{source}: {where}")
 
 
 def _check_scheme_fits(cfg: PipelineConfig, s: StudentConfig, scheme, where: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgekd.config.checks import check_export, check_plugins, resolve_plugins
+from edgekd.config.checks import check_export, check_plugins, check_user_code, resolve_plugins
 from edgekd.config.paths import require_file, resolve_against, resolve_user_paths
 from edgekd.config.schema import PipelineConfig, TargetConfig
 from edgekd.config.validate import read_yaml, validate, validate_options
@@ -29,7 +29,17 @@ def load_pipeline(path: Path, seed: int | None = None) -> PipelineConfig:
     check_plugins(cfg, str(path))
     check_export(cfg.export, str(path))
     _check_teachers(cfg)
+    _check_hardware(cfg, str(path))
+    check_user_code(cfg, str(path))
     return cfg
+
+
+def _check_hardware(cfg: PipelineConfig, source: str) -> None:
+    """`device:` names hardware this machine has, and `amp:` suits it: refused here, before
+    any stage runs, rather than at the first batch."""
+    from edgekd.distill.hardware import resolve_hardware
+
+    resolve_hardware(cfg.device, cfg.amp, source)
 
 
 def _resolve_paths(cfg: PipelineConfig, base: Path) -> PipelineConfig:

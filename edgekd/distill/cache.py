@@ -3,17 +3,27 @@ the teacher's outputs are the same every epoch, so compute them once and index t
 
 `distill.cache_teacher_outputs` chooses: `auto` (cache whenever it is exact), `on` (require
 it: an error if a loss reads teacher features), `off` (run the teacher on every batch).
-benchmarks/teacher_cache.py measures what it saves.
+The outputs live in a memory-mapped .npy file in the stage's work folder (float32, one row
+per training sample, transfer inputs included), so the cache works at any dataset size; it
+is written batch by batch, renamed into place when complete, reused by a resumed stage and
+removed with the other resume files when the stage finishes. benchmarks/teacher_cache.py
+measures what it saves.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from edgekd.distill.trainer import predict_logits
+from edgekd.data.loader import EVAL_BATCH, sequential
+from edgekd.data.source import ArraySource
+from edgekd.distill.hardware import CPU, Hardware
 from edgekd.errors import ConfigError, TrainingError
+
+PREFIX = "resume-teacher-logits"  # resume-* files are kept across crashes, dropped at the end
 
 
 def use_cache(mode: str, teacher_taps: list[str], augmented: bool = False) -> bool:
@@ -28,26 +38,69 @@ def use_cache(mode: str, teacher_taps: list[str], augmented: bool = False) -> bo
     return exact and mode != "off"
 
 
+class CachedLogits:
+    """A memory-mapped (N, classes) file of logits; `cached[idx]` is a float32 tensor."""
+
+    def __init__(self, path: Path):
+        self.rows = ArraySource(np.load(path, mmap_mode="r", allow_pickle=False))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, idx) -> torch.Tensor:
+        idx = idx.numpy() if torch.is_tensor(idx) else np.asarray(idx)
+        return torch.from_numpy(self.rows.take(idx))
+
+
 def teacher_logits(
     mode: str,
     teachers: list[nn.Module],
-    x: np.ndarray,
+    x,
     teacher_taps: list[str],
     reporter,
     label: str,
     augmented: bool = False,
-) -> list[torch.Tensor] | None:
+    workdir: Path = Path("."),
+    hw: Hardware = CPU,
+) -> list[CachedLogits] | None:
     """Each teacher's logits for every row of `x` when caching applies, else None."""
     if not use_cache(mode, teacher_taps, augmented):
         reporter.line(f"  {label}: teacher runs on every batch (cache_teacher_outputs={mode})")
         return None
     reporter.line(f"  {label}: teacher outputs computed once for {len(x)} samples and reused")
-    outs = [predict_logits(t, x) for t in teachers]
-    for i, out in enumerate(outs):
-        if not bool(torch.isfinite(out).all()):
-            which = "the teacher" if len(outs) == 1 else f"teacher {i}"
-            raise TrainingError(
-                f"{label}: {which} gives NaN or inf logits on the training data; distilling "
-                "from them would give a NaN student. Check the teacher's weights and the data."
-            )
-    return outs
+    out = []
+    for i, teacher in enumerate(teachers):
+        which = "the teacher" if len(teachers) == 1 else f"teacher {i}"
+        out.append(CachedLogits(_write(teacher, x, Path(workdir), i, hw, label, which)))
+    return out
+
+
+def _write(teacher, x, folder: Path, i: int, hw: Hardware, label: str, which: str) -> Path:
+    """The teacher's logits over `x`, in batches of EVAL_BATCH, into <folder>/PREFIX-i.npy,
+    appended with plain writes (no mapping grows while it is written)."""
+    final = folder / f"{PREFIX}-{i}.npy"
+    if final.is_file() and len(np.load(final, mmap_mode="r", allow_pickle=False)) == len(x):
+        return final  # written completely by an interrupted run of this stage
+    tmp = folder / f"{PREFIX}-{i}.tmp.npy"
+    was = teacher.training
+    teacher.eval()
+    with open(tmp, "wb") as f, torch.no_grad():
+        for k, xb in enumerate(sequential(x, EVAL_BATCH)):
+            with hw.autocast():
+                logits = teacher(hw.batch(xb)).float().cpu().numpy()
+            if not np.isfinite(logits).all():
+                raise TrainingError(
+                    f"{label}: {which} gives NaN or inf logits on the training data; distilling "
+                    "from them would give a NaN student. Check the teacher's weights and the data."
+                )
+            if k == 0:
+                header = {
+                    "descr": "<f4",
+                    "fortran_order": False,
+                    "shape": (len(x), logits.shape[1]),
+                }
+                np.lib.format.write_array_header_1_0(f, header)
+            f.write(np.ascontiguousarray(logits, dtype="<f4").tobytes())
+    teacher.train(was)
+    tmp.replace(final)
+    return final

@@ -8,8 +8,11 @@ averages the gradients, and the loss is scaled so that the update equals the sin
 update on the whole global batch. Only rank 0 writes stage folders, checkpoints and the report;
 the other ranks train in a scratch folder and leave once training is done.
 
-Training runs on the CPU today, so the process group uses gloo; NCCL is chosen when the
-trainer's tensors live on CUDA (EDGEKD_DIST_BACKEND overrides the choice).
+On the CPU the process group uses gloo; with `device:` on CUDA it is "cpu:gloo,cuda:nccl"
+(NCCL for the gradients, gloo for the small CPU collectives: loss sums, RNG states,
+broadcasts) and each rank trains on GPU LOCAL_RANK (EDGEKD_DIST_BACKEND overrides the
+choice). The NCCL path follows torch's documented API but has not run in edgekd's CI, which
+has no GPU; benchmarks/gpu_check.py runs it on a GPU machine.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ def current() -> Dist:
     return _current
 
 
-def init_from_env() -> Dist:
+def init_from_env(device_type: str = "cpu") -> Dist:
     """Join the process group torchrun describes in the environment; a no-op otherwise."""
     global _current
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -56,8 +59,11 @@ def init_from_env() -> Dist:
         return _current
     import torch.distributed as dist
 
-    backend = os.environ.get("EDGEKD_DIST_BACKEND") or "gloo"
-    dist.init_process_group(backend=backend)
+    backend = os.environ.get("EDGEKD_DIST_BACKEND")
+    if device_type == "cuda":
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        backend = backend or "cpu:gloo,cuda:nccl"
+    dist.init_process_group(backend=backend or "gloo")
     _current = Dist(dist.get_rank(), dist.get_world_size())
     return _current
 
@@ -130,13 +136,15 @@ class _Step(nn.Module):
         return self.batch_loss(idx, xb, yb)
 
 
-def wrap_step(trainable: nn.Module, batch_loss: Callable) -> Callable:
-    """`batch_loss` itself in one process; under DDP, the same call through a DDP module."""
+def wrap_step(trainable: nn.Module, batch_loss: Callable, device: str = "cpu") -> Callable:
+    """`batch_loss` itself in one process; under DDP, the same call through a DDP module
+    (on CUDA, bound to this rank's GPU)."""
     if not _current.active:
         return batch_loss
     from torch.nn.parallel import DistributedDataParallel
 
-    return DistributedDataParallel(_Step(trainable, batch_loss), static_graph=True)
+    ids = [torch.device(device).index] if device.startswith("cuda") else None
+    return DistributedDataParallel(_Step(trainable, batch_loss), device_ids=ids, static_graph=True)
 
 
 def min_batch() -> int:

@@ -61,9 +61,14 @@ def probe_shapes(model: nn.Module, paths: Iterable[str], input_shape) -> dict[st
     was = model.training
     model.eval()
     with Taps(model, paths) as taps:
-        model(torch.zeros(2, *input_shape))
+        model(torch.zeros(2, *input_shape, device=device_of(model)))
     model.train(was)
     return {p: tuple(taps.out[p].shape[1:]) for p in paths}
+
+
+def device_of(model: nn.Module) -> torch.device:
+    """Where a model's parameters live (the CPU for one without parameters)."""
+    return next((p.device for p in model.parameters()), torch.device("cpu"))
 
 
 def adapter(s_shape: tuple, t_shape: tuple) -> nn.Module:

@@ -1,4 +1,10 @@
-"""The training loop shared by every scheme: seeded batches, checkpoints, resume, progress."""
+"""The training loop shared by every scheme: seeded batches, checkpoints, resume, progress.
+
+Batches are index lists drawn from a generator seeded by (seed, epoch); a DataLoader reads
+their rows (in worker processes where reading decodes images), so what a batch holds never
+depends on workers or timing, and a resumed run trains on the same batches. Training runs
+on `Hardware` (CPU by default; CUDA/MPS, autocast and channels-last where configured).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,9 @@ import torch
 from torch import nn
 
 from edgekd.config.schema import TrainConfig
+from edgekd.data.loader import EVAL_BATCH, BatchReader, sequential
 from edgekd.distill import distributed as ddp
+from edgekd.distill.hardware import CPU, Hardware
 from edgekd.errors import TrainingError
 from edgekd.progress import Reporter
 
@@ -41,18 +49,21 @@ def make_scheduler(opt, cfg: TrainConfig):
 
 @torch.no_grad()
 def predict_logits(
-    model: nn.Module, x: np.ndarray | torch.Tensor, batch: int = 1024
+    model: nn.Module, x, batch: int = EVAL_BATCH, hw: Hardware = CPU, workers="auto"
 ) -> torch.Tensor:
+    """Logits for every row of `x` (an array or a Source), in order, as float32 on the CPU."""
     was = model.training
     model.eval()
-    xt = torch.as_tensor(x)
-    out = torch.cat([model(xt[i : i + batch]) for i in range(0, len(xt), batch)])
+    outs = []
+    for xb in sequential(x, batch, workers):
+        with hw.autocast():
+            outs.append(model(hw.batch(xb)).float().cpu())
     model.train(was)
-    return out
+    return torch.cat(outs)
 
 
-def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
-    pred = predict_logits(model, x).argmax(1).numpy()
+def accuracy(model: nn.Module, x, y: np.ndarray, hw: Hardware = CPU, workers="auto") -> float:
+    pred = predict_logits(model, x, hw=hw, workers=workers).argmax(1).numpy()
     return float((pred == y).mean())
 
 
@@ -60,76 +71,116 @@ def fit(
     trainable: nn.Module,
     batch_loss: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
     eval_model: nn.Module,
-    x: np.ndarray,
+    x,
     y: np.ndarray,
-    val: tuple[np.ndarray, np.ndarray] | None,
+    val: tuple | None,
     cfg: TrainConfig,
     seed: int,
     workdir: Path,
     label: str,
     reporter: Reporter,
     augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
+    hw: Hardware = CPU,
+    workers: int | str = "auto",
 ) -> list[dict]:
     """Train `trainable` on `batch_loss(idx, x, y)` for cfg.epochs; resume from a checkpoint.
 
-    `batch_loss` gets the batch's row indices too, so schemes can look up cached teacher
-    outputs. Batches are drawn from a generator seeded by (seed, epoch): a resumed run sees
-    the same batches as an uninterrupted one. `augment(x, generator)`, when given, transforms
-    each training batch (seeded per epoch too) before `batch_loss` sees it.
+    `batch_loss` gets the batch's row indices too (on the CPU), so schemes can look up
+    cached teacher outputs. `augment(x, generator)`, when given, transforms each training
+    batch (its generator seeded per epoch too) before `batch_loss` sees it. The trained
+    model is back on the CPU when this returns.
     """
     torch.manual_seed(seed + ddp.current().rank)
+    hw.model(trainable, 1 + len(x.shape[1:]))
     opt = make_optimizer([p for p in trainable.parameters() if p.requires_grad], cfg)
     sched = make_scheduler(opt, cfg)
-    history: list[dict] = []
-    start = 0
+    scaler = hw.scaler()
     ckpt = Path(workdir) / CKPT
-    state = ddp.load_resume(ckpt)  # rank 0 reads it; every rank gets it
-    if state is not None:
-        trainable.load_state_dict(state["model"])
-        opt.load_state_dict(state["optim"])
-        sched.load_state_dict(state["sched"])
-        torch.set_rng_state(ddp.my_rng(state))
-        start, history = state["epoch"], state["history"]
-        reporter.line(f"  {label}: resuming after epoch {start}")
-    xt, yt = torch.as_tensor(x), torch.as_tensor(y)
-    n = len(xt)
-    step = ddp.wrap_step(trainable, batch_loss)  # batch_loss itself unless under torchrun
+    start, history = _resume(ckpt, trainable, opt, sched, scaler, reporter, label)
+    reader = BatchReader(x, workers, pin=hw.type == "cuda")
+    step = ddp.wrap_step(trainable, batch_loss, hw.device)
+    loop = _Loop(trainable, step, opt, scaler, hw, cfg, label)
     with reporter.task(label, cfg.epochs) as advance:
         for _ in range(start):
             advance()
         for epoch in range(start, cfg.epochs):
             trainable.train()
-            perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100003 + epoch))
-            aug_gen = torch.Generator().manual_seed(seed * 100003 + epoch + 7919)
-            total, count = 0.0, 0
-            for i in range(0, n, cfg.batch_size):
-                idx = perm[i : i + cfg.batch_size]
-                if len(idx) < ddp.min_batch() and n >= 2:  # BatchNorm needs 2+ samples
-                    continue
-                part = ddp.shard(idx)
-                # augment the whole global batch, then shard: DDP sees what one process sees
-                xb = xt[part] if augment is None else ddp.shard(augment(xt[idx], aug_gen))
-                loss = step(part, xb, yt[part])
-                stop_if_diverged(loss, label, epoch, i // cfg.batch_size, cfg)
-                opt.zero_grad(set_to_none=True)
-                ddp.scale(loss, len(part), len(idx)).backward()
-                opt.step()
-                total += float(loss.detach()) * len(part)
-                count += len(part)
-            total, count = ddp.all_sum(total, count)
+            total, count = loop.epoch(reader, torch.as_tensor(y), augment, seed, epoch)
             if not count:
-                raise TrainingError(_no_batch_message(label, n, cfg.batch_size))
+                raise TrainingError(_no_batch_message(label, len(y), cfg.batch_size))
             sched.step()
             row = {"epoch": epoch + 1, "loss": total / max(count, 1)}
             if val is not None and len(val[0]):
-                row["val_acc"] = accuracy(eval_model, *val)
+                row["val_acc"] = accuracy(eval_model, *val, hw=hw, workers=workers)
             history.append(row)
             rngs = ddp.rng_states()
             if ddp.current().is_main:
-                _save(ckpt, trainable, opt, sched, epoch + 1, history, rngs)
+                _save(ckpt, trainable, opt, sched, scaler, epoch + 1, history, rngs)
             advance(**{k: v for k, v in row.items() if k != "epoch"})
+    reader.close()
     trainable.eval()
+    if not hw.is_cpu:
+        trainable.cpu()
     return history
+
+
+class _Loop:
+    """One epoch: the seeded batch plan, read through the DataLoader, one step per batch."""
+
+    def __init__(self, trainable, step, opt, scaler, hw: Hardware, cfg: TrainConfig, label: str):
+        self.trainable, self.step, self.opt, self.scaler = trainable, step, opt, scaler
+        self.hw, self.cfg, self.label = hw, cfg, label
+
+    def plan(self, n: int, seed: int, epoch: int) -> list[tuple[int, torch.Tensor, torch.Tensor]]:
+        """(step, global batch rows, this rank's rows) for every trainable batch."""
+        perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100003 + epoch))
+        out = []
+        for i in range(0, n, self.cfg.batch_size):
+            idx = perm[i : i + self.cfg.batch_size]
+            if len(idx) < ddp.min_batch() and n >= 2:  # BatchNorm needs 2+ samples
+                continue
+            out.append((i // self.cfg.batch_size, idx, ddp.shard(idx)))
+        return out
+
+    def epoch(self, reader: BatchReader, yt: torch.Tensor, augment, seed: int, epoch: int):
+        plan = self.plan(len(yt), seed, epoch)
+        aug_gen = torch.Generator().manual_seed(seed * 100003 + epoch + 7919)
+        # augment the whole global batch, then shard: DDP sees what one process sees
+        fetch = [(idx if augment is not None else part).numpy() for _, idx, part in plan]
+        total, count = 0.0, 0
+        for (step, idx, part), xb in zip(plan, reader.read(fetch)):
+            if augment is not None:
+                xb = ddp.shard(augment(xb, aug_gen))
+            with self.hw.autocast():
+                loss = self.step(part, self.hw.batch(xb), self.hw.to(yt[part]))
+            stop_if_diverged(loss, self.label, epoch, step, self.cfg)
+            self.opt.zero_grad(set_to_none=True)
+            scaled = ddp.scale(loss, len(part), len(idx))
+            if self.scaler is None:
+                scaled.backward()
+                self.opt.step()
+            else:
+                self.scaler.scale(scaled).backward()
+                self.scaler.step(self.opt)
+                self.scaler.update()
+            total += float(loss.detach()) * len(part)
+            count += len(part)
+        return ddp.all_sum(total, count)
+
+
+def _resume(ckpt: Path, trainable, opt, sched, scaler, reporter, label: str):
+    """(first epoch, history) from the resume checkpoint, or (0, []) without one."""
+    state = ddp.load_resume(ckpt)  # rank 0 reads it; every rank gets it
+    if state is None:
+        return 0, []
+    trainable.load_state_dict(state["model"])
+    opt.load_state_dict(state["optim"])
+    sched.load_state_dict(state["sched"])
+    if scaler is not None and state.get("scaler"):
+        scaler.load_state_dict(state["scaler"])
+    torch.set_rng_state(ddp.my_rng(state))
+    reporter.line(f"  {label}: resuming after epoch {state['epoch']}")
+    return state["epoch"], state["history"]
 
 
 def stop_if_diverged(loss: torch.Tensor, label: str, epoch: int, step: int, cfg) -> None:
@@ -158,13 +209,14 @@ def _no_batch_message(label: str, n: int, batch_size: int) -> str:
     )
 
 
-def _save(path: Path, model, opt, sched, epoch: int, history: list[dict], rngs) -> None:
+def _save(path: Path, model, opt, sched, scaler, epoch: int, history: list[dict], rngs) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(
         {
             "model": model.state_dict(),
             "optim": opt.state_dict(),
             "sched": sched.state_dict(),
+            "scaler": scaler.state_dict() if scaler is not None else None,
             "rng": rngs[0],
             "rng_ranks": rngs,
             "epoch": epoch,

@@ -3,7 +3,8 @@
 A family is a `ModelFamily` subclass: an `Options` model, a `description`,
 `build(options, input_shape, num_classes) -> nn.Module` and `check_input(options,
 input_shape, where)`, which refuses a sample shape the family cannot read with a ConfigError
-naming the YAML key, before any model is built.
+naming the YAML key, before any model is built. The user's own code is the family `user`
+(`edgekd.models.zoo.user`): a `model:` written `file.py:fn` or `package.module:fn` names it.
 """
 
 from __future__ import annotations
@@ -45,6 +46,24 @@ class ModelFamily(Plugin):
         """Raise a ConfigError naming `where` if the family cannot read `input_shape`."""
         raise NotImplementedError(f"{cls.__name__} must say which input shapes it reads")
 
+    @classmethod
+    def check_build(cls, options: Any, input_shape, num_classes: int, where: str) -> None:
+        """Raise a ConfigError naming `where` if the model cannot be built for this data.
+        The zoo's families always can; the user's code is built and run once here."""
+
+    @classmethod
+    def source_digests(cls, options: Any, where: str) -> list[list[str]]:
+        """[path, sha256] of code outside edgekd that `build` runs (the user's file), for
+        the keys of the stages that build the model."""
+        return []
+
+
+def family_of(name: str) -> type[ModelFamily]:
+    """The family a `model:` string names: registered, or the user's code (`user`)."""
+    from edgekd.config.coderef import is_code_ref
+
+    return MODELS.get("user" if is_code_ref(name) else name)
+
 
 def need_rank(
     input_shape: Sequence[int], ranks: tuple[int, ...] | None, what: str, where: str
@@ -64,7 +83,11 @@ def build_model(
     name: str, options: dict[str, Any] | BaseModel, input_shape, num_classes: int, where: str = ""
 ) -> nn.Module:
     """Model `name` for samples of `input_shape`; `options` typed or a dict to parse."""
-    family = MODELS.get(name)
+    from edgekd.config.coderef import is_code_ref
+
+    family = family_of(name)
+    if is_code_ref(name) and isinstance(options, dict) and "factory" not in options:
+        options = {"factory": name, "kwargs": options}  # the YAML's form: options = kwargs
     opts = family.parse_options(options)
     family.check_input(opts, tuple(input_shape), where or f"model '{name}'")
     return family.build(opts, tuple(input_shape), num_classes)

@@ -70,3 +70,30 @@ def _read_safetensors(path: Path) -> dict:
             f"checkpoint '{path}' is not a readable .safetensors file ({exc}); it is corrupt or "
             "truncated. Save it again with safetensors.torch.save_file(model.state_dict(), path)."
         ) from None
+
+
+def load_weights(model: torch.nn.Module, state: dict, path: Path, what: str, fix: str) -> None:
+    """`state` into `model`, or a CheckpointError listing a few missing and unexpected keys
+    (and shape mismatches) that says which YAML keys to check."""
+    try:
+        result = model.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # shapes that differ: torch lists them
+        lines = [ln.strip() for ln in str(exc).splitlines() if "size mismatch" in ln]
+        shown = "; ".join(lines[:3]) or str(exc).splitlines()[0]
+        raise CheckpointError(
+            f"checkpoint '{path}' does not fit {what}: {shown[:400]}. Check {fix}."
+        ) from None
+    missing, unexpected = list(result.missing_keys), list(result.unexpected_keys)
+    if missing or unexpected:
+        raise CheckpointError(
+            f"checkpoint '{path}' does not fit {what}: {_few(missing, 'missing')}; "
+            f"{_few(unexpected, 'unexpected')}. Check {fix} (a checkpoint saved from a "
+            "wrapper may need its key prefix, e.g. 'module.', removed)."
+        )
+
+
+def _few(keys: list[str], what: str, shown: int = 4) -> str:
+    if not keys:
+        return f"no {what} keys"
+    more = f" and {len(keys) - shown} more" if len(keys) > shown else ""
+    return f"{len(keys)} {what} key(s): {', '.join(keys[:shown])}{more}"

@@ -11,6 +11,7 @@ function in `StageStore.run`, which decides whether it needs to run at all.
 # computation lives here, so a change to the report, CLI or engine reuses every stage.
 STAGE_CODE: dict[str, tuple[str, ...]] = {
     "data": ("edgekd.stages.data",),
+    "transfer": ("edgekd.stages.data",),
     "train": ("edgekd.stages.train",),
     "teacher": ("edgekd.stages.train",),
     "distill": ("edgekd.stages.train",),

@@ -9,18 +9,36 @@ from torch import nn
 
 from edgekd.config.schema import ModelSpec, StudentConfig, TeacherConfig
 from edgekd.data import Splits
+from edgekd.distill.hardware import CPU, Hardware
 from edgekd.distill.schemes import SCHEMES, DistillJob
 from edgekd.distill.trainer import fit
-from edgekd.errors import ArtifactError, CheckpointError
+from edgekd.errors import ArtifactError
 from edgekd.hashing import to_jsonable
 from edgekd.models import build_model
-from edgekd.models.checkpoint import read_state_dict
+from edgekd.models.checkpoint import load_weights, read_state_dict
 from edgekd.progress import Reporter
-from edgekd.stages.models import finite_test_accuracy, model_info, new_model, save_model
+from edgekd.stages.models import (
+    finite_test_accuracy,
+    model_info,
+    new_model,
+    save_model,
+    size_warnings,
+    with_interval,
+    write_code_record,
+)
 
 
 def run_supervised(
-    spec: ModelSpec, train, splits: Splits, seed: int, folder: Path, label: str, reporter: Reporter
+    spec: ModelSpec,
+    train,
+    splits: Splits,
+    seed: int,
+    folder: Path,
+    label: str,
+    reporter: Reporter,
+    *,
+    hw: Hardware = CPU,
+    code: list | None = None,
 ) -> dict:
     """Train a model on the labels alone (the teacher, or a student's scratch baseline)."""
     model = new_model(spec, splits, seed)
@@ -39,25 +57,26 @@ def run_supervised(
         label,
         reporter,
         augment=splits.augmentation(),
+        hw=hw,
+        workers=splits.workers,
     )
     save_model(model, folder)
-    return model_info(model, spec, splits, label, method="scratch", history=history)
+    write_code_record(folder, code or [])
+    info = model_info(model, spec, splits, label, method="scratch", history=history)
+    return info | ({"device": hw.key()} if not hw.is_cpu or hw.amp != "off" else {})
 
 
-def run_teacher_checkpoint(spec: TeacherConfig, splits: Splits, folder: Path) -> dict:
+def run_teacher_checkpoint(
+    spec: TeacherConfig, splits: Splits, folder: Path, *, code: list | None = None
+) -> dict:
     model = new_model(spec, splits, 0)
     state = read_state_dict(spec.checkpoint)
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[0]
-        raise CheckpointError(
-            f"checkpoint '{spec.checkpoint}' does not fit teacher model '{spec.model}' with "
-            f"options {to_jsonable(spec.options)}: {first}. Check teacher.model and "
-            "teacher.options."
-        ) from None
+    shown = spec.model if len(spec.model) < 80 else spec.model[:77] + "..."
+    what = f"teacher model '{shown}' with options {to_jsonable(spec.options)}"
+    load_weights(model, state, spec.checkpoint, what, "teacher.model and teacher.options")
     model.eval()
     save_model(model, folder)
+    write_code_record(folder, code or [])
     label = f"teacher checkpoint '{spec.checkpoint}'"
     return model_info(model, spec, splits, label, method="checkpoint", source=str(spec.checkpoint))
 
@@ -89,7 +108,7 @@ def run_teacher_onnx(spec: TeacherConfig, splits: Splits, folder: Path) -> dict:
         "num_classes": splits.num_classes,
         "params": params,
         "flops": None,
-        "acc_test": finite_test_accuracy(teacher, splits, label),
+        **with_interval(finite_test_accuracy(teacher, splits, label), len(splits.y["test"])),
         "method": "onnx (black box)",
     }
 
@@ -102,6 +121,9 @@ def run_distill(
     folder: Path,
     label: str,
     reporter: Reporter,
+    *,
+    hw: Hardware = CPU,
+    code: list | None = None,
 ) -> dict:
     def build() -> nn.Module:
         return build_model(student.model, student.options, splits.input_shape, splits.num_classes)
@@ -117,9 +139,16 @@ def run_distill(
         label,
         reporter,
         build,
+        hw=hw,
     )
     model = SCHEMES.get(student.distill.scheme)().run(job)
     save_model(model, folder)
+    write_code_record(folder, code or [])
     method = "+".join(loss.name for loss in student.distill.losses)
     scheme = student.distill.scheme
-    return model_info(model, student, splits, label, method=method, scheme=scheme, **job.info)
+    info = model_info(model, student, splits, label, method=method, scheme=scheme, **job.info)
+    warnings = size_warnings(info, teachers, splits.teacher_view().input_shape)
+    for w in warnings:
+        reporter.line(f"warning: {label}: {w}")
+    extra = {"device": hw.key()} if not hw.is_cpu or hw.amp != "off" else {}
+    return info | extra | ({"warnings": warnings} if warnings else {})

@@ -3,8 +3,10 @@
 A scheme is a `Scheme` subclass: an `Options` model (the YAML `distill.options`), a `kind`,
 a `description`, a `paper` and `run(job) -> nn.Module` that returns the trained student to
 export. The base carries the defaults a scheme may change: `needs_teacher = True` (False:
-its stage neither gets nor depends on a teacher, and the pipeline may have none) and
-`check(cfg, student, where)`, a no-op, to refuse a pipeline the scheme cannot run.
+its stage neither gets nor depends on a teacher, and the pipeline may have none),
+`uses_transfer = True` (a scheme with a teacher trains on the pipeline's unlabeled transfer
+inputs too, see `DistillJob.training_rows`) and `check(cfg, student, where)`, a no-op, to
+refuse a pipeline the scheme cannot run.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from pydantic import BaseModel
@@ -21,6 +24,8 @@ from torch import nn
 
 from edgekd.config.schema import DistillConfig, PipelineConfig, StudentConfig, TrainConfig
 from edgekd.data import Splits
+from edgekd.data.source import Concat
+from edgekd.distill.hardware import CPU, Hardware
 from edgekd.distill.losses import LOSSES, LossContext, Outputs
 from edgekd.distill.taps import probe_shapes
 from edgekd.progress import Reporter
@@ -39,6 +44,7 @@ class Scheme(Plugin):
     kind: ClassVar[str] = "scheme"  # e.g. scheme/offline, algorithm/adversarial
     paper: ClassVar[str] = ""
     needs_teacher: ClassVar[bool] = True
+    uses_transfer: ClassVar[bool] = True  # read only where needs_teacher
 
     @classmethod
     def check(cls, cfg: PipelineConfig, student: StudentConfig, where: str) -> None:
@@ -62,10 +68,26 @@ class DistillJob:
     reporter: Reporter
     build_student: Callable[[], nn.Module]
     info: dict = field(default_factory=dict)  # what the scheme reports into the stage record
+    hw: Hardware = CPU  # where training and teacher inference run
 
     def options(self, scheme: type[Scheme]) -> BaseModel:
         """The scheme's typed `Options`, as parsed at config load."""
         return scheme.parse_options(self.distill.options)
+
+    def training_rows(self) -> tuple:
+        """(inputs, labels) to distill on: the training split, then the unlabeled transfer
+        inputs (label -1) when the pipeline has any; see `fill_labels`."""
+        x, y = self.splits.x["train"], self.splits.y["train"]
+        transfer = self.splits.transfer
+        if transfer is None:
+            return x, y
+        self.info["transfer_samples"] = len(transfer)
+        self.reporter.line(f"  {self.label}: {len(y)} labeled + {len(transfer)} unlabeled inputs")
+        unlabeled = np.full(len(transfer), UNLABELED, dtype=np.int64)
+        return Concat(x, transfer), np.concatenate([y, unlabeled])
+
+    def teacher_on_device(self, teacher: nn.Module) -> nn.Module:
+        return self.hw.model(freeze(teacher), len(self.splits.input_shape) + 1)
 
     def fit(
         self,
@@ -99,7 +121,24 @@ class DistillJob:
             self.label if label is None else label,
             self.reporter,
             augment=aug,
+            hw=self.hw,
+            workers=self.splits.workers,
         )
+
+
+UNLABELED = -1
+
+
+def fill_labels(
+    yb: torch.Tensor, t_logits: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Labels for the losses, and which rows are labeled (None: all). A transfer input has
+    no label: losses that read one (DKD's target class, CE) get the teacher's argmax, and
+    cross-entropy on the labels is computed over the labeled rows only."""
+    unlabeled = yb < 0
+    if not bool(unlabeled.any()):
+        return yb, None
+    return torch.where(unlabeled, t_logits.argmax(1), yb), ~unlabeled
 
 
 class WeightedLosses(nn.Module):
@@ -129,21 +168,31 @@ class WeightedLosses(nn.Module):
     def response_only(self) -> bool:
         return all(loss.kind == "response" for loss in self.losses)
 
-    def forward(self, out: Outputs) -> torch.Tensor:
-        total = self.ce_weight * F.cross_entropy(out.s_logits, out.y)
+    def forward(self, out: Outputs, labeled: torch.Tensor | None = None) -> torch.Tensor:
+        """`labeled`: the rows cross-entropy reads (None: all; transfer inputs are not)."""
+        if labeled is None:
+            ce = F.cross_entropy(out.s_logits, out.y)
+        elif bool(labeled.any()):
+            ce = F.cross_entropy(out.s_logits[labeled], out.y[labeled])
+        else:
+            ce = out.s_logits.sum() * 0.0
+        total = self.ce_weight * ce
         for w, loss in zip(self.weights, self.losses):
             total = total + w * loss(out)
         return total
 
 
-def loss_context(job: DistillJob, student: nn.Module, teacher: nn.Module | None, t_shape=None):
-    """The LossContext for `student` (and `teacher`) with the configured losses' taps probed."""
+def loss_context(
+    job: DistillJob, student: nn.Module, teacher: nn.Module | None, t_shape=None, num_train=None
+):
+    """The LossContext for `student` (and `teacher`) with the configured losses' taps probed;
+    `num_train`: the rows trained on (default: the training split)."""
     s_paths, t_paths = WeightedLosses.required_taps(job.distill)
     shape = job.splits.input_shape
     t_shapes = probe_shapes(teacher, t_paths, t_shape or shape) if teacher is not None else {}
     return LossContext(
         job.splits.num_classes,
-        len(job.splits.x["train"]),
+        len(job.splits.x["train"]) if num_train is None else num_train,
         probe_shapes(student, s_paths, shape),
         t_shapes,
     )

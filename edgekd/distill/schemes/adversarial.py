@@ -21,6 +21,7 @@ from edgekd.distill.schemes import (
     DistillJob,
     Scheme,
     WeightedLosses,
+    fill_labels,
     freeze,
     loss_context,
 )
@@ -75,8 +76,9 @@ class AdversarialKD(Scheme):
     def run(self, job: DistillJob) -> nn.Module:
         opts: Options = job.options(type(self))
         teacher, student = freeze(job.teachers[0]), job.student
+        x, y = job.training_rows()
         s_paths, t_paths = WeightedLosses.required_taps(job.distill)
-        losses = WeightedLosses(job.distill, loss_context(job, student, teacher))
+        losses = WeightedLosses(job.distill, loss_context(job, student, teacher, num_train=len(x)))
         shape, k = job.splits.input_shape, job.splits.num_classes
         if opts.on == "features":
             s_shape = probe_shapes(student, [opts.student_tap], shape)[opts.student_tap]
@@ -88,6 +90,7 @@ class AdversarialKD(Scheme):
         disc = nn.Sequential(
             nn.Linear(dim, opts.hidden), nn.LeakyReLU(0.2), nn.Linear(opts.hidden, 1)
         )
+        teacher = job.teacher_on_device(teacher)
 
         with Taps(student, s_paths) as s_taps, Taps(teacher, t_paths) as t_taps:
 
@@ -96,7 +99,9 @@ class AdversarialKD(Scheme):
                     t_logits = teacher(xb)
                 s_logits = student(xb)
                 feats = dict(s_taps.out), dict(t_taps.out)
-                loss = losses(Outputs(xb, yb, s_logits, t_logits, *feats, index=idx))
+                yb, labeled = fill_labels(yb, t_logits)
+                out = Outputs(xb, yb, s_logits, t_logits, *feats, index=job.hw.to(idx))
+                loss = losses(out, labeled)
                 if opts.on == "features":
                     s_out = flat(adapt(feats[0][opts.student_tap]))
                     t_out = flat(feats[1][opts.teacher_tap])
@@ -110,5 +115,5 @@ class AdversarialKD(Scheme):
             trainable = nn.ModuleDict(
                 {"student": student, "losses": losses, "disc": disc, "adapter": adapt}
             )
-            job.fit(trainable, batch_loss, student)
+            job.fit(trainable, batch_loss, student, x, y)
         return student

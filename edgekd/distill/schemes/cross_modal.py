@@ -19,6 +19,7 @@ class CrossModal(Scheme):
     kind = "algorithm/cross-modal"
     description = "teacher and student read different views of the same samples (paired data)"
     paper = "Gupta, Hoffman, Malik. Cross Modal Distillation for Supervision Transfer. CVPR 2016"
+    uses_transfer = False  # a transfer set has no teacher view
 
     @classmethod
     def check(cls, cfg, student, where: str) -> None:

@@ -53,19 +53,19 @@ class ClassWiseSelfKD(Scheme):
 
     def run(self, job: DistillJob) -> nn.Module:
         student = job.student
-        x, y = torch.as_tensor(job.splits.x["train"]), job.splits.y["train"]
+        x, y = job.splits.x["train"], job.splits.y["train"]
         losses = WeightedLosses(job.distill, loss_context(job, student, None))
         augment = job.splits.augmentation()
         gen = torch.Generator().manual_seed(job.seed + 31)
         classes = by_class(y)
 
         def batch_loss(idx, xb, yb):
-            other = x[partners(y, classes, idx, gen)]
+            other = torch.from_numpy(x.take(partners(y, classes, idx, gen).numpy()))
             if augment is not None:
                 other = augment(other, gen)
             with torch.no_grad():
-                t_logits = student(other)
-            return losses(Outputs(xb, yb, student(xb), t_logits, index=idx))
+                t_logits = student(job.hw.batch(other))
+            return losses(Outputs(xb, yb, student(xb), t_logits, index=job.hw.to(idx)))
 
         job.fit(nn.ModuleDict({"student": student, "losses": losses}), batch_loss, student)
         return student

@@ -117,6 +117,7 @@ class DataFree(Scheme):
     Options = Options
     kind = "algorithm/data-free"
     examples = ({"num_samples": 96, "batch_size": 48, "steps": 3},)  # a short synthesis
+    uses_transfer = False  # it reads no real inputs at all
     description = "no training data: distil on inputs synthesised from teacher BN statistics"
     paper = (
         "Yin, Molchanov, Li, Alvarez, Mallya, Hoiem, Jha, Kautz. Dreaming to Distill: "

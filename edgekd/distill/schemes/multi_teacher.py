@@ -22,6 +22,7 @@ from edgekd.distill.schemes import (
     DistillJob,
     Scheme,
     WeightedLosses,
+    fill_labels,
     freeze,
     loss_context,
 )
@@ -76,22 +77,27 @@ class MultiTeacher(Scheme):
 
     def run(self, job: DistillJob) -> nn.Module:
         opts: Options = job.options(type(self))
-        teachers = [freeze(t) for t in job.teachers]
-        chosen, student = teachers[opts.feature_teacher], job.student
+        x, y = job.training_rows()
+        chosen, student = freeze(job.teachers[opts.feature_teacher]), job.student
         s_paths, t_paths = WeightedLosses.required_taps(job.distill)
-        losses = WeightedLosses(job.distill, loss_context(job, student, chosen))
+        losses = WeightedLosses(job.distill, loss_context(job, student, chosen, num_train=len(x)))
+        teachers = [job.teacher_on_device(t) for t in job.teachers]
+        chosen = teachers[opts.feature_teacher]
         # Only the logits are cached, so losses that read the chosen teacher's layers keep
         # the cache exact: that teacher still runs on every batch to fill its taps.
         cached = teacher_logits(
             job.distill.cache_teacher_outputs,
             teachers,
-            job.splits.x["train"],
+            x,
             [],
             job.reporter,
             job.label,
-            augmented=job.splits.augmentation() is not None,
+            job.splits.augmentation() is not None,
+            job.workdir,
+            job.hw,
         )
         job.info["teacher_outputs_cached"] = cached is not None
+        hw = job.hw
 
         with Taps(student, s_paths) as s_taps, Taps(chosen, t_paths) as t_taps:
 
@@ -99,12 +105,16 @@ class MultiTeacher(Scheme):
                 with torch.no_grad():
                     if t_paths:  # the chosen teacher must run to fill its taps
                         chosen(xb)
-                    each = [c[idx] for c in cached] if cached else [t(xb) for t in teachers]
-                    t_logits = combine(torch.stack(each), yb, opts.weighting)
+                    each = [hw.to(c[idx]) for c in cached] if cached else [t(xb) for t in teachers]
+                    stacked = torch.stack(each)
+                    yb, labeled = fill_labels(yb, stacked.mean(0))
+                    t_logits = combine(stacked, yb, opts.weighting)
                 s_logits = student(xb)
                 feats = dict(s_taps.out), dict(t_taps.out)
-                return losses(Outputs(xb, yb, s_logits, t_logits, *feats, index=idx))
+                out = Outputs(xb, yb, s_logits, t_logits, *feats, index=hw.to(idx))
+                return losses(out, labeled)
 
-            job.fit(nn.ModuleDict({"student": student, "losses": losses}), batch_loss, student)
+            trainable = nn.ModuleDict({"student": student, "losses": losses})
+            job.fit(trainable, batch_loss, student, x, y)
         job.info["teachers"] = len(teachers)
         return student

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from edgekd.data.source import as_source
 from edgekd.distill.cache import teacher_logits
 from edgekd.distill.losses import Outputs
 from edgekd.distill.schemes import (
@@ -17,6 +18,7 @@ from edgekd.distill.schemes import (
     DistillJob,
     Scheme,
     WeightedLosses,
+    fill_labels,
     freeze,
     loss_context,
 )
@@ -26,53 +28,69 @@ from edgekd.distill.taps import Taps
 def distill_loop(
     job: DistillJob,
     teacher: nn.Module,
-    x: np.ndarray | None = None,
+    x=None,
     y: np.ndarray | None = None,
-    teacher_x: np.ndarray | None = None,
+    teacher_x=None,
     val: bool = True,
 ) -> nn.Module:
     """Train `job.student` on (x, y) against the frozen `teacher`.
 
+    By default (x None) on the training split plus the pipeline's transfer inputs.
     `teacher_x`, row-aligned with x, is what the teacher reads instead (cross-modal data).
     """
-    teacher, student = freeze(teacher), job.student
-    x = job.splits.x["train"] if x is None else x
-    y = job.splits.y["train"] if y is None else y
-    augment = teacher_x is None and x is job.splits.x["train"]
+    student = job.student
+    own = x is None and teacher_x is None  # the training rows (and transfer), augmented
+    if own:
+        x, y = job.training_rows()
+    elif x is None:  # cross-modal: the student's view of the training split
+        x, y = job.splits.x["train"], job.splits.y["train"]
     s_paths, t_paths = WeightedLosses.required_taps(job.distill)
     t_shape = None if teacher_x is None else teacher_x.shape[1:]
-    losses = WeightedLosses(job.distill, loss_context(job, student, teacher, t_shape))
-    # With no augmentation and only logit losses, the teacher's outputs are the same
-    # every epoch: compute them once (distill.cache_teacher_outputs, see distill/cache.py).
-    augmented = augment and job.splits.augmentation() is not None
-    t_in = torch.as_tensor(teacher_x) if teacher_x is not None else None
-    cached = teacher_logits(
-        job.distill.cache_teacher_outputs,
-        [teacher],
-        x if teacher_x is None else teacher_x,
-        t_paths,
-        job.reporter,
-        job.label,
-        augmented,
-    )
-    cached = cached[0] if cached is not None else None
-    job.info["teacher_outputs_cached"] = cached is not None  # shown in stage.json
+    ctx = loss_context(job, student, freeze(teacher), t_shape, num_train=len(x))
+    losses = WeightedLosses(job.distill, ctx)
+    teacher = job.teacher_on_device(teacher)
+    augmented = own and job.splits.augmentation() is not None
+    cached = cached_outputs(job, teacher, x if teacher_x is None else teacher_x, augmented)
+    t_in = as_source(teacher_x) if teacher_x is not None else None
+    hw = job.hw
 
     with Taps(student, s_paths) as s_taps, Taps(teacher, t_paths) as t_taps:
 
         def batch_loss(idx, xb, yb):
             if cached is not None:
-                t_logits = cached[idx]
+                t_logits = hw.to(cached[idx])
             else:
                 with torch.no_grad():
-                    t_logits = teacher(xb if t_in is None else t_in[idx])
+                    t_xb = xb if t_in is None else hw.batch(torch.from_numpy(t_in.take(idx)))
+                    t_logits = hw.to(teacher(t_xb))
             s_logits = student(xb)
             feats = dict(s_taps.out), dict(t_taps.out)
-            return losses(Outputs(xb, yb, s_logits, t_logits, *feats, index=idx))
+            yb, labeled = fill_labels(yb, t_logits)
+            out = Outputs(xb, yb, s_logits, t_logits, *feats, index=hw.to(idx))
+            return losses(out, labeled)
 
         trainable = nn.ModuleDict({"student": student, "losses": losses})
-        job.fit(trainable, batch_loss, student, x, y, val=val, augment=augment)
+        job.fit(trainable, batch_loss, student, x, y, val=val, augment=own)
     return student
+
+
+def cached_outputs(job: DistillJob, teacher: nn.Module, x, augmented: bool):
+    """With no augmentation and only logit losses, the teacher's outputs are the same every
+    epoch: computed once over `x` (distill.cache_teacher_outputs, see distill/cache.py)."""
+    _, t_paths = WeightedLosses.required_taps(job.distill)
+    cached = teacher_logits(
+        job.distill.cache_teacher_outputs,
+        [teacher],
+        x,
+        t_paths,
+        job.reporter,
+        job.label,
+        augmented,
+        job.workdir,
+        job.hw,
+    )
+    job.info["teacher_outputs_cached"] = cached is not None  # shown in stage.json
+    return cached[0] if cached is not None else None
 
 
 @SCHEMES.register("offline")

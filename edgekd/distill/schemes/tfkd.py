@@ -68,12 +68,14 @@ class TeacherFreeKD(Scheme):
 
         def batch_loss(_idx, xb, yb):
             if teacher is None:
-                t_logits = virtual_teacher_logits(yb, k, opts.correct_prob)
+                t_logits = virtual_teacher_logits(yb.cpu(), k, opts.correct_prob).to(yb.device)
             else:
                 with torch.no_grad():
                     t_logits = teacher(xb)
             return losses(Outputs(xb, yb, student(xb), t_logits))
 
+        if teacher is not None:
+            teacher = job.hw.model(teacher, len(job.splits.input_shape) + 1)
         job.fit(nn.ModuleDict({"student": student, "losses": losses}), batch_loss, student)
         job.info["tf_kd_teacher"] = opts.teacher
         if teacher is not None:  # its checkpoint served resumes; it is not an output
