@@ -18,7 +18,6 @@ from edgekd.config.schema import (
     PipelineConfig,
     StudentConfig,
 )
-from edgekd.config.training import check_training, resolve_augment
 from edgekd.config.validate import validate_options
 from edgekd.errors import ConfigError, EdgeKDError
 
@@ -55,7 +54,7 @@ def resolve_plugins(cfg: PipelineConfig, source: str) -> PipelineConfig:
     update["students"] = [
         _resolve_student(s, f"students[{i}]", source) for i, s in enumerate(cfg.students)
     ]
-    return resolve_augment(cfg.model_copy(update=update), source)
+    return cfg.model_copy(update=update)
 
 
 def _resolve_model(spec: ModelSpec, where: str, source: str) -> ModelSpec:
@@ -115,7 +114,6 @@ def check_plugins(cfg: PipelineConfig, source: str) -> None:
             scheme = SCHEMES.get(s.distill.scheme)
             _check_scheme_fits(cfg, s, scheme, f"{source}: students[{i}].distill")
     _check_transfer(cfg, source)
-    check_training(cfg, source)
 
 
 def _check_transfer(cfg: PipelineConfig, source: str) -> None:
