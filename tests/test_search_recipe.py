@@ -213,3 +213,23 @@ def test_a_pipeline_searches_once_and_distils_the_winner(tmp_path, monkeypatch):
     run_pipeline(load_pipeline(path), path, out=tmp_path / "run", reporter=reporter)
     assert {p.name for p in stages.iterdir()} == before
     assert "[cached] mlp-t-search" in marks and not [m for m in marks if "trial" in m]
+
+
+def test_a_diverged_trial_is_booked_as_failed_and_the_search_goes_on(setup, tmp_path, monkeypatch):
+    import edgekd.search.recipe as recipe
+    from edgekd.errors import TrainingError
+
+    def run_trial(spec, *args):
+        if spec.distill.losses[0].options.temperature == 8.0:
+            raise TrainingError("s: the loss became nan at epoch 1.")
+        return 0.5
+
+    monkeypatch.setattr(recipe, "run_trial", run_trial)
+    s = student({"temperature": [8, 1]}, trials=2, sampler="grid")
+    info = search(setup, tmp_path / "c", s)
+    rows = json.loads((tmp_path / "c" / "trials.json").read_text())["rows"]
+    assert {r["point"]["temperature"]: "failed" in r for r in rows} == {8.0: True, 1.0: False}
+    assert info["winner"]["point"] == {"temperature": 1.0}
+    assert "failed" in (tmp_path / "c" / "trials.md").read_text()
+    with pytest.raises(TrainingError, match="every trial failed"):
+        search(setup, tmp_path / "d", student({"temperature": [8]}, trials=1))

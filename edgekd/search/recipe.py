@@ -22,7 +22,7 @@ import numpy as np
 from edgekd.config.schema import StudentConfig, TrainConfig
 from edgekd.data import Splits
 from edgekd.distill.hardware import CPU, Hardware
-from edgekd.errors import DataError
+from edgekd.errors import DataError, TrainingError
 from edgekd.progress import Reporter
 from edgekd.search.space import candidate, grid
 from edgekd.search.trials import TrialBook, write_tables
@@ -78,6 +78,11 @@ def run_search(
     sample = tpe_search if sampler == "tpe" else grid_search
     sample(points, trials.evaluate, limit, trials.over_budget, seed)
     book, winner = trials.book, trials.book.winner()
+    if winner is None:
+        raise TrainingError(
+            f"{label}: every trial failed; the first: {book.rows[0]['failed']} Narrow the "
+            "search space (smaller weights, other losses) or lower train.lr."
+        )
     write_tables(folder, book.rows, winner, cfg, sampler, trials.train)
     reporter.line(f"  {label}: best of {len(book.rows)} trials: trial {winner['trial']}")
     return {
@@ -121,10 +126,14 @@ class Trials:
         )
         spec = spec.model_copy(update={"search": None})
         name = f"{self.label} trial {k}"
-        acc = run_trial(
-            spec, self.teachers, self.splits, self.seed, work, name, self.reporter, self.hw
-        )
-        shutil.rmtree(work)
+        try:
+            acc = run_trial(
+                spec, self.teachers, self.splits, self.seed, work, name, self.reporter, self.hw
+            )
+        except TrainingError:  # booked as failed: its checkpoints are of no more use
+            shutil.rmtree(work)
+            raise
+        shutil.rmtree(work)  # an interrupted trial keeps them, to resume from
         return acc
 
 

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from edgekd.errors import TrainingError
 from edgekd.fsutil import write_json_atomic, write_text_atomic
 
 
@@ -34,8 +35,10 @@ class TrialBook:
             row["repeat_of"] = earlier["trial"]
         else:
             start = time.perf_counter()
-            acc = score(point, k)
-            row = {"trial": k, "point": point, "val_acc": acc}
+            try:
+                row = {"trial": k, "point": point, "val_acc": score(point, k)}
+            except TrainingError as exc:  # e.g. diverged at a high weight: score it 0, go on
+                row = {"trial": k, "point": point, "val_acc": 0.0, "failed": str(exc)}
             row["seconds"] = round(time.perf_counter() - start, 3)
         self.rows.append(row)
         write_json_atomic(self.path, self.rows)
@@ -44,9 +47,10 @@ class TrialBook:
     def spent(self) -> float:
         return sum(r["seconds"] for r in self.rows)
 
-    def winner(self) -> dict:
-        """The best validation accuracy; the earliest trial on a tie."""
-        return max(self.rows, key=lambda r: (r["val_acc"], -r["trial"]))
+    def winner(self) -> dict | None:
+        """The best validation accuracy; the earliest trial on a tie; None if all failed."""
+        ok = [r for r in self.rows if "failed" not in r]
+        return max(ok, key=lambda r: (r["val_acc"], -r["trial"])) if ok else None
 
 
 def write_tables(folder: Path, rows: list[dict], winner: dict, cfg, sampler: str, train) -> None:
@@ -84,6 +88,8 @@ def markdown(doc: dict) -> str:
         cells += [f"{r['val_acc']:.4f}", f"{r['seconds']:.1f}"]
         if "repeat_of" in r:
             cells[-1] = f"(as trial {r['repeat_of']})"
+        if "failed" in r:
+            cells[-2] = "failed"
         if r["trial"] == doc["winner"]["trial"]:
             cells = [f"**{c}**" for c in cells]
         lines.append("| " + " | ".join(cells) + " |")
