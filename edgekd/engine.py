@@ -209,9 +209,16 @@ def _distilled(run: Run, s, code: list) -> Trained:
 
 def _searched(run: Run, s, code: list):
     """The student with the recipe its search stage picked on the validation split."""
+    from edgekd.errors import ConfigError
     from edgekd.search.recipe import resolve_sampler, run_search
     from edgekd.search.space import candidate
 
+    if ddp.current().active:
+        raise ConfigError(
+            f"student '{s.name}': a recipe search runs its trials in one process, not under "
+            "--nproc. Run this pipeline without --nproc, or write the recipe the search "
+            "picked (trials.json in its stage folder) into `distill:` and remove `search:`."
+        )
     inputs, splits = _distill_inputs(run, s)
     uses = SCHEMES.get(s.distill.scheme).needs_teacher
     sampler = resolve_sampler(s.search.sampler)
