@@ -12,6 +12,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from edgekd.config.load import load_targets
+from edgekd.config.matching import (
+    augment_key,
+    baseline_train,
+    check_augment,
+    distilled_spec,
+    effective_augment,
+)
 from edgekd.config.schema import PipelineConfig, TeacherConfig
 from edgekd.distill import distributed as ddp
 from edgekd.distill.hardware import CPU
@@ -106,8 +113,11 @@ def _train_all(cfg: PipelineConfig, stage, reporter) -> tuple[StageResult, list[
     for w in data.info.get("warnings", []):
         reporter.line(f"warning: {w}")
     splits = load_splits(data, cfg.data.workers)
+    augment = effective_augment(cfg, splits.augment)
+    splits = replace(splits, augment=augment)
     check_model_inputs(cfg, splits)
     tsplits = splits.teacher_view()
+    check_augment(cfg, augment, [splits.input_shape, tsplits.input_shape])
     teachers = [
         _teacher_stage(cfg, stage, data, tsplits, t, i, reporter, hw)
         for i, t in enumerate(cfg.all_teachers)
@@ -115,13 +125,16 @@ def _train_all(cfg: PipelineConfig, stage, reporter) -> tuple[StageResult, list[
     models = [Trained(res.label, "teacher", None, res) for res in teachers]
     load_teachers = functools.cache(lambda: [load_trained(t, tsplits) for t in teachers])
     transfer = _transfer_stage(cfg, stage, data, splits, reporter)
+    run = Run(cfg, stage, data, splits, transfer, teachers, load_teachers, hw, reporter)
     for i, s in enumerate(cfg.students):
         code = code_digests(s, f"students[{i}].model")
+        twin = _twin(run, s)
+        if twin.search is not None:
+            twin = _searched(run, twin, code)
         if s.baseline:
-            models.append(_baseline(cfg, stage, data, splits, s, code, hw, reporter))
+            models.append(_baseline(run, s, twin, code))
         if s.distill is not None:
-            run = Run(cfg, stage, data, splits, transfer, teachers, load_teachers, hw, reporter)
-            models.append(_distilled(run, s, code))
+            models.append(_distilled(run, twin, code))
     return data, models
 
 
@@ -140,25 +153,44 @@ class Run:
     reporter: Reporter
 
 
+def _reads_transfer(run: Run, s) -> bool:
+    scheme = SCHEMES.get(s.distill.scheme)
+    return run.transfer is not None and scheme.needs_teacher and scheme.uses_transfer
+
+
+def _twin(run: Run, s):
+    """The student as distilled: step-matched to its scratch twin when it reads a transfer
+    set (edgekd.config.matching)."""
+    labeled = len(run.splits.y["train"])
+    extra = run.transfer.info["count"] if s.distill and _reads_transfer(run, s) else 0
+    return distilled_spec(s, labeled + extra, labeled)
+
+
+def _distill_inputs(run: Run, s) -> tuple[dict, object]:
+    """The stage inputs of distilling `s` (data, the teachers when the scheme has one, the
+    transfer set when it reads it) and the splits it trains on."""
+    inputs = {"data": run.data}
+    if SCHEMES.get(s.distill.scheme).needs_teacher:  # the first teacher keeps the key "teacher"
+        inputs |= {("teacher" if i == 0 else f"teacher-{i}"): t for i, t in enumerate(run.teachers)}
+    splits = run.splits
+    if _reads_transfer(run, s):
+        inputs["transfer"] = run.transfer
+        splits = replace(splits, transfer=load_transfer(run.transfer, run.cfg))
+    return inputs, splits
+
+
 def _distilled(run: Run, s, code: list) -> Trained:
     """A student distilled by its scheme: from the teachers (when the scheme has one) and
     on the transfer set (when the pipeline has one and the scheme reads it)."""
-    scheme = SCHEMES.get(s.distill.scheme)
-    uses = scheme.needs_teacher
-    inputs = {"data": run.data}
-    if uses:  # the first teacher keeps the key "teacher": old cache keys stay valid
-        inputs |= {("teacher" if i == 0 else f"teacher-{i}"): t for i, t in enumerate(run.teachers)}
-    splits = run.splits
-    if run.transfer is not None and uses and scheme.uses_transfer:
-        inputs["transfer"] = run.transfer
-        splits = replace(splits, transfer=load_transfer(run.transfer, run.cfg))
-    elif run.transfer is not None:
+    uses = SCHEMES.get(s.distill.scheme).needs_teacher
+    inputs, splits = _distill_inputs(run, s)
+    if run.transfer is not None and "transfer" not in inputs:
         run.reporter.line(f"  {s.name}: scheme '{s.distill.scheme}' does not use the transfer set")
     cfg, hw = run.cfg, run.hw
     res = run.stage(
         "distill",
         s.name,
-        {"spec": s, "seed": cfg.seed} | _extra_key(hw, code),
+        {"spec": s, "seed": cfg.seed} | _extra_key(hw, code, splits.augment),
         inputs,
         lambda d: run_distill(
             s,
@@ -175,10 +207,51 @@ def _distilled(run: Run, s, code: list) -> Trained:
     return Trained(s.name, "distilled", s.name, res)
 
 
-def _extra_key(hw, code: list) -> dict:
+def _searched(run: Run, s, code: list):
+    """The student with the recipe its search stage picked on the validation split."""
+    from edgekd.errors import ConfigError
+    from edgekd.search.recipe import resolve_sampler, run_search
+    from edgekd.search.space import candidate
+
+    if ddp.current().active:
+        raise ConfigError(
+            f"student '{s.name}': a recipe search runs its trials in one process, not under "
+            "--nproc. Run this pipeline without --nproc, or write the recipe the search "
+            "picked (trials.json in its stage folder) into `distill:` and remove `search:`."
+        )
+    inputs, splits = _distill_inputs(run, s)
+    uses = SCHEMES.get(s.distill.scheme).needs_teacher
+    sampler = resolve_sampler(s.search.sampler)
+    cfg, hw, label = run.cfg, run.hw, f"{s.name}-search"
+    res = run.stage(
+        "search",
+        label,
+        {"spec": s, "seed": cfg.seed, "sampler": sampler} | _extra_key(hw, code, splits.augment),
+        inputs,
+        lambda d: run_search(
+            s,
+            run.load_teachers() if uses else [],
+            splits,
+            cfg.seed,
+            d,
+            label,
+            run.reporter,
+            hw=hw,
+            sampler=sampler,
+        ),  # fmt: skip
+    )
+    winner = res.info["winner"]
+    run.reporter.line(
+        f"  {s.name}: search picked {winner['point']} (val_acc {winner['val_acc']:.4f})"
+    )
+    return s.model_copy(update={"distill": candidate(s.distill, winner["point"]), "search": None})
+
+
+def _extra_key(hw, code: list, augment: str | list = "") -> dict:
     """What a training stage's key adds beyond its config: a non-default device or
-    precision, and the content of the user's model code (zoo models on the CPU add none)."""
-    out = {}
+    precision, the content of the user's model code (zoo models on the CPU add none) and
+    the augmentation of its batches (none adds nothing)."""
+    out = augment_key(augment)
     if not hw.is_cpu or hw.amp != "off":
         out["hardware"] = hw.key()
     if code:
@@ -186,16 +259,22 @@ def _extra_key(hw, code: list) -> dict:
     return out
 
 
-def _baseline(cfg, stage, data, splits, s, code, hw, reporter) -> Trained:
-    label = f"{s.name}-scratch"
-    spec = s.model_dump(exclude={"name", "distill", "baseline"})
-    res = stage(
+def _baseline(run: Run, s, twin, code: list) -> Trained:
+    """The student trained from scratch on the labels, with the same augmentation and, when
+    it has a distilled twin, the same number of optimizer steps."""
+    cfg, hw, splits, label = run.cfg, run.hw, run.splits, f"{s.name}-scratch"
+    train = baseline_train(s, twin)
+    spec = s.model_copy(update={"train": train})
+    spec = spec.model_dump(exclude={"name", "distill", "baseline", "search"})
+    matched = {"step_matched": train.steps is not None and train is not s.train}
+    res = run.stage(
         "train",
         label,
-        {"spec": spec, "seed": cfg.seed} | _extra_key(hw, code),
-        {"data": data},
-        lambda d: run_supervised(
-            s, s.train, splits, cfg.seed, d, label, reporter, hw=hw, code=code
+        {"spec": spec, "seed": cfg.seed} | _extra_key(hw, code, splits.augment),
+        {"data": run.data},
+        lambda d: (
+            run_supervised(s, train, splits, cfg.seed, d, label, run.reporter, hw=hw, code=code)
+            | matched
         ),
     )
     return Trained(label, "baseline", s.name, res)
@@ -231,6 +310,7 @@ def _teacher_stage(
             lambda d: run_teacher_onnx(t, tsplits, d),
         )
     code = code_digests(t, f"{label}.model")
+    augment = tsplits.augment
     if t.checkpoint is not None:
         return stage(
             "teacher",
@@ -243,7 +323,7 @@ def _teacher_stage(
     return stage(
         "train",
         label,
-        {"spec": t, "seed": seed} | _extra_key(hw, code),
+        {"spec": t, "seed": seed} | _extra_key(hw, code, augment),
         {"data": data},
         lambda d: run_supervised(t, t.train, tsplits, seed, d, label, reporter, hw=hw, code=code),
     )

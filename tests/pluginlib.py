@@ -80,11 +80,14 @@ def check_dataset(name: str, dataset, folder: Path) -> None:
 
 def check_augmentation(augmentation) -> None:
     """Shape and dtype kept; the same generator state gives the same batch (resume is
-    bitwise); the input and the global RNG are left alone."""
+    bitwise); the input and the global RNG are left alone; `apply` gives the same batch
+    with a label mix exactly when the augmentation says it mixes labels; the example
+    shapes pass its own shape check."""
     assert augmentation.examples and augmentation.example_shapes
     for example in augmentation.examples:
         aug = augmentation(example)
         for shape in augmentation.example_shapes:
+            augmentation.check_shape(shape, "data.augment[0]")
             x = torch.randn(16, *shape, generator=torch.Generator().manual_seed(1))
             before, rng = x.clone(), torch.get_rng_state()
             a = aug(x, torch.Generator().manual_seed(0))
@@ -93,6 +96,16 @@ def check_augmentation(augmentation) -> None:
             assert torch.equal(a, b), "not deterministic under the same generator"
             assert torch.equal(x, before), "the input batch was modified in place"
             assert torch.equal(torch.get_rng_state(), rng), "it drew from the global RNG"
+            _check_label_mix(augmentation, aug, x, a)
+
+
+def _check_label_mix(augmentation, aug, x: torch.Tensor, plain: torch.Tensor) -> None:
+    out = aug.apply(x, torch.Generator().manual_seed(0))
+    assert torch.equal(out.x, plain), "apply() and a plain call disagree"
+    assert (out.mix is not None) == augmentation.mixes_labels
+    if out.mix is not None:
+        assert torch.equal(out.mix.perm.sort().values, torch.arange(len(x))), "not a permutation"
+        assert 0.0 <= out.mix.lam <= 1.0
 
 
 def tiny_pipeline(data: dict | None = None, students: list | None = None, **more):

@@ -3,6 +3,8 @@ resumed training run with augmentation is bitwise the uninterrupted one."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -101,3 +103,103 @@ def test_resume_with_augmentation_is_bitwise(tmp_path):
     resumed = train(tmp_path / "resumed", Reporter(quiet=True))
     for k in whole:
         assert torch.equal(whole[k], resumed[k]), k
+
+
+# ---------------------------------------------------------------- the signal and mixing plugins
+
+
+def gen(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def test_shift_moves_each_sample_and_repeats_its_edge():
+    x = torch.arange(10.0).repeat(64, 1, 1)  # (64, 1, 10): 0..9 in every sample
+    out = get_augmentation("shift", {"max": 3})(x, gen())
+    for row in out[:, 0]:
+        s = int(row[5] - 5)  # the sample moved by -s (row[j] = x[j - offset])
+        assert -3 <= s <= 3
+        expected = (torch.arange(10.0) + s).clamp(0, 9)
+        assert torch.equal(row, expected)
+    assert len({int(r[5]) for r in out[:, 0]}) > 1, "every sample got the same shift"
+
+
+def test_shift_wrap_rolls():
+    x = torch.arange(8.0).repeat(16, 1)
+    out = get_augmentation("shift", {"max": 2, "mode": "wrap"})(x, gen())
+    for row in out:
+        assert sorted(row.tolist()) == list(range(8))  # a roll keeps every value
+
+
+def test_scale_multiplies_each_sample_within_bounds():
+    x = torch.ones(32, 1, 5)
+    out = get_augmentation("scale", {"low": 0.5, "high": 2.0})(x, gen())
+    factors = out[:, 0, 0]
+    assert torch.equal(out, factors.view(-1, 1, 1).expand_as(out))  # one factor per sample
+    assert bool(((factors >= 0.5) & (factors <= 2.0)).all()) and factors.std() > 0
+
+
+def test_noise_has_the_asked_spread():
+    out = get_augmentation("noise", {"std": 0.5})(torch.zeros(64, 1, 40), gen())
+    assert abs(float(out.std()) - 0.5) < 0.05 and abs(float(out.mean())) < 0.05
+
+
+def test_mixup_blends_inputs_as_its_label_mix_says():
+    x = torch.randn(16, 1, 40, generator=gen(5))
+    out = get_augmentation("mixup", {"alpha": 0.4}).apply(x, gen())
+    lam, perm = out.mix.lam, out.mix.perm
+    assert torch.allclose(out.x, lam * x + (1 - lam) * x[perm])
+
+
+@pytest.mark.parametrize("shape", [(3, 16, 16), (1, 40)])
+def test_cutmix_pastes_one_box_and_lam_is_the_area_kept(shape):
+    x = torch.arange(8 * math.prod(shape), dtype=torch.float32).view(8, *shape)  # all distinct
+    out = get_augmentation("cutmix", {"alpha": 1.0}).apply(x, gen(1))
+    moved = out.mix.perm != torch.arange(8)
+    assert bool(moved.any())
+    pasted = (out.x != x).any(dim=1)  # (8, *spatial): where a sample took another's values
+    assert torch.equal(torch.where(pasted.unsqueeze(1), x[out.mix.perm], x), out.x)
+    areas = pasted[moved].float().flatten(1).mean(1)
+    assert torch.allclose(areas, torch.full_like(areas, 1 - out.mix.lam))  # one box, lam kept
+    assert bool((~pasted[~moved]).all())
+
+
+def test_a_list_is_applied_in_order_and_carries_the_label_mix():
+    from edgekd.config.schema import AugmentSpec
+
+    specs = [AugmentSpec(name="shift", options={"max": 2}), AugmentSpec(name="mixup")]
+    chain = get_augmentation(specs)
+    x = torch.randn(8, 1, 12, generator=gen(3))
+    out = chain.apply(x, gen())
+    g = gen()
+    shifted = get_augmentation("shift", {"max": 2})(x, g)
+    mixed = get_augmentation("mixup").apply(shifted, g)
+    assert torch.equal(out.x, mixed.x) and torch.equal(out.mix.perm, mixed.mix.perm)
+    assert get_augmentation([]) is None
+    assert get_augmentation(specs[:1]).__class__.__name__ == "Shift"
+
+
+def test_rank_check_names_the_key():
+    from edgekd.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"data.augment\[1\].*2 or 3 axes.*\[8\]"):
+        AUGMENTATIONS.get("cutmix").check_shape((8,), "data.augment[1]")
+    AUGMENTATIONS.get("shift").check_shape((8,), "data.augment[0]")  # any rank
+
+
+def test_mixed_cross_entropy_is_the_weighted_sum():
+    from edgekd.data.augment.mixing import MixedLabels, cross_entropy, label_mix
+
+    logits = torch.randn(6, 4, generator=gen(4))
+    y, other = torch.tensor([0, 1, 2, 3, 0, 1]), torch.tensor([3, 3, 0, 1, 2, 2])
+    plain = F.cross_entropy(logits, y)
+    assert torch.equal(cross_entropy(logits, y), plain)
+    with label_mix(MixedLabels(other, 0.3)):
+        mixed = cross_entropy(logits, y)
+    assert torch.allclose(mixed, 0.3 * plain + 0.7 * F.cross_entropy(logits, other))
+    assert torch.equal(cross_entropy(logits, y), plain), "the mix outlived its step"
+    unlabeled = torch.tensor([3, -1, 0, -1, 2, 2])  # transfer rows have no label to mix
+    with label_mix(MixedLabels(unlabeled, 0.3)):
+        part = cross_entropy(logits, y)
+    keep = unlabeled >= 0
+    expected = 0.3 * plain + 0.7 * F.cross_entropy(logits[keep], unlabeled[keep])
+    assert torch.allclose(part, expected)

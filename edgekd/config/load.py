@@ -14,6 +14,7 @@ from pathlib import Path
 from edgekd.config.checks import check_export, check_plugins, check_user_code, resolve_plugins
 from edgekd.config.paths import require_file, resolve_against, resolve_user_paths
 from edgekd.config.schema import PipelineConfig, TargetConfig
+from edgekd.config.training import check_training, resolve_augment
 from edgekd.config.validate import read_yaml, validate, validate_options
 from edgekd.errors import ConfigError, EdgeKDError, format_choices
 
@@ -24,9 +25,10 @@ def load_pipeline(path: Path, seed: int | None = None) -> PipelineConfig:
     if seed is not None:
         data["seed"] = seed
     cfg = validate(PipelineConfig, data, str(path))
-    cfg = resolve_plugins(cfg, str(path))
+    cfg = resolve_augment(resolve_plugins(cfg, str(path)), str(path))
     cfg = _resolve_paths(cfg, path.parent)
     check_plugins(cfg, str(path))
+    check_training(cfg, str(path))
     check_export(cfg.export, str(path))
     _check_teachers(cfg)
     _check_hardware(cfg, str(path))

@@ -33,7 +33,7 @@ class Splits:
     labels: list[str]
     preprocessing: str | dict
     x_teacher: dict[str, Any] | None = None  # the teacher's view (cross-modal data)
-    augment: str = ""
+    augment: str | list = ""  # a registered name (the dataset's) or `data.augment` specs
     transfer: Source | None = None  # unlabeled inputs for schemes with a teacher
     workers: int | str = "auto"  # DataLoader worker processes ('auto': where reading decodes)
 

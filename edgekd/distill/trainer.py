@@ -17,6 +17,8 @@ import torch
 from torch import nn
 
 from edgekd.config.schema import TrainConfig
+from edgekd.data.augment import Augmentation
+from edgekd.data.augment.mixing import MixedLabels, label_mix
 from edgekd.data.loader import EVAL_BATCH, BatchReader, sequential
 from edgekd.distill import distributed as ddp
 from edgekd.distill.hardware import CPU, Hardware
@@ -40,8 +42,10 @@ def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
 
 
 def make_scheduler(opt, cfg: TrainConfig):
+    """Stepped once per epoch over `epochs`, or once per optimizer step when `steps` is set
+    (then `milestones` count steps)."""
     if cfg.schedule == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs)
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.steps or cfg.epochs)
     if cfg.schedule == "step":
         return torch.optim.lr_scheduler.MultiStepLR(opt, cfg.milestones, cfg.gamma)
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
@@ -79,15 +83,17 @@ def fit(
     workdir: Path,
     label: str,
     reporter: Reporter,
-    augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
+    augment: Augmentation | None = None,
     hw: Hardware = CPU,
     workers: int | str = "auto",
 ) -> list[dict]:
-    """Train `trainable` on `batch_loss(idx, x, y)` for cfg.epochs; resume from a checkpoint.
+    """Train `trainable` on `batch_loss(idx, x, y)` for cfg.epochs, or for exactly cfg.steps
+    optimizer steps when that is set; resume from a checkpoint.
 
     `batch_loss` gets the batch's row indices too (on the CPU), so schemes can look up
-    cached teacher outputs. `augment(x, generator)`, when given, transforms each training
-    batch (its generator seeded per epoch too) before `batch_loss` sees it. The trained
+    cached teacher outputs. `augment`, when given, transforms each training batch (its
+    generator seeded per epoch too) before `batch_loss` sees it; a label mix it makes is
+    read by `edgekd.data.augment.mixing.cross_entropy` during that step. The trained
     model is back on the CPU when this returns.
     """
     torch.manual_seed(seed + ddp.current().rank)
@@ -99,24 +105,33 @@ def fit(
     start, history = _resume(ckpt, trainable, opt, sched, scaler, reporter, label)
     reader = BatchReader(x, workers, pin=hw.type == "cuda")
     step = ddp.wrap_step(trainable, batch_loss, hw.device)
-    loop = _Loop(trainable, step, opt, scaler, hw, cfg, label)
-    with reporter.task(label, cfg.epochs) as advance:
+    loop = _Loop(trainable, step, opt, scaler, hw, cfg, label, sched if cfg.steps else None)
+    per_epoch = steps_per_epoch(len(y), cfg.batch_size)
+    epochs = cfg.epochs if cfg.steps is None else -(-cfg.steps // max(per_epoch, 1))
+    with reporter.task(label, epochs) as advance:
         for _ in range(start):
             advance()
-        for epoch in range(start, cfg.epochs):
+        for epoch in range(start, epochs):
             trainable.train()
-            total, count = loop.epoch(reader, torch.as_tensor(y), augment, seed, epoch)
+            limit = None if cfg.steps is None else cfg.steps - epoch * per_epoch
+            total, count = loop.epoch(reader, torch.as_tensor(y), augment, seed, epoch, limit)
             if not count:
                 raise TrainingError(_no_batch_message(label, len(y), cfg.batch_size))
-            sched.step()
-            row = {"epoch": epoch + 1, "loss": total / max(count, 1)}
+            if cfg.steps is None:
+                sched.step()
+            done = (epoch + 1) * per_epoch
+            row = {
+                "epoch": epoch + 1,
+                "loss": total / max(count, 1),
+                "steps": min(done, cfg.steps or done),
+            }
             if val is not None and len(val[0]):
                 row["val_acc"] = accuracy(eval_model, *val, hw=hw, workers=workers)
             history.append(row)
             rngs = ddp.rng_states()
             if ddp.current().is_main:
                 _save(ckpt, trainable, opt, sched, scaler, epoch + 1, history, rngs)
-            advance(**{k: v for k, v in row.items() if k != "epoch"})
+            advance(**{k: v for k, v in row.items() if k not in ("epoch", "steps")})
     reader.close()
     trainable.eval()
     if not hw.is_cpu:
@@ -124,12 +139,20 @@ def fit(
     return history
 
 
-class _Loop:
-    """One epoch: the seeded batch plan, read through the DataLoader, one step per batch."""
+def steps_per_epoch(n: int, batch_size: int) -> int:
+    """Optimizer steps in one epoch over n rows: the batches `_Loop.plan` trains on."""
+    full, rest = divmod(n, batch_size)
+    keeps = lambda size: size >= ddp.min_batch() or n < 2  # noqa: E731  as plan() decides
+    return full * keeps(batch_size) + bool(rest and keeps(rest))
 
-    def __init__(self, trainable, step, opt, scaler, hw: Hardware, cfg: TrainConfig, label: str):
+
+class _Loop:
+    """One epoch: the seeded batch plan, read through the DataLoader, one step per batch;
+    `step_sched`, when given, is stepped after every optimizer step."""
+
+    def __init__(self, trainable, step, opt, scaler, hw, cfg: TrainConfig, label: str, step_sched):
         self.trainable, self.step, self.opt, self.scaler = trainable, step, opt, scaler
-        self.hw, self.cfg, self.label = hw, cfg, label
+        self.hw, self.cfg, self.label, self.step_sched = hw, cfg, label, step_sched
 
     def plan(self, n: int, seed: int, epoch: int) -> list[tuple[int, torch.Tensor, torch.Tensor]]:
         """(step, global batch rows, this rank's rows) for every trainable batch."""
@@ -142,16 +165,18 @@ class _Loop:
             out.append((i // self.cfg.batch_size, idx, ddp.shard(idx)))
         return out
 
-    def epoch(self, reader: BatchReader, yt: torch.Tensor, augment, seed: int, epoch: int):
-        plan = self.plan(len(yt), seed, epoch)
+    def epoch(self, reader: BatchReader, yt, augment, seed: int, epoch: int, limit=None):
+        """Train one epoch, or its first `limit` batches; (loss sum, rows) over all ranks."""
+        plan = self.plan(len(yt), seed, epoch)[:limit]
         aug_gen = torch.Generator().manual_seed(seed * 100003 + epoch + 7919)
         # augment the whole global batch, then shard: DDP sees what one process sees
         fetch = [(idx if augment is not None else part).numpy() for _, idx, part in plan]
         total, count = 0.0, 0
         for (step, idx, part), xb in zip(plan, reader.read(fetch)):
+            mixed = None
             if augment is not None:
-                xb = ddp.shard(augment(xb, aug_gen))
-            with self.hw.autocast():
+                xb, mixed = _augment(augment, xb, aug_gen, yt[idx])
+            with self.hw.autocast(), label_mix(mixed):
                 loss = self.step(part, self.hw.batch(xb), self.hw.to(yt[part]))
             stop_if_diverged(loss, self.label, epoch, step, self.cfg)
             self.opt.zero_grad(set_to_none=True)
@@ -163,9 +188,21 @@ class _Loop:
                 self.scaler.scale(scaled).backward()
                 self.scaler.step(self.opt)
                 self.scaler.update()
+            if self.step_sched is not None:
+                self.step_sched.step()
             total += float(loss.detach()) * len(part)
             count += len(part)
         return ddp.all_sum(total, count)
+
+
+def _augment(augment: Augmentation, xb: torch.Tensor, gen, y: torch.Tensor):
+    """This rank's rows of the augmented global batch, and, when the augmentation blended
+    rows (mixup, cutmix), the labels its rows were blended with."""
+    out = augment.apply(xb, gen)
+    mixed = None
+    if out.mix is not None:
+        mixed = MixedLabels(ddp.shard(y[out.mix.perm]), out.mix.lam)
+    return ddp.shard(out.x), mixed
 
 
 def _resume(ckpt: Path, trainable, opt, sched, scaler, reporter, label: str):

@@ -25,6 +25,7 @@ from edgekd.report.stats import finite, wilson
 
 MODEL_KEYS = ("model", "options", "method", "scheme", "params", "flops", "acc_test")
 MODEL_KEYS += ("synthetic_samples", "synthesis", "training_samples_read", "peers", "teachers")
+MODEL_KEYS += ("steps", "step_matched", "transfer_samples")
 
 
 def write_report(run_dir: Path, cfg, models, targets, rows: list[ReportRow]) -> Report:

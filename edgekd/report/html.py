@@ -9,6 +9,7 @@ from edgekd.report.columns import FULL, cell
 from edgekd.report.markdown import environment_text, frontier_rows, method_text, not_measured
 from edgekd.report.model import KdVerdict, Report, ReportRow
 from edgekd.report.narrative import (
+    baseline_note,
     class_cells,
     class_names,
     interval_text,
@@ -139,7 +140,9 @@ def findings_html(report: Report) -> str:
 def kd_html(report: Report) -> str:
     css = {KdVerdict.GAIN: "gain", KdVerdict.NO_GAIN: "nogain"}
     items = "".join(
-        f'<li class="{css.get(e.verdict, "")}">{escape(kd_line(e))}</li>' for e in report.kd
+        f'<li class="{css.get(e.verdict, "")}">'
+        f"{escape(' '.join(filter(None, (kd_line(e), baseline_note(report, e)))))}</li>"
+        for e in report.kd
     )
     return f'<h2>Did distillation help?</h2><ul id="kd">{items}</ul>' if items else ""
 

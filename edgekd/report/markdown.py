@@ -6,6 +6,7 @@ from edgekd.records import Gate, RowStatus
 from edgekd.report.columns import FULL, cell, fmt_ms
 from edgekd.report.model import Report, ReportRow
 from edgekd.report.narrative import (
+    baseline_note,
     class_cells,
     class_names,
     interval_text,
@@ -135,7 +136,11 @@ def findings_lines(report: Report) -> list[str]:
 def kd_lines(report: Report) -> list[str]:
     if not report.kd:
         return []
-    return ["", "## Did distillation help?", ""] + [f"- {kd_line(e)}" for e in report.kd]
+    lines = ["", "## Did distillation help?", ""]
+    for e in report.kd:
+        note = baseline_note(report, e)
+        lines.append(f"- {kd_line(e)}" + (f" {note}" if note else ""))
+    return lines
 
 
 def class_table_lines(report: Report, target: str) -> list[str]:

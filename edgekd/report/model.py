@@ -119,6 +119,9 @@ class ModelSummary(Strict):
     training_samples_read: int | None = None
     peers: list[dict[str, Any]] | None = None  # online (mutual) schemes
     teachers: int | None = None  # multi-teacher schemes
+    steps: int | None = None  # optimizer steps trained (scratch; step-matched distilled)
+    step_matched: bool | None = None  # scratch: ran extra epochs to match its twin's steps
+    transfer_samples: int | None = None  # distilled: unlabeled inputs it also trained on
 
 
 class Recommendation(Strict):

@@ -77,6 +77,24 @@ def kd_line(e: KdEffect) -> str:
     return f"{head}: {tail}"
 
 
+def baseline_note(report: Report, e: KdEffect) -> str:
+    """How the scratch twin was trained, beside the verdict: what "honest" means here."""
+    scratch, twin = report.models.get(e.scratch), report.models.get(e.distilled)
+    if scratch is None or twin is None or not scratch.steps:
+        return ""
+    if scratch.step_matched and twin.transfer_samples:
+        return (
+            f"{e.scratch} is step-matched: {scratch.steps:,} optimizer steps with the same "
+            f"augmentation as {e.distilled}, over the labeled split only; it cannot use the "
+            f"{twin.transfer_samples:,} unlabeled transfer inputs, which is what distillation "
+            "adds."
+        )
+    return (
+        f"{e.scratch} trains on the labeled split with the student's own schedule "
+        f"({scratch.steps:,} optimizer steps) and augmentation."
+    )
+
+
 @dataclass(frozen=True)
 class ClassLine:
     name: str

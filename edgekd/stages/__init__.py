@@ -15,6 +15,7 @@ STAGE_CODE: dict[str, tuple[str, ...]] = {
     "train": ("edgekd.stages.train",),
     "teacher": ("edgekd.stages.train",),
     "distill": ("edgekd.stages.train",),
+    "search": ("edgekd.search.recipe",),  # trials distil through the schemes and trainer
     "export": ("edgekd.stages.export", "edgekd.stages.models"),
     "compile": ("edgekd.stages.compile", "edgekd.stages.models", "edgekd.backends"),
     # the worker runs in a subprocess (`python -m edgekd.profile.worker`), not by import

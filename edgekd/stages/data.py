@@ -20,7 +20,8 @@ from edgekd.errors import DataError
 from edgekd.hashing import stable_hash, to_jsonable
 from edgekd.store import StageResult
 
-NOT_IN_KEY = {"transfer", "transfer_samples", "workers"}  # the transfer stage's, or no effect
+# the transfer stage's, the training stages' (augment), or no effect
+NOT_IN_KEY = {"transfer", "transfer_samples", "augment", "workers"}
 
 
 def data_key(cfg: PipelineConfig) -> dict:
@@ -87,7 +88,7 @@ def transfer_key(cfg: PipelineConfig) -> dict:
     user's files, their content), and the dataset options that preprocess them."""
     d = cfg.data
     key = {
-        "data": d.model_dump(mode="json", exclude={"workers"}),
+        "data": d.model_dump(mode="json", exclude={"augment", "workers"}),
         "seed": cfg.seed,
     }
     files = transfer_files(d.transfer) if d.transfer is not None else []

@@ -9,6 +9,7 @@ from torch import nn
 
 from edgekd.config.schema import ModelSpec, StudentConfig, TeacherConfig
 from edgekd.data import Splits
+from edgekd.data.augment.mixing import cross_entropy
 from edgekd.distill.hardware import CPU, Hardware
 from edgekd.distill.schemes import SCHEMES, DistillJob
 from edgekd.distill.trainer import fit
@@ -40,13 +41,13 @@ def run_supervised(
     hw: Hardware = CPU,
     code: list | None = None,
 ) -> dict:
-    """Train a model on the labels alone (the teacher, or a student's scratch baseline)."""
+    """Train a model on the labels alone (the teacher, or a student's scratch baseline);
+    mixup/cutmix batches mix the labels (edgekd.data.augment.mixing)."""
     model = new_model(spec, splits, seed)
-    ce = nn.CrossEntropyLoss()
     val = (splits.x["val"], splits.y["val"])
     history = fit(
         model,
-        lambda _i, xb, yb: ce(model(xb), yb),
+        lambda _i, xb, yb: cross_entropy(model(xb), yb),
         model,
         splits.x["train"],
         splits.y["train"],
@@ -62,7 +63,8 @@ def run_supervised(
     )
     save_model(model, folder)
     write_code_record(folder, code or [])
-    info = model_info(model, spec, splits, label, method="scratch", history=history)
+    steps = history[-1].get("steps") if history else 0
+    info = model_info(model, spec, splits, label, method="scratch", history=history, steps=steps)
     return info | ({"device": hw.key()} if not hw.is_cpu or hw.amp != "off" else {})
 
 
@@ -146,6 +148,8 @@ def run_distill(
     write_code_record(folder, code or [])
     method = "+".join(loss.name for loss in student.distill.losses)
     scheme = student.distill.scheme
+    if student.train.steps is not None:  # exactly that many (a step-matched pair's count)
+        job.info["steps"] = student.train.steps
     info = model_info(model, student, splits, label, method=method, scheme=scheme, **job.info)
     warnings = size_warnings(info, teachers, splits.teacher_view().input_shape)
     for w in warnings:

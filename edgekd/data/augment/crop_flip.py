@@ -41,6 +41,7 @@ class CropFlip(Augmentation):
     description = "random crop of the zero-padded sample (pad 4), then a random horizontal flip"
     examples = ({}, {"pad": 1})
     example_shapes = ((3, 8, 8), (1, 16))
+    sample_ranks = (2, 3)  # (C, L) signals or (C, H, W) images
 
     def __call__(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         return crop_flip(x, gen, self.options.pad)

@@ -18,12 +18,12 @@ from typing import ClassVar
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from pydantic import BaseModel
 from torch import nn
 
 from edgekd.config.schema import DistillConfig, PipelineConfig, StudentConfig, TrainConfig
 from edgekd.data import Splits
+from edgekd.data.augment.mixing import cross_entropy
 from edgekd.data.source import Concat
 from edgekd.distill.hardware import CPU, Hardware
 from edgekd.distill.losses import LOSSES, LossContext, Outputs
@@ -169,13 +169,9 @@ class WeightedLosses(nn.Module):
         return all(loss.kind == "response" for loss in self.losses)
 
     def forward(self, out: Outputs, labeled: torch.Tensor | None = None) -> torch.Tensor:
-        """`labeled`: the rows cross-entropy reads (None: all; transfer inputs are not)."""
-        if labeled is None:
-            ce = F.cross_entropy(out.s_logits, out.y)
-        elif bool(labeled.any()):
-            ce = F.cross_entropy(out.s_logits[labeled], out.y[labeled])
-        else:
-            ce = out.s_logits.sum() * 0.0
+        """`labeled`: the rows cross-entropy reads (None: all; transfer inputs are not). In a
+        mixup/cutmix batch it is the mixed cross-entropy (edgekd.data.augment.mixing)."""
+        ce = cross_entropy(out.s_logits, out.y, labeled)
         total = self.ce_weight * ce
         for w, loss in zip(self.weights, self.losses):
             total = total + w * loss(out)
