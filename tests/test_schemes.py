@@ -38,9 +38,20 @@ def test_every_registered_scheme_documents_itself():
 
 
 @pytest.mark.parametrize(("name", "example"), CASES, ids=[f"{n}-{i}" for n, i in CASES])
-def test_scheme_runs_and_exports_the_plain_student(name, example, prepared, tmp_path):
+def test_scheme_runs_and_exports_the_plain_student(name, example, prepared, tmp_path, monkeypatch):
+    from edgekd.distill.losses.response import KDLoss
+
+    steps, original = [], KDLoss.forward
+
+    def record(self, out):  # every Outputs a scheme builds says which optimizer step it feeds
+        steps.append((out.step, out.steps_per_epoch))
+        return original(self, out)
+
+    monkeypatch.setattr(KDLoss, "forward", record)
     options = SCHEMES.get(name).examples[example]
     info = check_scheme(SCHEMES.get(name), name, options, prepared, tmp_path)
+    assert steps and all(s is not None and n for s, n in steps), steps[:3]
+    assert steps[0][0] == 0 and max(s for s, _ in steps) == steps[-1][1] - 1  # 1 epoch
     if name == "data-free":
         assert info["synthetic_samples"] == 96 and info["training_samples_read"] == 0
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,17 @@ from edgekd.errors import TrainingError
 from edgekd.progress import Reporter
 
 CKPT = "resume-checkpoint.pt"
+
+
+@dataclass
+class StepInfo:
+    """Where the batch that `batch_loss` computes sits in training, for losses with a
+    schedule (DKD's warm-up): `fit(..., step_info=info)` sets it before every call. Derived
+    from (epoch, batch) alone, so a resumed run continues the count with nothing stored."""
+
+    step: int | None = None  # 0-based global optimizer step, the same on every DDP rank
+    steps_per_epoch: int | None = None  # optimizer steps in one epoch
+    rows: torch.Tensor | None = None  # the global batch's rows; this rank's are shard(rows)
 
 
 def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -82,12 +94,14 @@ def fit(
     augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
     hw: Hardware = CPU,
     workers: int | str = "auto",
+    step_info: StepInfo | None = None,
 ) -> list[dict]:
     """Train `trainable` on `batch_loss(idx, x, y)` for cfg.epochs; resume from a checkpoint.
 
     `batch_loss` gets the batch's row indices too (on the CPU), so schemes can look up
     cached teacher outputs. `augment(x, generator)`, when given, transforms each training
-    batch (its generator seeded per epoch too) before `batch_loss` sees it. The trained
+    batch (its generator seeded per epoch too) before `batch_loss` sees it. `step_info`,
+    when given, is updated before each `batch_loss` call (see StepInfo). The trained
     model is back on the CPU when this returns.
     """
     torch.manual_seed(seed + ddp.current().rank)
@@ -99,7 +113,7 @@ def fit(
     start, history = _resume(ckpt, trainable, opt, sched, scaler, reporter, label)
     reader = BatchReader(x, workers, pin=hw.type == "cuda")
     step = ddp.wrap_step(trainable, batch_loss, hw.device)
-    loop = _Loop(trainable, step, opt, scaler, hw, cfg, label)
+    loop = _Loop(trainable, step, opt, scaler, hw, cfg, label, step_info)
     with reporter.task(label, cfg.epochs) as advance:
         for _ in range(start):
             advance()
@@ -127,9 +141,11 @@ def fit(
 class _Loop:
     """One epoch: the seeded batch plan, read through the DataLoader, one step per batch."""
 
-    def __init__(self, trainable, step, opt, scaler, hw: Hardware, cfg: TrainConfig, label: str):
+    def __init__(
+        self, trainable, step, opt, scaler, hw: Hardware, cfg: TrainConfig, label: str, info=None
+    ):
         self.trainable, self.step, self.opt, self.scaler = trainable, step, opt, scaler
-        self.hw, self.cfg, self.label = hw, cfg, label
+        self.hw, self.cfg, self.label, self.info = hw, cfg, label, info
 
     def plan(self, n: int, seed: int, epoch: int) -> list[tuple[int, torch.Tensor, torch.Tensor]]:
         """(step, global batch rows, this rank's rows) for every trainable batch."""
@@ -149,6 +165,9 @@ class _Loop:
         fetch = [(idx if augment is not None else part).numpy() for _, idx, part in plan]
         total, count = 0.0, 0
         for (step, idx, part), xb in zip(plan, reader.read(fetch)):
+            if self.info is not None:  # only a short last batch is skipped: steps are 0..n-1
+                self.info.step, self.info.steps_per_epoch = epoch * len(plan) + step, len(plan)
+                self.info.rows = idx
             if augment is not None:
                 xb = ddp.shard(augment(xb, aug_gen))
             with self.hw.autocast():

@@ -28,6 +28,7 @@ from edgekd.data.source import Concat
 from edgekd.distill.hardware import CPU, Hardware
 from edgekd.distill.losses import LOSSES, LossContext, Outputs
 from edgekd.distill.taps import probe_shapes
+from edgekd.distill.trainer import StepInfo
 from edgekd.progress import Reporter
 from edgekd.registry import Plugin, Registry
 
@@ -69,6 +70,14 @@ class DistillJob:
     build_student: Callable[[], nn.Module]
     info: dict = field(default_factory=dict)  # what the scheme reports into the stage record
     hw: Hardware = CPU  # where training and teacher inference run
+    clock: StepInfo = field(default_factory=StepInfo)  # the step `fit` is at (see outputs)
+
+    def outputs(self, *args, **kwargs) -> Outputs:
+        """`Outputs(*args, **kwargs)` placed at the optimizer step `fit` is taking, so a
+        loss with a schedule advances once per step however often a scheme calls it."""
+        return Outputs(
+            *args, step=self.clock.step, steps_per_epoch=self.clock.steps_per_epoch, **kwargs
+        )
 
     def options(self, scheme: type[Scheme]) -> BaseModel:
         """The scheme's typed `Options`, as parsed at config load."""
@@ -123,6 +132,7 @@ class DistillJob:
             augment=aug,
             hw=self.hw,
             workers=self.splits.workers,
+            step_info=self.clock,
         )
 
 

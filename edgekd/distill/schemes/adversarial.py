@@ -15,7 +15,6 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 
-from edgekd.distill.losses import Outputs
 from edgekd.distill.schemes import (
     SCHEMES,
     DistillJob,
@@ -100,7 +99,7 @@ class AdversarialKD(Scheme):
                 s_logits = student(xb)
                 feats = dict(s_taps.out), dict(t_taps.out)
                 yb, labeled = fill_labels(yb, t_logits)
-                out = Outputs(xb, yb, s_logits, t_logits, *feats, index=job.hw.to(idx))
+                out = job.outputs(xb, yb, s_logits, t_logits, *feats, index=job.hw.to(idx))
                 loss = losses(out, labeled)
                 if opts.on == "features":
                     s_out = flat(adapt(feats[0][opts.student_tap]))

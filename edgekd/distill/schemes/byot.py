@@ -12,7 +12,6 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from edgekd.distill.losses import Outputs
 from edgekd.distill.schemes import (
     SCHEMES,
     DistillJob,
@@ -98,7 +97,7 @@ class BeYourOwnTeacher(Scheme):
                 total = F.cross_entropy(logits, yb)
                 for path in opts.taps:
                     feat, aux_logits = aux[path.replace(".", "_")](taps.out[path])
-                    total = total + losses(Outputs(xb, yb, aux_logits, deep_logits))
+                    total = total + losses(job.outputs(xb, yb, aux_logits, deep_logits))
                     hint = (feat - deep_feat).pow(2).sum(1).mean()
                     total = total + opts.feature_weight * hint
                 return total

@@ -12,7 +12,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from edgekd.distill.losses import Outputs
 from edgekd.distill.schemes import (
     SCHEMES,
     DistillJob,
@@ -65,7 +64,7 @@ class ClassWiseSelfKD(Scheme):
                 other = augment(other, gen)
             with torch.no_grad():
                 t_logits = student(job.hw.batch(other))
-            return losses(Outputs(xb, yb, student(xb), t_logits, index=job.hw.to(idx)))
+            return losses(job.outputs(xb, yb, student(xb), t_logits, index=job.hw.to(idx)))
 
         job.fit(nn.ModuleDict({"student": student, "losses": losses}), batch_loss, student)
         return student

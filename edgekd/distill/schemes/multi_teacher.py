@@ -16,7 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from edgekd.distill.cache import teacher_logits
-from edgekd.distill.losses import Outputs
 from edgekd.distill.schemes import (
     SCHEMES,
     DistillJob,
@@ -111,7 +110,7 @@ class MultiTeacher(Scheme):
                     t_logits = combine(stacked, yb, opts.weighting)
                 s_logits = student(xb)
                 feats = dict(s_taps.out), dict(t_taps.out)
-                out = Outputs(xb, yb, s_logits, t_logits, *feats, index=hw.to(idx))
+                out = job.outputs(xb, yb, s_logits, t_logits, *feats, index=hw.to(idx))
                 return losses(out, labeled)
 
             trainable = nn.ModuleDict({"student": student, "losses": losses})

@@ -19,7 +19,6 @@ from pydantic import (
 from torch import nn
 
 from edgekd.config.schema import PluginOptions
-from edgekd.distill.losses import Outputs
 from edgekd.distill.schemes import (
     SCHEMES,
     DistillJob,
@@ -99,7 +98,7 @@ class DeepMutualLearning(Scheme):
             total = 0.0
             for k, (own, loss) in enumerate(zip(logits, losses)):
                 others = [lg.detach() for j, lg in enumerate(logits) if j != k]
-                total = total + sum(loss(Outputs(xb, yb, own, t)) for t in others) / len(others)
+                total = total + sum(loss(job.outputs(xb, yb, own, t)) for t in others) / len(others)
             return total
 
         trainable = nn.ModuleDict(

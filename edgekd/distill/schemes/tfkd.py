@@ -16,7 +16,6 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from edgekd.distill.losses import Outputs
 from edgekd.distill.schemes import (
     SCHEMES,
     DistillJob,
@@ -72,7 +71,7 @@ class TeacherFreeKD(Scheme):
             else:
                 with torch.no_grad():
                     t_logits = teacher(xb)
-            return losses(Outputs(xb, yb, student(xb), t_logits))
+            return losses(job.outputs(xb, yb, student(xb), t_logits))
 
         if teacher is not None:
             teacher = job.hw.model(teacher, len(job.splits.input_shape) + 1)
