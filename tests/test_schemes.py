@@ -94,13 +94,18 @@ def test_dml_updates_every_peer(prepared, tmp_path):
 
 
 def test_cs_kd_partners_share_the_class():
-    from edgekd.distill.schemes.cskd import by_class, partners
+    from edgekd.distill.schemes.cskd import SameClass
 
     y = np.array([0, 1, 0, 1, 2, 0])
-    idx = torch.arange(6)
-    got = partners(y, by_class(y), idx, torch.Generator().manual_seed(0))
-    assert (y[got.numpy()] == y).all()
-    assert (got != idx)[y != 2].all() and got[4] == 4  # a lone sample is its own partner
+    draw, rows = SameClass(y, seed=0), np.arange(6)
+    got = draw(rows, step=0)
+    assert (y[got] == y).all()
+    assert (got != rows)[y != 2].all() and got[4] == 4  # a lone sample is its own partner
+    # a function of (seed, step, row): the same for any batch holding the row, any order
+    assert np.array_equal(draw(rows[::-1], 0), got[::-1]) and draw(rows[3:], 0)[0] == got[3]
+    draws = np.stack([draw(rows, step) for step in range(200)])
+    assert set(draws[:, 0]) == {2, 5}  # every other row of the class comes up
+    assert not np.array_equal(draws[0], draws[1]) or not np.array_equal(draws[1], draws[2])
 
 
 def test_tf_kd_virtual_teacher_distribution():
