@@ -180,13 +180,19 @@ class WeightedLosses(nn.Module):
 
     def forward(self, out: Outputs, labeled: torch.Tensor | None = None) -> torch.Tensor:
         """`labeled`: the rows cross-entropy reads (None: all; transfer inputs are not)."""
+        return self.terms(out, self.ce_weight * self.ce(out, labeled))
+
+    @staticmethod
+    def ce(out: Outputs, labeled: torch.Tensor | None = None) -> torch.Tensor:
+        """Cross-entropy of the student's logits on the labeled rows (`labeled` None: all)."""
         if labeled is None:
-            ce = F.cross_entropy(out.s_logits, out.y)
-        elif bool(labeled.any()):
-            ce = F.cross_entropy(out.s_logits[labeled], out.y[labeled])
-        else:
-            ce = out.s_logits.sum() * 0.0
-        total = self.ce_weight * ce
+            return F.cross_entropy(out.s_logits, out.y)
+        if bool(labeled.any()):
+            return F.cross_entropy(out.s_logits[labeled], out.y[labeled])
+        return out.s_logits.sum() * 0.0
+
+    def terms(self, out: Outputs, total: torch.Tensor | float = 0.0) -> torch.Tensor:
+        """`total` plus the weighted configured losses (cross-entropy not included)."""
         for w, loss in zip(self.weights, self.losses):
             total = total + w * loss(out)
         return total
