@@ -159,14 +159,6 @@ def test_multi_teacher_weights():
     assert torch.equal(combine(t, y, "confidence").argmax(1), y)
 
 
-def test_gradient_reversal():
-    from edgekd.distill.schemes.adversarial import reverse_grad
-
-    x = torch.ones(3, requires_grad=True)
-    (2 * reverse_grad(x)).sum().backward()
-    assert torch.equal(x.grad, torch.full((3,), -2.0))
-
-
 def test_paired_views_are_row_aligned(prepared):
     splits, _ = prepared["mnist1d-pair"]
     assert splits.input_shape == (1, 21) and splits.teacher_view().input_shape == (1, 40)

@@ -121,6 +121,25 @@ def run_stage(store, kind: str, label: str, config, inputs: dict, fn: Callable[[
     return broadcast(result)
 
 
+def launched_world() -> int:
+    """Processes this command runs on: torchrun's WORLD_SIZE (1 without torchrun). Known
+    before the process group exists, so a pipeline can be refused when it is loaded."""
+    return max(int(os.environ.get("WORLD_SIZE", "1")), _current.world)
+
+
+def refuse_distributed(scheme: str, where: str, why: str) -> None:
+    """Refuse, with a ConfigError that says why, a scheme that cannot train under DDP when
+    this command runs on several processes; docs/scale.md lists which schemes run."""
+    if launched_world() > 1:
+        from edgekd.errors import ConfigError
+
+        raise ConfigError(
+            f"{where}: scheme '{scheme}' does not run on several processes (--nproc, "
+            f"torchrun): {why}. Run this pipeline in one process (without --nproc); "
+            "docs/scale.md lists the schemes that run under DDP."
+        )
+
+
 # ---------------------------------------------------------------- used by trainer.fit
 
 

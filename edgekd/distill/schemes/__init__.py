@@ -5,8 +5,10 @@ a `description`, a `paper` and `run(job) -> nn.Module` that returns the trained 
 export. The base carries the defaults a scheme may change: `needs_teacher = True` (False:
 its stage neither gets nor depends on a teacher, and the pipeline may have none),
 `uses_transfer = True` (a scheme with a teacher trains on the pipeline's unlabeled transfer
-inputs too, see `DistillJob.training_rows`) and `check(cfg, student, where)`, a no-op, to
-refuse a pipeline the scheme cannot run.
+inputs too, see `DistillJob.training_rows`), `distributed = True` (False: refused when the
+command runs on several processes, with `distributed_why` as the reason; the scheme's
+`check` should call `distributed.refuse_distributed` so the refusal comes at load) and
+`check(cfg, student, where)`, a no-op, to refuse a pipeline the scheme cannot run.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ class Scheme(Plugin):
     paper: ClassVar[str] = ""
     needs_teacher: ClassVar[bool] = True
     uses_transfer: ClassVar[bool] = True  # read only where needs_teacher
+    distributed: ClassVar[bool] = True  # False: refused under DDP, for `distributed_why`
+    distributed_why: ClassVar[str] = ""
 
     @classmethod
     def check(cls, cfg: PipelineConfig, student: StudentConfig, where: str) -> None:
@@ -111,8 +115,12 @@ class DistillJob:
         label=None,
     ):
         """`trainer.fit` on the training split (or the given x, y) with the job's settings."""
+        from edgekd.distill import distributed as ddp
         from edgekd.distill.trainer import fit
 
+        scheme = SCHEMES.get(self.distill.scheme)
+        if not scheme.distributed:  # refused at load too; this guards a scheme run directly
+            ddp.refuse_distributed(self.distill.scheme, self.label, scheme.distributed_why)
         x = self.splits.x["train"] if x is None else x
         y = self.splits.y["train"] if y is None else y
         v = (self.splits.x["val"], self.splits.y["val"]) if val else None
