@@ -125,11 +125,14 @@ def test_deepinversion_bn_loss_decreases(prepared):
     from edgekd.distill.schemes.data_free import Options, synthesize
 
     _, teachers = prepared["mnist1d"]
-    opts = Options(num_samples=64, batch_size=64, steps=40, lr=0.05)
+    opts = Options(num_samples=64, batch_size=64, steps=40, lr=0.05, jitter=0)
     x, y, history = synthesize(teachers[0], (1, 40), 10, opts, seed=0)
     assert x.shape == (64, 1, 40) and y.shape == (64,)
     assert len(history) == 40 and history[-1] < 0.75 * history[0]
     assert (np.diff(history) < 0).mean() > 0.9  # it falls nearly every step
+    jittered = synthesize(teachers[0], (1, 40), 10, opts.model_copy(update={"jitter": 2}), 0)
+    assert jittered[2][-1] < 0.75 * jittered[2][0]  # shifted inputs each step: still falls
+    assert not np.array_equal(jittered[0], x)
     noise, _, none = synthesize(
         teachers[0], (1, 40), 10, Options(method="noise", num_samples=64), 0
     )

@@ -89,7 +89,8 @@ def test_killed_and_resumed_is_bitwise_the_same(prepared, tmp_path):
     per_epoch = steps // 3
     _train(prepared, tmp_path / "run", kill_at=per_epoch + 3)  # in epoch 2
     assert torch.load(tmp_path / "run" / CKPT, weights_only=True)["epoch"] == 1
-    _, got, got_ckpt = _train(prepared, tmp_path / "run")
+    resumed, got, got_ckpt = _train(prepared, tmp_path / "run")
+    assert resumed == 2 * per_epoch  # epochs 2 and 3 only
     assert all(torch.equal(ref[k], got[k]) for k in ref)
     disc = {k: v for k, v in ref_ckpt["model"].items() if k.startswith("disc.net")}
     assert disc and all(torch.equal(v, got_ckpt["model"][k]) for k, v in disc.items())

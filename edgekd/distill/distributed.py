@@ -209,16 +209,20 @@ def load_resume(path: Path) -> dict | None:
     return broadcast(state)
 
 
-def rng_states() -> list[torch.Tensor]:
-    """Every rank's torch RNG state (rank order), so a resumed run redraws the same dropout."""
-    mine = torch.get_rng_state()
+def all_gather(obj) -> list:
+    """Every rank's `obj` (picklable), in rank order; `[obj]` in one process."""
     if not _current.active:
-        return [mine]
+        return [obj]
     import torch.distributed as dist
 
     out: list = [None] * _current.world
-    dist.all_gather_object(out, mine)
+    dist.all_gather_object(out, obj)
     return out
+
+
+def rng_states() -> list[torch.Tensor]:
+    """Every rank's torch RNG state (rank order), so a resumed run redraws the same dropout."""
+    return all_gather(torch.get_rng_state())
 
 
 def my_rng(state: dict) -> torch.Tensor:
