@@ -136,7 +136,7 @@ def test_adaptive_rounds_resume_bitwise(prepared, tmp_path):
     assert not [p for p in (tmp_path / "ref").iterdir() if p.is_dir()]  # round folders go
     # round 1: 2 epochs of 32 samples in batches of 16 (4 steps); round 2: 2 epochs of 64
     killed, _ = _adi(prepared, tmp_path / "run", kill_at=4 + 4 + 2)  # in round 2, epoch 2
-    assert killed is None and (tmp_path / "run" / "round-1").is_dir()
+    assert killed is None and (tmp_path / "run" / "resume-round-1").is_dir()
     assert torch.load(tmp_path / "run" / CKPT, weights_only=True)["epoch"] == 1
     got, calls = _adi(prepared, tmp_path / "run")
     assert calls == 4  # only round 2's second epoch is trained again

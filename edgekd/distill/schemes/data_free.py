@@ -224,7 +224,7 @@ class DataFree(Scheme):
             x_all, y_all = np.concatenate(xs), np.concatenate(ys)
             distill_loop(sub, job.teachers[0], x_all.astype(np.float32), y_all, val=False)
         for r in range(opts.rounds - 1):  # their checkpoints served resumes; not outputs
-            shutil.rmtree(job.workdir / f"round-{r + 1}", ignore_errors=True)
+            shutil.rmtree(job.workdir / f"resume-round-{r + 1}", ignore_errors=True)
         job.info |= {
             "synthetic_samples": int(opts.num_samples),
             "synthesis": opts.method,
@@ -270,6 +270,6 @@ def _round_job(job: DistillJob, r: int, rounds: int, epochs: int) -> DistillJob:
         return job
     train = job.train.model_copy(update={"epochs": epochs})
     label = f"{job.label} (round {r + 1}/{rounds})"
-    folder = job.workdir / f"round-{r + 1}" if r < rounds - 1 else job.workdir
+    folder = job.workdir / f"resume-round-{r + 1}" if r < rounds - 1 else job.workdir
     folder.mkdir(exist_ok=True)
     return dataclasses.replace(job, workdir=folder, train=train, label=label)

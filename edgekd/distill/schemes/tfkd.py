@@ -26,7 +26,7 @@ from edgekd.distill.schemes import (
 )
 from edgekd.distill.trainer import CKPT
 
-SELF = "self-teacher"
+SELF = "resume-self-teacher"  # resume-* survives a crash (StageStore), so it resumes
 
 
 class Options(BaseModel):
