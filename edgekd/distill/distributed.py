@@ -6,7 +6,9 @@ see docs/scale.md). Every rank trains each training stage together: rank r takes
 r, r+W, r+2W, ... of every seeded global batch (what DistributedSampler does per epoch), DDP
 averages the gradients, and the loss is scaled so that the update equals the single-process
 update on the whole global batch. Only rank 0 writes stage folders, checkpoints and the report;
-the other ranks train in a scratch folder and leave once training is done.
+the other ranks train in a scratch folder and leave once training is done. Every
+distillation scheme runs this way except those with `distributed = False` (adversarial),
+which `refuse_distributed` refuses when the pipeline is loaded on several processes.
 
 On the CPU the process group uses gloo; with `device:` on CUDA it is "cpu:gloo,cuda:nccl"
 (NCCL for the gradients, gloo for the small CPU collectives: loss sums, RNG states,

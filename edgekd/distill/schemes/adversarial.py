@@ -35,12 +35,16 @@ from edgekd.distill.trainer import make_optimizer
 
 class Options(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    on: Literal["logits", "features"] = "logits"
-    student_tap: str | None = None  # with on: features
-    teacher_tap: str | None = None
-    weight: float = Field(1.0, ge=0)  # of the adversarial term
-    hidden: int = Field(128, ge=1)  # discriminator width
-    disc_lr: float | None = Field(None, gt=0)  # the discriminator's lr (None: train.lr)
+    on: Literal["logits", "features"] = Field("logits", description="what D tells apart")
+    student_tap: str | None = Field(None, description="student module path (on: features)")
+    teacher_tap: str | None = Field(None, description="teacher module path (on: features)")
+    weight: float = Field(1.0, ge=0, description="weight of the generator loss -log D(student)")
+    hidden: int = Field(128, ge=1, description="discriminator width")
+    disc_lr: float | None = Field(
+        None,
+        gt=0,
+        description="discriminator lr (None: train.lr); its optimizer is train.optimizer",
+    )
 
     @model_validator(mode="after")
     def _taps(self) -> Options:

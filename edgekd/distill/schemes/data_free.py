@@ -36,19 +36,23 @@ class Options(BaseModel):
     jitter of 2); `flip` and the competition weight 0.2 are their ImageNet settings."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    method: Literal["deepinversion", "noise"] = "deepinversion"
-    num_samples: int = Field(2048, ge=2)
-    batch_size: int = Field(256, ge=2)
-    steps: int = Field(2000, ge=0)  # optimisation steps per synthetic batch
-    lr: float = Field(0.05, gt=0)
-    bn_weight: float = Field(10.0, ge=0)  # r_feature: BatchNorm statistics matching
-    tv_weight: float = Field(2.5e-5, ge=0)  # total-variation prior
-    l2_weight: float = Field(0.0, ge=0)
-    jitter: int = Field(2, ge=0)  # random circular shift per step, up to this many steps/pixels
-    flip: bool = True  # images: a random horizontal flip per step
-    competition_weight: float = Field(0.0, ge=0)  # Adaptive DeepInversion (0.2 in the paper)
-    competition_temperature: float = Field(3.0, gt=0)
-    rounds: int = Field(1, ge=1)  # synthesise, distil; repeat (the competition needs 2+)
+    method: Literal["deepinversion", "noise"] = Field(
+        "deepinversion", description="noise: Gaussian inputs, no synthesis (the baseline)"
+    )
+    num_samples: int = Field(2048, ge=2, description="synthetic inputs in all")
+    batch_size: int = Field(256, ge=2, description="inputs optimised together")
+    steps: int = Field(2000, ge=0, description="optimisation steps per synthetic batch")
+    lr: float = Field(0.05, gt=0, description="Adam learning rate on the inputs")
+    bn_weight: float = Field(10.0, ge=0, description="BatchNorm statistics matching")
+    tv_weight: float = Field(2.5e-5, ge=0, description="total-variation prior")
+    l2_weight: float = Field(0.0, ge=0, description="L2 norm of the inputs")
+    jitter: int = Field(2, ge=0, description="random shift per step, up to this many positions")
+    flip: bool = Field(True, description="images: a random left-right flip per step")
+    competition_weight: float = Field(
+        0.0, ge=0, description="Adaptive DeepInversion's 1 - JS(student, teacher) (paper: 0.2)"
+    )
+    competition_temperature: float = Field(3.0, gt=0, description="softmax temperature of JS")
+    rounds: int = Field(1, ge=1, description="synthesise, then distil; repeated (competition: 2+)")
 
     @model_validator(mode="after")
     def _competition(self) -> Options:

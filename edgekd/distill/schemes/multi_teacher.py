@@ -36,8 +36,10 @@ from edgekd.errors import ConfigError
 
 class Options(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    weighting: Literal["mean", "confidence"] = "confidence"
-    feature_teacher: int = Field(0, ge=0)  # with `mean`: the teacher feature losses read
+    weighting: Literal["mean", "confidence"] = Field(
+        "confidence", description="confidence: CA-MKD per-sample weights; mean: averaged logits"
+    )
+    feature_teacher: int = Field(0, ge=0, description="with mean: the teacher feature losses read")
 
 
 def combine(t_logits: torch.Tensor, y: torch.Tensor, weighting: str) -> torch.Tensor:

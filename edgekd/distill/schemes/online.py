@@ -34,8 +34,8 @@ class PeerSpec(BaseModel):
     """A peer's model; its options are parsed into that model family's `Options` here."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    model: str
-    options: PluginOptions = Field(default_factory=dict)
+    model: str = Field(description="a registered model family")
+    options: PluginOptions = Field(default_factory=dict, description="its options")
 
     @field_validator("model")
     @classmethod
@@ -62,8 +62,10 @@ class PeerSpec(BaseModel):
 
 class Options(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    peers: int = Field(2, ge=2)  # cohort size, the exported student included
-    models: list[PeerSpec] = Field(default_factory=list)  # peers 1..n-1; default: student copies
+    peers: int = Field(2, ge=2, description="cohort size, the exported student included")
+    models: list[PeerSpec] = Field(
+        default_factory=list, description="peers 1..n-1 ({model, options}); default: student copies"
+    )
 
     @model_validator(mode="after")
     def _count(self) -> Options:

@@ -33,7 +33,7 @@ class Options(PeerSpec):
 @SCHEMES.register("ta")
 class TeacherAssistant(Scheme):
     Options = Options
-    kind = "algorithm/teacher-assistant"
+    kind = "algorithm/assistant"
     examples = (
         {"model": "cnn1d", "options": {"channels": [12, 12]}},
         {"model": "mlp", "options": {"hidden": [24]}},

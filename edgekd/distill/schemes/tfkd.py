@@ -31,8 +31,12 @@ SELF = "resume-self-teacher"  # resume-* survives a crash (StageStore), so it re
 
 class Options(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    teacher: Literal["virtual", "self"] = "virtual"
-    correct_prob: float = Field(0.99, gt=0, lt=1)  # the virtual teacher's `a` (Tf-KD_reg)
+    teacher: Literal["virtual", "self"] = Field(
+        "virtual", description="self: a copy of the student trained on the labels first"
+    )
+    correct_prob: float = Field(
+        0.99, gt=0, lt=1, description="the virtual teacher's probability on the true class"
+    )
 
 
 def virtual_teacher_logits(y: torch.Tensor, num_classes: int, correct_prob: float):
