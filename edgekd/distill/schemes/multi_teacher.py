@@ -56,15 +56,20 @@ def teacher_weights(t_logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (1.0 - torch.softmax(ce, dim=0)) / (k - 1)
 
 
+def _map(out: Outputs, fn) -> Outputs:
+    """`out` with `fn` applied to each of its tensors (features included)."""
+
+    def each(v):
+        return fn(v) if torch.is_tensor(v) else v
+
+    feats = {f: {p: fn(t) for p, t in getattr(out, f).items()} for f in ("s_feats", "t_feats")}
+    plain = {f.name: each(getattr(out, f.name)) for f in dataclasses.fields(out)}
+    return Outputs(**(plain | feats))
+
+
 def row(out: Outputs, i: int) -> Outputs:
     """The Outputs of sample i alone (a batch of one)."""
-
-    def cut(v):
-        return v[i : i + 1] if torch.is_tensor(v) else v
-
-    feats = {f: {p: cut(t) for p, t in getattr(out, f).items()} for f in ("s_feats", "t_feats")}
-    plain = {f.name: cut(getattr(out, f.name)) for f in dataclasses.fields(out)}
-    return Outputs(**(plain | feats))
+    return _map(out, lambda v: v[i : i + 1])
 
 
 def per_sample(losses: WeightedLosses, out: Outputs) -> torch.Tensor:
@@ -76,10 +81,11 @@ def per_sample(losses: WeightedLosses, out: Outputs) -> torch.Tensor:
 def check_per_sample(losses: WeightedLosses, out: Outputs) -> None:
     """Refuse a loss whose batch value is not the mean of its per-sample values (it relates
     the samples of a batch, as DIST's per-class term does): it cannot be weighted per sample."""
+    out = _map(out, lambda v: v.float() if v.is_floating_point() else v)  # not autocast's
     for spec_loss in losses.losses:
         was = spec_loss.training
         spec_loss.eval()  # no side effects (DKD's counter, memory banks) and no DDP gather
-        with torch.no_grad():
+        with torch.no_grad(), torch.autocast(out.s_logits.device.type, enabled=False):
             whole = spec_loss(out)
             rows = torch.stack([spec_loss(row(out, i)) for i in range(len(out.y))]).mean()
         spec_loss.train(was)
