@@ -68,12 +68,12 @@ def _zombie(pid: int) -> bool:
         return True
 
 
-def _kill_ddp_at_checkpoint(pipeline: Path, out: Path) -> int:
+def _kill_ddp_at_checkpoint(pipeline: Path, out: Path, label: str = "teacher") -> int:
     cmd = [sys.executable, "-m", "edgekd", "run", str(pipeline), "--out", str(out), "--nproc", "2"]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
-        found = list(out.glob("stages/.partial-teacher-*/resume-checkpoint.pt"))
+        found = list(out.glob(f"stages/.partial-{label}-*/resume-checkpoint.pt"))
         if found or proc.poll() is not None:
             break
         time.sleep(0.01)
@@ -216,3 +216,32 @@ def test_adversarial_is_refused_under_ddp(tiny_config, write_pipeline, cli):
     assert "scheme 'adversarial' does not run on several processes" in out, out
     assert out.count("does not run on several processes") == 1  # said once, by rank 0
     assert "Traceback" not in out
+
+
+def test_data_free_resumes_under_ddp(tiny_config, write_pipeline, tmp_path, cli):
+    """Only rank 0's folder keeps the synthetic inputs across a kill; it hands them to the
+    other ranks (which would otherwise synthesise alone and wait for rank 0 forever)."""
+    from edgekd.models import build_model
+
+    torch.manual_seed(0)
+    net = build_model("cnn1d", {"channels": [8, 8]}, (1, 40), 10)
+    torch.save(net.state_dict(), tmp_path / "t0.pt")
+    cfg = _pipeline(tiny_config)
+    cfg["teacher"] = {"model": "cnn1d", "options": {"channels": [8, 8]}, "checkpoint": "t0.pt"}
+    student = cfg["students"][0]
+    student["name"] = "free"
+    student["train"] |= {"epochs": 4, "batch_size": 16}
+    free = {"num_samples": 256, "batch_size": 64, "steps": 2}
+    student["distill"] |= {"scheme": "data-free", "options": free}
+    pipeline = write_pipeline(cfg)
+    single = cli("run", pipeline, "--out", tmp_path / "single", "-q")
+    assert single.returncode == 0, single.stderr
+    out = tmp_path / "ddp"
+    done = _kill_ddp_at_checkpoint(pipeline, out, "free")
+    assert 1 <= done < 4 and list(out.glob("stages/.partial-free-*/resume-synthetic-0.npz"))
+    ddp = cli("run", pipeline, "--out", out, "--nproc", "2", timeout=300)
+    assert ddp.returncode == 0, ddp.stderr
+    assert f"free: resuming after epoch {done}" in ddp.stderr
+    a, b = _weights(tmp_path / "single", "free"), _weights(out, "free")
+    diff = max(float((a[k] - b[k]).abs().max()) for k in a)
+    assert diff < ATOL, f"free differs by {diff}"

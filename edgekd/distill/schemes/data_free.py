@@ -250,9 +250,13 @@ def _shares(total: int, parts: int) -> list[int]:
 def _round_set(job: DistillJob, opts: Options, r: int, samples: list[int]):
     """Round r's synthetic inputs, labels and BN curve; cached so a resumed stage skips it."""
     cache = job.workdir / f"resume-synthetic-{r}.npz"
-    if cache.is_file():
+    found = None
+    if cache.is_file():  # under DDP only rank 0's folder holds it: it tells the others
         with np.load(cache, allow_pickle=False) as z:
-            return z["x"], z["y"].astype(np.int64), z["history"]
+            found = z["x"], z["y"].astype(np.int64), z["history"]
+    found = ddp.broadcast(found)
+    if found is not None:
+        return found
     competing = opts.competition_weight > 0 and r > 0
     student = freeze(copy.deepcopy(job.student)) if competing else None
     teacher = job.teacher_on_device(job.teachers[0])
