@@ -8,6 +8,7 @@ BatchNorm-free MLPs: with BatchNorm each rank normalises over its own shard, as 
 
 from __future__ import annotations
 
+import copy
 import os
 import signal
 import subprocess
@@ -67,12 +68,12 @@ def _zombie(pid: int) -> bool:
         return True
 
 
-def _kill_ddp_at_checkpoint(pipeline: Path, out: Path) -> int:
+def _kill_ddp_at_checkpoint(pipeline: Path, out: Path, label: str = "teacher") -> int:
     cmd = [sys.executable, "-m", "edgekd", "run", str(pipeline), "--out", str(out), "--nproc", "2"]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
-        found = list(out.glob("stages/.partial-teacher-*/resume-checkpoint.pt"))
+        found = list(out.glob(f"stages/.partial-{label}-*/resume-checkpoint.pt"))
         if found or proc.poll() is not None:
             break
         time.sleep(0.01)
@@ -135,7 +136,8 @@ def _fake_cifar10(root: Path, per_file: int = 40) -> Path:
 def test_ddp_with_augmentation_matches_single_process(tiny_config, write_pipeline, tmp_path, cli):
     """Each rank augments the whole global batch with the shared seeded generator and keeps
     its rows, so random crops and flips do not break the equality (augmenting only its own
-    shard gave 5e-3 here; this gives ~1e-8). SGD: on these random-pixel inputs Adam turns the
+    shard gave 5e-3 here; this gives ~1e-8); CS-KD augments the global batch's partners
+    the same way. SGD: on these random-pixel inputs Adam turns the
     reduction-order noise of near-zero gradients into full-size steps (1e-4 to 1e-3 apart)."""
     cfg = _pipeline(tiny_config)
     cfg["data"] = {
@@ -145,13 +147,101 @@ def test_ddp_with_augmentation_matches_single_process(tiny_config, write_pipelin
     }
     for train in (cfg["teacher"]["train"], cfg["students"][0]["train"]):
         train.update(epochs=2, optimizer="sgd")  # Adam would magnify float noise (see doc)
+    cskd = copy.deepcopy(cfg["students"][0]) | {"name": "cskd"}  # its partners are augmented
+    cskd["distill"]["scheme"] = "cs-kd"
+    cfg["students"].append(cskd)
     pipeline = write_pipeline(cfg)
     single = cli("run", pipeline, "--out", tmp_path / "single", "-q")
     assert single.returncode == 0, single.stderr
     ddp = cli("run", pipeline, "--out", tmp_path / "ddp", "-q", "--nproc", "2")
     assert ddp.returncode == 0, ddp.stderr
-    for label in ("teacher", "mlp-t"):
+    for label in ("teacher", "mlp-t", "cskd"):
         a, b = _weights(tmp_path / "single", label), _weights(tmp_path / "ddp", label)
         diff = max(float((a[k] - b[k]).abs().max()) for k in a)
         print(f"augmented {label}: max |w_single - w_ddp| = {diff:.3g}")
         assert diff < ATOL, f"{label} differs by {diff}"
+
+
+def test_every_distributed_scheme_matches_one_process(tiny_config, write_pipeline, tmp_path, cli):
+    """Each scheme that runs under DDP (docs/scale.md) gives one process's weights on 2
+    processes. Teachers are loaded checkpoints (the same in both runs; one has BatchNorm, in
+    eval mode, for DeepInversion); students are BatchNorm- and dropout-free MLPs."""
+    from edgekd.models import build_model
+
+    torch.manual_seed(0)
+    for name, model, options in (("t0", "cnn1d", {"channels": [8, 8]}), ("t1", "mlp", {})):
+        net = build_model(
+            model, options | ({"hidden": [24]} if model == "mlp" else {}), (1, 40), 10
+        )
+        torch.save(net.state_dict(), tmp_path / f"{name}.pt")
+    cfg = _pipeline(tiny_config)
+    del cfg["teacher"]
+    cfg["teachers"] = [
+        {"model": "cnn1d", "options": {"channels": [8, 8]}, "checkpoint": "t0.pt"},
+        {"model": "mlp", "options": {"hidden": [24]}, "checkpoint": "t1.pt"},
+    ]
+    base = cfg["students"][0]
+    schemes = {
+        "dml": {"peers": 2},
+        "tf-kd": {"teacher": "self"},
+        "cs-kd": {},
+        "byot": {"taps": ["features.1"], "head": "fc"},
+        "multi-teacher": {},
+        "ta": {"model": "mlp", "options": {"hidden": [32]}},
+        "data-free": {"num_samples": 96, "batch_size": 32, "steps": 3},
+    }
+    cfg["students"] = []
+    for scheme, options in schemes.items():
+        s = {**base, "name": scheme, "train": base["train"] | {"epochs": 2}}
+        s["distill"] = base["distill"] | {"scheme": scheme, "options": options}
+        cfg["students"].append(s)
+    pipeline = write_pipeline(cfg)
+    single = cli("run", pipeline, "--out", tmp_path / "single", "-q")
+    assert single.returncode == 0, single.stderr
+    ddp = cli("run", pipeline, "--out", tmp_path / "ddp", "-q", "--nproc", "2")
+    assert ddp.returncode == 0, ddp.stderr
+    for label in schemes:
+        a, b = _weights(tmp_path / "single", label), _weights(tmp_path / "ddp", label)
+        diff = max(float((a[k] - b[k]).abs().max()) for k in a)
+        print(f"{label}: max |w_single - w_ddp| = {diff:.3g}")
+        assert diff < ATOL, f"{label} differs by {diff}"
+
+
+def test_adversarial_is_refused_under_ddp(tiny_config, write_pipeline, cli):
+    cfg = _pipeline(tiny_config)
+    cfg["students"][0]["distill"]["scheme"] = "adversarial"
+    res = cli("run", write_pipeline(cfg), "--nproc", "2")
+    assert res.returncode == 2
+    out = res.stderr + res.stdout
+    assert "scheme 'adversarial' does not run on several processes" in out, out
+    assert out.count("does not run on several processes") == 1  # said once, by rank 0
+    assert "Traceback" not in out
+
+
+def test_data_free_resumes_under_ddp(tiny_config, write_pipeline, tmp_path, cli):
+    """Only rank 0's folder keeps the synthetic inputs across a kill; it hands them to the
+    other ranks (which would otherwise synthesise alone and wait for rank 0 forever)."""
+    from edgekd.models import build_model
+
+    torch.manual_seed(0)
+    net = build_model("cnn1d", {"channels": [8, 8]}, (1, 40), 10)
+    torch.save(net.state_dict(), tmp_path / "t0.pt")
+    cfg = _pipeline(tiny_config)
+    cfg["teacher"] = {"model": "cnn1d", "options": {"channels": [8, 8]}, "checkpoint": "t0.pt"}
+    student = cfg["students"][0]
+    student["name"] = "free"
+    student["train"] |= {"epochs": 4, "batch_size": 16}
+    free = {"num_samples": 256, "batch_size": 64, "steps": 2}
+    student["distill"] |= {"scheme": "data-free", "options": free}
+    pipeline = write_pipeline(cfg)
+    single = cli("run", pipeline, "--out", tmp_path / "single", "-q")
+    assert single.returncode == 0, single.stderr
+    out = tmp_path / "ddp"
+    done = _kill_ddp_at_checkpoint(pipeline, out, "free")
+    assert 1 <= done < 4 and list(out.glob("stages/.partial-free-*/resume-synthetic-0.npz"))
+    ddp = cli("run", pipeline, "--out", out, "--nproc", "2", timeout=300)
+    assert ddp.returncode == 0, ddp.stderr
+    assert f"free: resuming after epoch {done}" in ddp.stderr
+    a, b = _weights(tmp_path / "single", "free"), _weights(out, "free")
+    diff = max(float((a[k] - b[k]).abs().max()) for k in a)
+    assert diff < ATOL, f"free differs by {diff}"

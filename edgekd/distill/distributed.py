@@ -6,7 +6,9 @@ see docs/scale.md). Every rank trains each training stage together: rank r takes
 r, r+W, r+2W, ... of every seeded global batch (what DistributedSampler does per epoch), DDP
 averages the gradients, and the loss is scaled so that the update equals the single-process
 update on the whole global batch. Only rank 0 writes stage folders, checkpoints and the report;
-the other ranks train in a scratch folder and leave once training is done.
+the other ranks train in a scratch folder and leave once training is done. Every
+distillation scheme runs this way except those with `distributed = False` (adversarial),
+which `refuse_distributed` refuses when the pipeline is loaded on several processes.
 
 On the CPU the process group uses gloo; with `device:` on CUDA it is "cpu:gloo,cuda:nccl"
 (NCCL for the gradients, gloo for the small CPU collectives: loss sums, RNG states,
@@ -121,6 +123,25 @@ def run_stage(store, kind: str, label: str, config, inputs: dict, fn: Callable[[
     return broadcast(result)
 
 
+def launched_world() -> int:
+    """Processes this command runs on: torchrun's WORLD_SIZE (1 without torchrun). Known
+    before the process group exists, so a pipeline can be refused when it is loaded."""
+    return max(int(os.environ.get("WORLD_SIZE", "1")), _current.world)
+
+
+def refuse_distributed(scheme: str, where: str, why: str) -> None:
+    """Refuse, with a ConfigError that says why, a scheme that cannot train under DDP when
+    this command runs on several processes; docs/scale.md lists which schemes run."""
+    if launched_world() > 1:
+        from edgekd.errors import ConfigError
+
+        raise ConfigError(
+            f"{where}: scheme '{scheme}' does not run on several processes (--nproc, "
+            f"torchrun): {why}. Run this pipeline in one process (without --nproc); "
+            "docs/scale.md lists the schemes that run under DDP."
+        )
+
+
 # ---------------------------------------------------------------- used by trainer.fit
 
 
@@ -190,16 +211,20 @@ def load_resume(path: Path) -> dict | None:
     return broadcast(state)
 
 
-def rng_states() -> list[torch.Tensor]:
-    """Every rank's torch RNG state (rank order), so a resumed run redraws the same dropout."""
-    mine = torch.get_rng_state()
+def all_gather(obj) -> list:
+    """Every rank's `obj` (picklable), in rank order; `[obj]` in one process."""
     if not _current.active:
-        return [mine]
+        return [obj]
     import torch.distributed as dist
 
     out: list = [None] * _current.world
-    dist.all_gather_object(out, mine)
+    dist.all_gather_object(out, obj)
     return out
+
+
+def rng_states() -> list[torch.Tensor]:
+    """Every rank's torch RNG state (rank order), so a resumed run redraws the same dropout."""
+    return all_gather(torch.get_rng_state())
 
 
 def my_rng(state: dict) -> torch.Tensor:

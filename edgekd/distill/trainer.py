@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,17 @@ from edgekd.errors import TrainingError
 from edgekd.progress import Reporter
 
 CKPT = "resume-checkpoint.pt"
+
+
+@dataclass
+class StepInfo:
+    """Where the batch that `batch_loss` computes sits in training, for losses with a
+    schedule (DKD's warm-up): `fit(..., step_info=info)` sets it before every call. Derived
+    from (epoch, batch) alone, so a resumed run continues the count with nothing stored."""
+
+    step: int | None = None  # 0-based global optimizer step, the same on every DDP rank
+    steps_per_epoch: int | None = None  # optimizer steps in one epoch
+    rows: torch.Tensor | None = None  # the global batch's rows; this rank's are shard(rows)
 
 
 def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -86,6 +98,7 @@ def fit(
     augment: Augmentation | None = None,
     hw: Hardware = CPU,
     workers: int | str = "auto",
+    step_info: StepInfo | None = None,
 ) -> list[dict]:
     """Train `trainable` on `batch_loss(idx, x, y)` for cfg.epochs, or for exactly cfg.steps
     optimizer steps when that is set; resume from a checkpoint.
@@ -93,7 +106,8 @@ def fit(
     `batch_loss` gets the batch's row indices too (on the CPU), so schemes can look up
     cached teacher outputs. `augment`, when given, transforms each training batch (its
     generator seeded per epoch too) before `batch_loss` sees it; a label mix it makes is
-    read by `edgekd.data.augment.mixing.cross_entropy` during that step. The trained
+    read by `edgekd.data.augment.mixing.cross_entropy` during that step. `step_info`, when
+    given, is updated before each `batch_loss` call (see StepInfo). The trained
     model is back on the CPU when this returns.
     """
     torch.manual_seed(seed + ddp.current().rank)
@@ -105,7 +119,8 @@ def fit(
     start, history = _resume(ckpt, trainable, opt, sched, scaler, reporter, label)
     reader = BatchReader(x, workers, pin=hw.type == "cuda")
     step = ddp.wrap_step(trainable, batch_loss, hw.device)
-    loop = _Loop(trainable, step, opt, scaler, hw, cfg, label, sched if cfg.steps else None)
+    sched_per_step = sched if cfg.steps else None
+    loop = _Loop(trainable, step, opt, scaler, hw, cfg, label, sched_per_step, step_info)
     per_epoch = steps_per_epoch(len(y), cfg.batch_size)
     epochs = cfg.epochs if cfg.steps is None else -(-cfg.steps // max(per_epoch, 1))
     with reporter.task(label, epochs) as advance:
@@ -148,11 +163,24 @@ def steps_per_epoch(n: int, batch_size: int) -> int:
 
 class _Loop:
     """One epoch: the seeded batch plan, read through the DataLoader, one step per batch;
-    `step_sched`, when given, is stepped after every optimizer step."""
+    `step_sched`, when given, is stepped after every optimizer step; `info`, when given,
+    learns the global step before each batch loss."""
 
-    def __init__(self, trainable, step, opt, scaler, hw, cfg: TrainConfig, label: str, step_sched):
+    def __init__(
+        self,
+        trainable,
+        step,
+        opt,
+        scaler,
+        hw: Hardware,
+        cfg: TrainConfig,
+        label: str,
+        step_sched=None,
+        info=None,
+    ):
         self.trainable, self.step, self.opt, self.scaler = trainable, step, opt, scaler
-        self.hw, self.cfg, self.label, self.step_sched = hw, cfg, label, step_sched
+        self.hw, self.cfg, self.label = hw, cfg, label
+        self.step_sched, self.info = step_sched, info
 
     def plan(self, n: int, seed: int, epoch: int) -> list[tuple[int, torch.Tensor, torch.Tensor]]:
         """(step, global batch rows, this rank's rows) for every trainable batch."""
@@ -167,13 +195,18 @@ class _Loop:
 
     def epoch(self, reader: BatchReader, yt, augment, seed: int, epoch: int, limit=None):
         """Train one epoch, or its first `limit` batches; (loss sum, rows) over all ranks."""
-        plan = self.plan(len(yt), seed, epoch)[:limit]
+        plan = self.plan(len(yt), seed, epoch)
+        per_epoch = len(plan)  # the global step counts full epochs, even when cut short
+        plan = plan[:limit]
         aug_gen = torch.Generator().manual_seed(seed * 100003 + epoch + 7919)
         # augment the whole global batch, then shard: DDP sees what one process sees
         fetch = [(idx if augment is not None else part).numpy() for _, idx, part in plan]
         total, count = 0.0, 0
         for (step, idx, part), xb in zip(plan, reader.read(fetch)):
             mixed = None
+            if self.info is not None:  # only a short last batch is skipped: steps are 0..n-1
+                self.info.step, self.info.steps_per_epoch = epoch * per_epoch + step, per_epoch
+                self.info.rows = idx
             if augment is not None:
                 xb, mixed = _augment(augment, xb, aug_gen, yt[idx])
             with self.hw.autocast(), label_mix(mixed):

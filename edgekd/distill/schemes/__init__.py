@@ -5,8 +5,10 @@ a `description`, a `paper` and `run(job) -> nn.Module` that returns the trained 
 export. The base carries the defaults a scheme may change: `needs_teacher = True` (False:
 its stage neither gets nor depends on a teacher, and the pipeline may have none),
 `uses_transfer = True` (a scheme with a teacher trains on the pipeline's unlabeled transfer
-inputs too, see `DistillJob.training_rows`) and `check(cfg, student, where)`, a no-op, to
-refuse a pipeline the scheme cannot run.
+inputs too, see `DistillJob.training_rows`), `distributed = True` (False: refused when the
+command runs on several processes, with `distributed_why` as the reason; the scheme's
+`check` should call `distributed.refuse_distributed` so the refusal comes at load) and
+`check(cfg, student, where)`, a no-op, to refuse a pipeline the scheme cannot run.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from edgekd.data.source import Concat
 from edgekd.distill.hardware import CPU, Hardware
 from edgekd.distill.losses import LOSSES, LossContext, Outputs
 from edgekd.distill.taps import probe_shapes
+from edgekd.distill.trainer import StepInfo
 from edgekd.progress import Reporter
 from edgekd.registry import Plugin, Registry
 
@@ -45,6 +48,8 @@ class Scheme(Plugin):
     paper: ClassVar[str] = ""
     needs_teacher: ClassVar[bool] = True
     uses_transfer: ClassVar[bool] = True  # read only where needs_teacher
+    distributed: ClassVar[bool] = True  # False: refused under DDP, for `distributed_why`
+    distributed_why: ClassVar[str] = ""
 
     @classmethod
     def check(cls, cfg: PipelineConfig, student: StudentConfig, where: str) -> None:
@@ -69,6 +74,14 @@ class DistillJob:
     build_student: Callable[[], nn.Module]
     info: dict = field(default_factory=dict)  # what the scheme reports into the stage record
     hw: Hardware = CPU  # where training and teacher inference run
+    clock: StepInfo = field(default_factory=StepInfo)  # the step `fit` is at (see outputs)
+
+    def outputs(self, *args, **kwargs) -> Outputs:
+        """`Outputs(*args, **kwargs)` placed at the optimizer step `fit` is taking, so a
+        loss with a schedule advances once per step however often a scheme calls it."""
+        return Outputs(
+            *args, step=self.clock.step, steps_per_epoch=self.clock.steps_per_epoch, **kwargs
+        )
 
     def options(self, scheme: type[Scheme]) -> BaseModel:
         """The scheme's typed `Options`, as parsed at config load."""
@@ -102,8 +115,12 @@ class DistillJob:
         label=None,
     ):
         """`trainer.fit` on the training split (or the given x, y) with the job's settings."""
+        from edgekd.distill import distributed as ddp
         from edgekd.distill.trainer import fit
 
+        scheme = SCHEMES.get(self.distill.scheme)
+        if not scheme.distributed:  # refused at load too; this guards a scheme run directly
+            ddp.refuse_distributed(self.distill.scheme, self.label, scheme.distributed_why)
         x = self.splits.x["train"] if x is None else x
         y = self.splits.y["train"] if y is None else y
         v = (self.splits.x["val"], self.splits.y["val"]) if val else None
@@ -123,6 +140,7 @@ class DistillJob:
             augment=aug,
             hw=self.hw,
             workers=self.splits.workers,
+            step_info=self.clock,
         )
 
 
@@ -171,8 +189,16 @@ class WeightedLosses(nn.Module):
     def forward(self, out: Outputs, labeled: torch.Tensor | None = None) -> torch.Tensor:
         """`labeled`: the rows cross-entropy reads (None: all; transfer inputs are not). In a
         mixup/cutmix batch it is the mixed cross-entropy (edgekd.data.augment.mixing)."""
-        ce = cross_entropy(out.s_logits, out.y, labeled)
-        total = self.ce_weight * ce
+        return self.terms(out, self.ce_weight * self.ce(out, labeled))
+
+    @staticmethod
+    def ce(out: Outputs, labeled: torch.Tensor | None = None) -> torch.Tensor:
+        """Cross-entropy of the student's logits on the labeled rows (`labeled` None: all),
+        mixed where the batch was mixed (mixup/cutmix)."""
+        return cross_entropy(out.s_logits, out.y, labeled)
+
+    def terms(self, out: Outputs, total: torch.Tensor | float = 0.0) -> torch.Tensor:
+        """`total` plus the weighted configured losses (cross-entropy not included)."""
         for w, loss in zip(self.weights, self.losses):
             total = total + w * loss(out)
         return total

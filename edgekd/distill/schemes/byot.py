@@ -12,7 +12,6 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from edgekd.distill.losses import Outputs
 from edgekd.distill.schemes import (
     SCHEMES,
     DistillJob,
@@ -26,9 +25,9 @@ from edgekd.distill.taps import Taps, probe_shapes, resolve
 
 class Options(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    taps: list[str] = Field(min_length=1)  # intermediate module paths, e.g. [layer1, layer2]
-    head: str = "fc"  # the final classifier; its input is the deepest feature
-    feature_weight: float = Field(1e-6, ge=0)  # BYOT's lambda on ||F_i - F_C||^2
+    taps: list[str] = Field(min_length=1, description="module paths that get auxiliary heads")
+    head: str = Field("fc", description="the final classifier (its input: the deepest feature)")
+    feature_weight: float = Field(1e-6, ge=0, description="lambda of the L2 hint ||F_i - F_C||^2")
 
 
 class AuxHead(nn.Module):
@@ -98,7 +97,7 @@ class BeYourOwnTeacher(Scheme):
                 total = F.cross_entropy(logits, yb)
                 for path in opts.taps:
                     feat, aux_logits = aux[path.replace(".", "_")](taps.out[path])
-                    total = total + losses(Outputs(xb, yb, aux_logits, deep_logits))
+                    total = total + losses(job.outputs(xb, yb, aux_logits, deep_logits))
                     hint = (feat - deep_feat).pow(2).sum(1).mean()
                     total = total + opts.feature_weight * hint
                 return total

@@ -1,13 +1,17 @@
-"""Multi-teacher distillation: 2+ frozen teachers, their logits combined per sample.
+"""Multi-teacher distillation: 2+ frozen teachers teach one student.
 
-`mean` averages the teachers' logits (You et al. 2017); `confidence` weights each teacher per
-sample by how well it predicts the true label, as in CA-MKD: w_k = (1 - softmax_k(CE_k)) /
-(K - 1), where CE_k is teacher k's cross-entropy on the label. Feature losses read the taps of
-one chosen teacher (`feature_teacher`).
+`mean` averages the teachers' logits (You et al. 2017) and feature losses read one chosen
+teacher (`feature_teacher`). `confidence` is CA-MKD: every teacher teaches through its own
+copy of the configured losses (feature losses through their own adapters, sized for that
+teacher's layers), and each sample's loss from teacher k is weighted by how well teacher k
+predicts that sample's label: w_k = (1 - softmax_k(CE_k)) / (K - 1), CE_k teacher k's
+cross-entropy on the label, so the weights sum to 1 over the teachers.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 from typing import Literal
 
 import torch
@@ -16,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from edgekd.distill.cache import teacher_logits
-from edgekd.distill.losses import Outputs
+from edgekd.distill.losses import LOSSES, Outputs
 from edgekd.distill.schemes import (
     SCHEMES,
     DistillJob,
@@ -32,8 +36,10 @@ from edgekd.errors import ConfigError
 
 class Options(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    weighting: Literal["mean", "confidence"] = "confidence"
-    feature_teacher: int = Field(0, ge=0)  # index into `teachers:` for feature losses
+    weighting: Literal["mean", "confidence"] = Field(
+        "confidence", description="confidence: CA-MKD per-sample weights; mean: averaged logits"
+    )
+    feature_teacher: int = Field(0, ge=0, description="with mean: the teacher feature losses read")
 
 
 def combine(t_logits: torch.Tensor, y: torch.Tensor, weighting: str) -> torch.Tensor:
@@ -50,11 +56,55 @@ def teacher_weights(t_logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (1.0 - torch.softmax(ce, dim=0)) / (k - 1)
 
 
+def _map(out: Outputs, fn) -> Outputs:
+    """`out` with `fn` applied to each of its tensors (features included)."""
+
+    def each(v):
+        return fn(v) if torch.is_tensor(v) else v
+
+    feats = {f: {p: fn(t) for p, t in getattr(out, f).items()} for f in ("s_feats", "t_feats")}
+    plain = {f.name: each(getattr(out, f.name)) for f in dataclasses.fields(out)}
+    return Outputs(**(plain | feats))
+
+
+def row(out: Outputs, i: int) -> Outputs:
+    """The Outputs of sample i alone (a batch of one)."""
+    return _map(out, lambda v: v[i : i + 1])
+
+
+def per_sample(losses: WeightedLosses, out: Outputs) -> torch.Tensor:
+    """(N,) the configured losses (no cross-entropy) of each sample on its own."""
+    zero = out.s_logits.new_zeros(())
+    return torch.stack([losses.terms(row(out, i), zero) for i in range(len(out.y))])
+
+
+def check_per_sample(losses: WeightedLosses, out: Outputs) -> None:
+    """Refuse a loss whose batch value is not the mean of its per-sample values (it relates
+    the samples of a batch, as DIST's per-class term does): it cannot be weighted per sample."""
+    out = _map(out, lambda v: v.float() if v.is_floating_point() else v)  # not autocast's
+    for spec_loss in losses.losses:
+        was = spec_loss.training
+        spec_loss.eval()  # no side effects (DKD's counter, memory banks) and no DDP gather
+        with torch.no_grad(), torch.autocast(out.s_logits.device.type, enabled=False):
+            whole = spec_loss(out)
+            rows = torch.stack([spec_loss(row(out, i)) for i in range(len(out.y))]).mean()
+        spec_loss.train(was)
+        if not torch.allclose(whole, rows, rtol=1e-4, atol=1e-6):
+            name = next(n for n, cls in LOSSES.items() if isinstance(spec_loss, cls))
+            raise ConfigError(
+                f"scheme 'multi-teacher' with weighting 'confidence' weights each sample's "
+                f"loss, but loss '{name}' relates the samples of a batch (its value is not a "
+                "mean over samples). Use weighting: mean with it, or a per-sample loss "
+                "(kd, dkd, fitnets, at, nst)."
+            )
+
+
 @SCHEMES.register("multi-teacher")
 class MultiTeacher(Scheme):
     Options = Options
     kind = "algorithm/multi-teacher"
-    description = "2+ teachers: averaged or confidence-weighted logits; features from one"
+    examples = ({}, {"weighting": "mean"})
+    description = "2+ teachers: confidence-weighted per-sample losses (CA-MKD) or averaged logits"
     paper = (
         "You, Xu, Xu, Tao. Learning from Multiple Teacher Networks. KDD 2017; Zhang, Chen, "
         "Wang. Confidence-Aware Multi-Teacher Knowledge Distillation. ICASSP 2022"
@@ -74,17 +124,26 @@ class MultiTeacher(Scheme):
                 f"{where}.options.feature_teacher: {opts.feature_teacher} is out of range; "
                 f"the pipeline has teachers 0..{len(teachers) - 1}."
             )
+        for j, spec in enumerate(student.distill.losses):
+            if opts.weighting == "confidence" and LOSSES.get(spec.name).kind == "relation":
+                raise ConfigError(
+                    f"{where}.losses[{j}]: loss '{spec.name}' relates the samples of a batch, "
+                    "so weighting 'confidence' (a weight per sample and teacher) cannot weight "
+                    "it. Use `weighting: mean` with it, or a per-sample loss."
+                )
 
     def run(self, job: DistillJob) -> nn.Module:
         opts: Options = job.options(type(self))
         x, y = job.training_rows()
-        chosen, student = freeze(job.teachers[opts.feature_teacher]), job.student
-        s_paths, t_paths = WeightedLosses.required_taps(job.distill)
-        losses = WeightedLosses(job.distill, loss_context(job, student, chosen, num_train=len(x)))
+        frozen = [freeze(t) for t in job.teachers]
+        read = frozen if opts.weighting == "confidence" else [frozen[opts.feature_teacher]]
+        ctx = [loss_context(job, job.student, t, num_train=len(x)) for t in read]
+        distill = job.distill.model_copy(update={"ce_weight": 0.0})
+        losses = nn.ModuleList(WeightedLosses(distill, c) for c in ctx)
         teachers = [job.teacher_on_device(t) for t in job.teachers]
-        chosen = teachers[opts.feature_teacher]
-        # Only the logits are cached, so losses that read the chosen teacher's layers keep
-        # the cache exact: that teacher still runs on every batch to fill its taps.
+        read = teachers if opts.weighting == "confidence" else [teachers[opts.feature_teacher]]
+        # Only the logits are cached, so losses that read the teachers' layers keep the
+        # cache exact: those teachers still run on every batch to fill their taps.
         cached = teacher_logits(
             job.distill.cache_teacher_outputs,
             teachers,
@@ -97,24 +156,50 @@ class MultiTeacher(Scheme):
             job.hw,
         )
         job.info["teacher_outputs_cached"] = cached is not None
-        hw = job.hw
-
-        with Taps(student, s_paths) as s_taps, Taps(chosen, t_paths) as t_taps:
-
-            def batch_loss(idx, xb, yb):
-                with torch.no_grad():
-                    if t_paths:  # the chosen teacher must run to fill its taps
-                        chosen(xb)
-                    each = [hw.to(c[idx]) for c in cached] if cached else [t(xb) for t in teachers]
-                    stacked = torch.stack(each)
-                    yb, labeled = fill_labels(yb, stacked.mean(0))
-                    t_logits = combine(stacked, yb, opts.weighting)
-                s_logits = student(xb)
-                feats = dict(s_taps.out), dict(t_taps.out)
-                out = Outputs(xb, yb, s_logits, t_logits, *feats, index=hw.to(idx))
-                return losses(out, labeled)
-
-            trainable = nn.ModuleDict({"student": student, "losses": losses})
-            job.fit(trainable, batch_loss, student, x, y)
+        s_paths, t_paths = WeightedLosses.required_taps(job.distill)
+        with contextlib.ExitStack() as stack:
+            s_taps = stack.enter_context(Taps(job.student, s_paths))
+            t_taps = [stack.enter_context(Taps(t, t_paths)) for t in read]
+            step = _Step(job, opts, teachers, cached, losses, s_taps, t_taps)
+            trainable = nn.ModuleDict({"student": job.student, "losses": losses})
+            job.fit(trainable, step, job.student, x, y)
         job.info["teachers"] = len(teachers)
-        return student
+        job.info["teacher_weighting"] = opts.weighting
+        return job.student
+
+
+class _Step:
+    """The loss of one batch: CE on the labels plus the teachers' (weighted) losses."""
+
+    def __init__(self, job, opts: Options, teachers, cached, losses, s_taps, t_taps):
+        self.job, self.opts, self.teachers, self.cached = job, opts, teachers, cached
+        self.losses, self.s_taps, self.t_taps = losses, s_taps, t_taps
+        self.checked = opts.weighting == "mean"
+
+    def __call__(self, idx, xb, yb):
+        job, hw = self.job, self.job.hw
+        with torch.no_grad():
+            if self.t_taps[0].paths:  # the teachers whose layers are read must run
+                for taps in self.t_taps:
+                    taps.model(xb)
+            if self.cached:
+                each = [hw.to(c[idx]) for c in self.cached]
+            else:
+                each = [t(xb) for t in self.teachers]
+            stacked = torch.stack(each)
+            yb, labeled = fill_labels(yb, stacked.mean(0))
+        s_logits, s_feats, index = job.student(xb), dict(self.s_taps.out), hw.to(idx)
+        ce = job.distill.ce_weight * WeightedLosses.ce(Outputs(xb, yb, s_logits), labeled)
+        if self.opts.weighting == "mean":
+            t_feats = dict(self.t_taps[0].out)
+            out = job.outputs(xb, yb, s_logits, stacked.mean(0), s_feats, t_feats, index=index)
+            return self.losses[0].terms(out, ce)
+        weights = teacher_weights(stacked, yb)  # (K, N)
+        total = ce
+        for k, (t_logits, taps, losses) in enumerate(zip(each, self.t_taps, self.losses)):
+            out = job.outputs(xb, yb, s_logits, t_logits, s_feats, dict(taps.out), index=index)
+            if not self.checked:
+                check_per_sample(losses, out)
+            total = total + (weights[k] * per_sample(losses, out)).mean()
+        self.checked = True
+        return total

@@ -12,7 +12,6 @@ from torch import nn
 
 from edgekd.data.source import as_source
 from edgekd.distill.cache import teacher_logits
-from edgekd.distill.losses import Outputs
 from edgekd.distill.schemes import (
     SCHEMES,
     DistillJob,
@@ -66,7 +65,7 @@ def distill_loop(
             s_logits = student(xb)
             feats = dict(s_taps.out), dict(t_taps.out)
             yb, labeled = fill_labels(yb, t_logits)
-            out = Outputs(xb, yb, s_logits, t_logits, *feats, index=hw.to(idx))
+            out = job.outputs(xb, yb, s_logits, t_logits, *feats, index=hw.to(idx))
             return losses(out, labeled)
 
         trainable = nn.ModuleDict({"student": student, "losses": losses})

@@ -19,7 +19,6 @@ from pydantic import (
 from torch import nn
 
 from edgekd.config.schema import PluginOptions
-from edgekd.distill.losses import Outputs
 from edgekd.distill.schemes import (
     SCHEMES,
     DistillJob,
@@ -35,8 +34,8 @@ class PeerSpec(BaseModel):
     """A peer's model; its options are parsed into that model family's `Options` here."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    model: str
-    options: PluginOptions = Field(default_factory=dict)
+    model: str = Field(description="a registered model family")
+    options: PluginOptions = Field(default_factory=dict, description="its options")
 
     @field_validator("model")
     @classmethod
@@ -63,8 +62,10 @@ class PeerSpec(BaseModel):
 
 class Options(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    peers: int = Field(2, ge=2)  # cohort size, the exported student included
-    models: list[PeerSpec] = Field(default_factory=list)  # peers 1..n-1; default: student copies
+    peers: int = Field(2, ge=2, description="cohort size, the exported student included")
+    models: list[PeerSpec] = Field(
+        default_factory=list, description="peers 1..n-1 ({model, options}); default: student copies"
+    )
 
     @model_validator(mode="after")
     def _count(self) -> Options:
@@ -99,7 +100,7 @@ class DeepMutualLearning(Scheme):
             total = 0.0
             for k, (own, loss) in enumerate(zip(logits, losses)):
                 others = [lg.detach() for j, lg in enumerate(logits) if j != k]
-                total = total + sum(loss(Outputs(xb, yb, own, t)) for t in others) / len(others)
+                total = total + sum(loss(job.outputs(xb, yb, own, t)) for t in others) / len(others)
             return total
 
         trainable = nn.ModuleDict(

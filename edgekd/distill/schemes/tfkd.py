@@ -16,7 +16,6 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from edgekd.distill.losses import Outputs
 from edgekd.distill.schemes import (
     SCHEMES,
     DistillJob,
@@ -27,13 +26,17 @@ from edgekd.distill.schemes import (
 )
 from edgekd.distill.trainer import CKPT
 
-SELF = "self-teacher"
+SELF = "resume-self-teacher"  # resume-* survives a crash (StageStore), so it resumes
 
 
 class Options(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    teacher: Literal["virtual", "self"] = "virtual"
-    correct_prob: float = Field(0.99, gt=0, lt=1)  # the virtual teacher's `a` (Tf-KD_reg)
+    teacher: Literal["virtual", "self"] = Field(
+        "virtual", description="self: a copy of the student trained on the labels first"
+    )
+    correct_prob: float = Field(
+        0.99, gt=0, lt=1, description="the virtual teacher's probability on the true class"
+    )
 
 
 def virtual_teacher_logits(y: torch.Tensor, num_classes: int, correct_prob: float):
@@ -72,7 +75,7 @@ class TeacherFreeKD(Scheme):
             else:
                 with torch.no_grad():
                     t_logits = teacher(xb)
-            return losses(Outputs(xb, yb, student(xb), t_logits))
+            return losses(job.outputs(xb, yb, student(xb), t_logits))
 
         if teacher is not None:
             teacher = job.hw.model(teacher, len(job.splits.input_shape) + 1)
