@@ -78,6 +78,8 @@ class LayerProfile(Record):
     nodes: int
     total_us: float  # kernel time per run, all nodes
     top: list[LayerTime]
+    # time per run by where it ran, where the runtime says (ExecuTorch: delegated / not)
+    split_us: dict[str, float] = {}
 
 
 class Estimate(Record):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from edgekd.records import AccuracySource
+from edgekd.records import AccuracySource, LayerProfile
 from edgekd.report.model import ReportRow
 
 # (key, header, format). FULL goes to report.md/html; COMPACT fits an 80-120 column terminal.
@@ -82,3 +82,12 @@ def cell(row: ReportRow, key: str, fmt: str) -> str:
     if key == "accuracy" and row.accuracy_source is AccuracySource.TORCH:
         return f"{text} (torch)"
     return text
+
+
+def split_text(layers: LayerProfile) -> str:
+    """Where the time went, for runtimes that say (ExecuTorch: delegated / not delegated)."""
+    total = sum(layers.split_us.values())
+    if not total:
+        return ""
+    parts = [f"{k} {us:.1f} us ({us / total:.0%})" for k, us in sorted(layers.split_us.items())]
+    return "; " + ", ".join(parts)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from edgekd.records import Gate, RowStatus
-from edgekd.report.columns import FULL, cell, fmt_ms
+from edgekd.report.columns import FULL, cell, fmt_ms, split_text
 from edgekd.report.model import Report, ReportRow
 from edgekd.report.narrative import (
     class_cells,
@@ -83,7 +83,8 @@ def layer_lines(report: Report) -> list[str]:
         out += [
             "",
             f"### {r.model} on {r.target} ({r.precision}) — {layers.tool}, "
-            f"{layers.runs} runs, {layers.total_us:.1f} us of kernel time per run",
+            f"{layers.runs} runs, {layers.total_us:.1f} us of kernel time per run"
+            f"{split_text(layers)}",
             "",
             "| op | type | mean us | share |",
             "|---|---|---|---|",
