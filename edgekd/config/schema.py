@@ -233,6 +233,10 @@ class DeviceSpec(Strict):
     peak_fp32_gflops: float | None = Field(None, gt=0)
     peak_fp16_gflops: float | None = Field(None, gt=0)
     peak_int8_gops: float | None = Field(None, gt=0)
+    peak_bf16_gflops: float | None = Field(None, gt=0)
+    # fixed costs the roofline adds (None: the runtime class's defaults in profile/estimate.py)
+    overhead_per_inference_us: float | None = Field(None, ge=0)
+    overhead_per_layer_us: float | None = Field(None, ge=0)
     source: str = ""
 
 
