@@ -26,7 +26,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-Precision = Literal["fp32", "fp16", "int8"]
+Precision = Literal["fp32", "fp16", "bf16", "int8"]
 # torch, numpy and mnist1d all take seeds in this range; larger ones overflow deep inside them
 Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
 
