@@ -89,5 +89,5 @@ def measure(art: Artifact, threads: int, min_queries: int = 1024, min_time_s: fl
                             throughput_time_s=0.05)  # fmt: skip
     target = TargetConfig(name=f"local-{art.runtime}", runtime=art.runtime, threads=threads,
                           runtime_options=art.options)  # fmt: skip
-    spec = make_spec(art.folder, art.name, target, profile, art.shape, files=art.files)
+    spec = make_spec(art.folder, art.name, target, profile, art.shape, batch=1, files=art.files)
     return profile_artifact(spec)["latency"]
