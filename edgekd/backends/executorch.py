@@ -101,9 +101,10 @@ def _size_oblivious():
     threshold). With the export example's batch (2) as the hint, the shape env records the
     guard `batch <= 15`: memory planning then sizes the input [15, C, H, W] and any larger
     batch fails in set_inputs with error 0x10 (the 1-D CNNs and MLPs here kept their batch:
-    NNPACK's test is for 2-D convolutions). Upstream: pytorch/executorch#19262 runs the XNNPACK passes with
-    backed_size_oblivious=True, which answers such tests without guarding; this does the same
-    around both steps for releases without it (1.5.1 here). No-op where torch lacks it.
+    NNPACK's test is for 2-D convolutions). Upstream: pytorch/executorch#19262 runs the
+    XNNPACK passes with backed_size_oblivious=True, which answers such tests without
+    guarding; this does the same around both steps for releases without it (1.5.1 here).
+    No-op where torch lacks the option.
     """
     from torch.fx.experimental import _config as fx_config
 
