@@ -97,8 +97,9 @@ def main() -> int:
     from _artifacts import available, build
     from _models import MODELS
 
+    from edgekd.backends.fixed_costs import CLASS_COSTS, FixedCosts
     from edgekd.config.schema import DeviceSpec
-    from edgekd.profile.estimate import CLASS_COSTS, FixedCosts, graph_cost, roofline
+    from edgekd.profile.estimate import graph_cost, roofline
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=1)

@@ -88,7 +88,7 @@ def test_layers_count_kernels_not_fused_ops(exported):
 
 
 def test_fixed_costs_add_to_the_roofline_and_carry_a_band():
-    from edgekd.profile.estimate import FixedCosts
+    from edgekd.backends.fixed_costs import FixedCosts
 
     cost = {"flops": 2_000_000, "weights": 1000, "activations": 500, "layers": 4}
     dev = DeviceSpec(memory_bandwidth_gbps=1.0, peak_fp32_gflops=1.0)
@@ -101,7 +101,8 @@ def test_fixed_costs_add_to_the_roofline_and_carry_a_band():
 
 
 def test_target_fixed_costs_override_the_class_defaults():
-    from edgekd.profile.estimate import CLASS_COSTS, TARGET_BAND, fixed_costs
+    from edgekd.backends.fixed_costs import CLASS_COSTS, TARGET_BAND
+    from edgekd.profile.estimate import fixed_costs
 
     bare = DeviceSpec(memory_bandwidth_gbps=1.0, peak_fp32_gflops=1.0)
     assert fixed_costs(bare, "tensorrt") == CLASS_COSTS["tensorrt"]

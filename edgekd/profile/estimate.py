@@ -8,18 +8,18 @@ activation written and read once; a layer is a kernel a runtime launches: shape 
 Q/DQ pairs and activations or batch norms that runtimes fuse into the layer before them are
 not counted). Peaks and fixed costs come from the target's `device:` spec, each with a cited
 `source` (targets/*.yaml); a device without fixed costs takes its runtime class's defaults
-below. Every estimate carries an error band: the range of measured / estimated ratios that
-benchmarks/estimator_error.py found for the runtime class on a machine where it could be
-checked, or a stated factor where nothing could be checked. Estimates are labelled
-`estimated` everywhere and never mixed with measurements.
+(edgekd/backends/fixed_costs.py). Every estimate carries an error band: the range of
+measured / estimated ratios that benchmarks/estimator_error.py found for the runtime class
+on a machine where it could be checked, or a stated factor where nothing could be checked.
+Estimates are labelled `estimated` everywhere and never mixed with measurements.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
+from edgekd.backends.fixed_costs import TARGET_BAND, UNKNOWN_CLASS, FixedCosts, class_costs
 from edgekd.records import Estimate
 
 BYTES_PER = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
@@ -41,38 +41,6 @@ FUSED_OPS = {
     "BatchNormalization", "Add",
 }  # fmt: skip
 KERNEL_OPS = {"Conv", "ConvInteger", "QLinearConv", "Gemm", "MatMul", "MatMulInteger"}
-
-
-@dataclass(frozen=True)
-class FixedCosts:
-    """Per-inference and per-layer overheads of a runtime/device class, and the error band
-    (low, high factors on the estimate) with where it comes from."""
-
-    per_inference_us: float
-    per_layer_us: float
-    band: tuple[float, float]
-    source: str
-
-
-# Defaults per runtime class for devices whose spec names no fixed costs. The CPU classes were
-# measured on an x86 host (Xeon with AVX-512/AMX, one thread, loaded 2-CPU VM, 2026-12-01) by
-# benchmarks/estimator_error.py: probes of 1 and 33 tiny layers give the fixed costs, then
-# every model of the benchmark suite is estimated and measured; the band is the range of
-# measured / estimated it found per runtime, widened a little. TensorRT's cannot be checked
-# here (targets/jetson-*.yaml derive theirs from published figures).
-_CHECKED = "benchmarks/estimator_error.py on an x86 host, one thread"
-CLASS_COSTS = {
-    "onnxruntime": FixedCosts(4.6, 0.6, (0.85, 1.7), _CHECKED),
-    "ort-mobile": FixedCosts(4.6, 0.6, (0.85, 1.7), _CHECKED + " (as onnxruntime)"),
-    "openvino": FixedCosts(12.6, 1.2, (0.9, 1.45), _CHECKED),
-    "executorch": FixedCosts(7.3, 0.2, (0.85, 1.4), _CHECKED),
-    "tensorrt": FixedCosts(
-        100.0, 5.0, (1 / 3, 3.0), "Jetson Orin Nano figures (targets/jetson-orin-nano.yaml)"
-    ),
-}
-UNKNOWN_CLASS = FixedCosts(0.0, 0.0, (1 / 3, 3.0), "no fixed costs known for this runtime")
-# Band for fixed costs a target sets itself: nothing here has checked them.
-TARGET_BAND = (1 / 3, 3.0)
 
 
 def graph_cost(onnx_path: Path) -> dict:
@@ -149,7 +117,7 @@ def node_flops(node, shapes: dict[str, list[int]]) -> int:
 
 def fixed_costs(device, runtime: str) -> FixedCosts:
     """The target's own fixed costs where its spec names them, else its runtime class's."""
-    default = CLASS_COSTS.get(runtime, UNKNOWN_CLASS)
+    default = class_costs(runtime)
     own = (device.overhead_per_inference_us, device.overhead_per_layer_us)
     if own == (None, None):
         return default
