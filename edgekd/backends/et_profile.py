@@ -46,13 +46,11 @@ def program_names(pte: Path) -> dict[int, tuple[str, str]]:
     return names
 
 
-def record_etdump(pte: Path, sample: np.ndarray, runs: int) -> bytes:
-    """One warm-up and `runs` timed calls with the event tracer on; the ETDump bytes."""
+def record_etdump(program, sample: np.ndarray, runs: int) -> bytes:
+    """One warm-up and `runs` timed calls of a program loaded with `enable_etdump=True`;
+    the ETDump bytes."""
     import torch
 
-    from edgekd.backends.executorch import load_program
-
-    program = load_program(pte, enable_etdump=True)
     method = program.load_method("forward")
     x = torch.from_numpy(np.ascontiguousarray(sample))
     for _ in range(runs + 1):
@@ -117,8 +115,9 @@ def summarize(times, coarse, runs: int) -> LayerProfile:
     return profile.model_copy(update={"split_us": dict(split)})
 
 
-def etdump_layer_profile(pte: Path, sample: np.ndarray, runs: int) -> LayerProfile:
-    """The slowest operators of a .pte and its delegated / not-delegated time per run."""
-    events = run_events(record_etdump(pte, sample, runs))[-runs:]
+def etdump_layer_profile(program, pte: Path, sample: np.ndarray, runs: int) -> LayerProfile:
+    """The slowest operators of a .pte (`program`: it, loaded with the event tracer on) and
+    its delegated / not-delegated time per run."""
+    events = run_events(record_etdump(program, sample, runs))[-runs:]
     times, coarse = node_times(events, program_names(pte))
     return summarize(times, coarse, len(events))

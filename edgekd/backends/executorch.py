@@ -226,7 +226,8 @@ class ExecuTorchBackend(Backend):
 
         self.require_runtime()
         _set_threads(local_threads(self.target))
-        return etdump_layer_profile(Path(artifact_dir) / self.artifact, sample, runs)
+        pte = Path(artifact_dir) / self.artifact
+        return etdump_layer_profile(load_program(pte, enable_etdump=True), pte, sample, runs)
 
     def placement_summary(self, compile_info: dict, runtime_placement: dict) -> str:
         """Delegated vs non-delegated ops: the latter run on slow portable kernels."""
