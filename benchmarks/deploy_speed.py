@@ -63,7 +63,9 @@ def profile_bundle(bundle: Path, target_name: str, update: dict | None = None) -
     manifest = verify_bundle(bundle)
     target = load_target(target_name)
     if update:
-        opts = {**target.runtime_options, **update.pop("runtime_options", {})}
+        base = target.runtime_options  # parsed into the backend's Options by load_target
+        base = base.model_dump() if hasattr(base, "model_dump") else dict(base)
+        opts = {**base, **update.pop("runtime_options", {})}
         target = target.model_copy(update={**update, "runtime_options": opts})
     spec = make_spec(
         bundle,
