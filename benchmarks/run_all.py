@@ -68,10 +68,10 @@ def render() -> str:
 def machine_line(res: dict) -> str:
     if "machine" not in res:
         return "Machine: this one (the script records no machine facts)."
-    m = res["machine"]
+    m, note = res["machine"], f" Note: {res['note']}." if res.get("note") else ""
     return (
         f"Machine: {m['cpu']}, {m['cpus']} CPUs, AVX2 {m['avx2']}, AVX-512 {m['avx512']}, "
-        f"VNNI {m['vnni']}; measured {m['date']}."
+        f"VNNI {m['vnni']}; measured {m['date']}.{note}"
     )
 
 
