@@ -75,7 +75,7 @@ def test_bf16_is_run_and_gated_where_the_cpu_has_it():
         assert model.get_rt_info(["edgekd", "inference_precision"]).astype(str) == "bf16"
 
 
-def test_bf16_needs_a_bf16_cpu(monkeypatch):
+def test_bf16_needs_a_bf16_cpu(monkeypatch, tmp_path):
     """Decided from CPU flags: no bf16 artifact is built or loaded as if it were f32."""
     from edgekd.backends import openvino
     from edgekd.errors import RuntimeMissingError
@@ -90,6 +90,14 @@ def test_bf16_needs_a_bf16_cpu(monkeypatch):
     assert BACKENDS.get("openvino")(remote).precision_unsupported("bf16") == ""  # its CPU decides
     with pytest.raises(RuntimeMissingError, match="needs a bf16 CPU"):
         openvino.plugin_config(1, backend.options, artifact="bf16")
+    import openvino as ov
+
+    x = ov.opset13.parameter([1, 4], ov.Type.f32)
+    model = ov.Model([ov.opset13.relu(x)], [x])
+    model.set_rt_info("bf16", openvino.RT_PRECISION)
+    ov.save_model(model, str(tmp_path / "model.xml"))
+    with pytest.raises(RuntimeMissingError, match="needs a bf16 CPU"):  # not "corrupt file"
+        backend.load(tmp_path)
     monkeypatch.setattr(openvino, "bf16_support", lambda: (True, "CPU has amx_bf16"))
     config = openvino.plugin_config(1, backend.options, artifact="bf16")
     assert config["INFERENCE_PRECISION_HINT"] == "bf16"

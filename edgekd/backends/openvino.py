@@ -115,6 +115,8 @@ class OvRunner:
             self.precision = artifact_precision(model)
             config = plugin_config(threads, options, perf_count, self.precision)
             self.compiled = core.compile_model(model, "CPU", config)
+        except RuntimeMissingError:
+            raise  # a bf16 artifact on a CPU without bf16: not a broken file
         except Exception as exc:  # openvino raises RuntimeError subclasses with long texts
             raise ArtifactError(
                 f"OpenVINO cannot load '{xml}': {str(exc).splitlines()[0][:200]}. The file is "
