@@ -34,6 +34,22 @@ def export(name: str, folder: Path, static_batch: bool = False) -> tuple[Path, l
     return path, list(shape), count_flops(model, shape)
 
 
+def export_module(model, shape: list[int], folder: Path, static_batch: bool = False) -> Path:
+    """model.onnx in `folder` for any torch module with input (batch, *shape)."""
+    import warnings
+
+    import torch
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "model.onnx"
+    axes = None if static_batch else {"input": {0: "n"}, "logits": {0: "n"}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, torch.zeros(1, *shape), str(path), input_names=["input"],
+                          output_names=["logits"], dynamic_axes=axes, dynamo=False)  # fmt: skip
+    return path
+
+
 def to_openvino(onnx_path: Path) -> Path:
     """fp32 OpenVINO IR beside the ONNX file (save_model would compress weights to fp16)."""
     import openvino as ov

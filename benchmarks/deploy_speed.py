@@ -5,7 +5,8 @@ digits resampled to 3x32x32): PyTorch eager fp32, torch.compile, and every artif
 built (ONNX Runtime, OpenVINO, ExecuTorch; fp32 and int8) — batch-1 p90 and batch-32
 throughput, each in a fresh process with edgekd's profiler. Also: which artifact edgekd's
 report recommends, how it compares with hand-tuned settings of the same runtime, each
-artifact's achieved GFLOP/s as a share of this machine's GEMM peak (measured in the same run),
+artifact's achieved GFLOP/s as a share of this machine's peak for the row's precision (the
+larger of the best measured GEMM and the ISA bound, benchmarks/gemm_peak.py; never above 100%),
 and teacher vs recommended student per target. Rounds are interleaved; medians are reported.
 
     python benchmarks/deploy_speed.py [--rounds 3]
@@ -20,7 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gemm_peak import gemm_peaks
+from gemm_peak import gemm_peaks, peak_for, share_of_peak
 
 from _common import write_result
 
@@ -62,7 +63,9 @@ def profile_bundle(bundle: Path, target_name: str, update: dict | None = None) -
     manifest = verify_bundle(bundle)
     target = load_target(target_name)
     if update:
-        opts = {**target.runtime_options, **update.pop("runtime_options", {})}
+        base = target.runtime_options  # parsed into the backend's Options by load_target
+        base = base.model_dump() if hasattr(base, "model_dump") else dict(base)
+        opts = {**base, **update.pop("runtime_options", {})}
         target = target.model_copy(update={**update, "runtime_options": opts})
     spec = make_spec(
         bundle,
@@ -170,14 +173,18 @@ def measure_case(name: str, rounds: int) -> dict:
         f"torch-eager fp32 ({student})": lambda: torch_variant(run_dir, student, "eager"),
         f"torch.compile fp32 ({student})": lambda: torch_variant(run_dir, student, "compile"),
     }
+    precision = {k: "fp32" for k in variants}  # what each variant computes in
     for r in rows:
         key = f"{r['target']} {r['precision']} ({r['model']})"
         variants[key] = lambda r=r: profile_bundle(REPO / run_dir / r["bundle"], r["target"])
+        precision[key] = r["precision"]
     runtime = report["targets"][best_target]["runtime"]
     for i, upd in enumerate(tuned_settings(runtime)):
-        variants[f"tuned#{i} {json.dumps(upd)}"] = lambda upd=upd: profile_bundle(
+        key = f"tuned#{i} {json.dumps(upd)}"
+        variants[key] = lambda upd=upd: profile_bundle(
             REPO / run_dir / pick["bundle"], best_target, json.loads(json.dumps(upd))
         )
+        precision[key] = pick["precision"]
     samples = {k: [] for k in variants}
     for _ in range(rounds):
         for k, fn in variants.items():
@@ -186,25 +193,27 @@ def measure_case(name: str, rounds: int) -> dict:
         k: {m: statistics.median(s[m] for s in v) for m in ("p50_ms", "p90_ms", "throughput")}
         for k, v in samples.items()
     }
-    return summarize(name, report, rows, student, best_target, pick, med)
+    return summarize(name, report, rows, student, best_target, pick, med, precision)
 
 
-def summarize(name, report, rows, student, best_target, pick, med) -> dict:
+def summarize(name, report, rows, student, best_target, pick, med, precision) -> dict:
     peaks = gemm_peaks()
     flops = {r["model"]: r["flops"] for r in rows}
     table = []
     for k, m in med.items():
-        model = k.rsplit("(", 1)[-1].rstrip(")") if "(" in k else student
-        int8 = " int8 " in f" {k} "
-        peak = peaks["int8_gops"] if int8 else peaks["fp32_gflops"]
+        model = k.rsplit("(", 1)[-1].rstrip(")") if k.endswith(")") else student
+        peak = peak_for(precision[k], peaks)
         f = flops.get(model, flops[student])
         table.append(
             {
                 "variant": k,
+                "precision": precision[k],
                 **m,
                 "gflops_b1": f / (m["p50_ms"] * 1e6),
-                "share_of_peak_b1": f / (m["p50_ms"] * 1e6) / peak,
-                "share_of_peak_b32": f * m["throughput"] / 1e9 / peak,
+                "peak_gops": peak,
+                # share_of_peak refuses > 100%: the run stops rather than print it
+                "share_of_peak_b1": share_of_peak(f, m["p50_ms"] / 1e3, peak),
+                "share_of_peak_b32": share_of_peak(f * m["throughput"], 1.0, peak),
             }
         )
     eager = med[f"torch-eager fp32 ({student})"]["p90_ms"]

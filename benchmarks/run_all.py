@@ -24,6 +24,8 @@ SCRIPTS = [
     ["deploy_speed.py", "--rounds", "2"],
     ["end_to_end.py"],
     ["benchmark_app_check.py", "--out", str(RESULTS / "benchmark_app_check.json")],
+    ["estimator_error.py"],
+    ["harness_overhead.py"],
 ]
 
 
@@ -56,7 +58,9 @@ def render() -> str:
         "across tables.",
         "",
     ]
-    for section in (deploy_section, distill_section, e2e_section, startup_section, peer_section):
+    sections = (deploy_section, distill_section, e2e_section, startup_section, peer_section,
+                harness_section, estimator_section)  # fmt: skip
+    for section in sections:
         lines += section()
     return "\n".join(lines) + "\n"
 
@@ -64,11 +68,25 @@ def render() -> str:
 def machine_line(res: dict) -> str:
     if "machine" not in res:
         return "Machine: this one (the script records no machine facts)."
-    m = res["machine"]
+    m, note = res["machine"], f" Note: {res['note']}." if res.get("note") else ""
     return (
         f"Machine: {m['cpu']}, {m['cpus']} CPUs, AVX2 {m['avx2']}, AVX-512 {m['avx512']}, "
-        f"VNNI {m['vnni']}; measured {m['date']}."
+        f"VNNI {m['vnni']}; measured {m['date']}.{note}"
     )
+
+
+def peak_lines(p: dict) -> list[str]:
+    """The peak each row is compared with: the larger of the best measured GEMM and the ISA
+    bound, per precision (benchmarks/gemm_peak.py)."""
+    if "peak_gops" not in p:  # a result from before per-precision peaks
+        return [f"GEMM peak: fp32 {p['fp32_gflops']:.1f} GFLOP/s, int8 {p['int8_gops']:.1f} GOP/s."]
+    out = ["Peak per precision (rows are compared with their own precision's; never > 100%):", ""]
+    for prec, peak in p["peak_gops"].items():
+        m, isa = p["measured"].get(prec), p["isa"].get(prec)
+        parts = [f"measured {m['gops']:.0f} ({m['basis']})" if m else "not measured"]
+        parts.append(f"ISA {isa['gops']:.0f} ({isa['basis']})" if isa else "no ISA figure")
+        out.append(f"- {prec}: **{peak:,.0f} G/s** = max of " + "; ".join(parts))
+    return out
 
 
 def deploy_section() -> list[str]:
@@ -89,9 +107,7 @@ def deploy_section() -> list[str]:
         out += [
             f"### {name} (student `{c['student']}`)",
             "",
-            f"GEMM peak measured in the same run: fp32 {p['fp32_gflops']:.1f} GFLOP/s "
-            f"(torch.mm {p['n']}^3, 2 threads); int8 {p['int8_gops']:.1f} GOP/s (ONNX "
-            "Runtime MatMulInteger).",
+            *peak_lines(p),
             "",
             "| variant | p50 ms | p90 ms | samples/s (b32) | GFLOP/s (b1) | % of peak b1 "
             "| % of peak b32 |",
@@ -210,6 +226,76 @@ def peer_section() -> list[str]:
         "```",
         "",
     ]
+
+
+def estimator_section() -> list[str]:
+    res = load("estimator_error")
+    if not res:
+        return []
+    d, goal = res["device"], res["goal_factor"]
+    out = [
+        "## Estimator error (roofline + fixed costs vs measured, local runtimes)",
+        "",
+        machine_line(res),
+        f"Command: `python benchmarks/estimator_error.py` ({res['threads']} thread(s); peaks "
+        f"measured: {d['peak_fp32_gflops']:.0f} GFLOP/s fp32, {d['memory_bandwidth_gbps']:.1f} "
+        "GB/s; fixed costs measured with chains of 1 and 33 tiny layers).",
+        "",
+        "| runtime | per inference us | per layer us |",
+        "|---|---|---|",
+        *[
+            f"| {rt} | {f['per_inference_us']:.1f} | {f['per_layer_us']:.2f} |"
+            for rt, f in res["fixed_costs"].items()
+        ],  # fmt: skip
+        "",
+        "| model | runtime | layers | bound | est. ms | measured ms | measured / est. | "
+        "with shipped defaults |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in res["rows"]:
+        e = r["estimate"]
+        out.append(
+            f"| {r['model']} | {r['runtime']} | {e['layers']} | {e['bound']} | "
+            f"{e['latency_ms']:.4f} | {r['measured_ms']:.4f} | {r['ratio']:.2f}x | "
+            f"{r['ratio_shipped']:.2f}x |"
+        )
+    out.append("")
+    for rt, b in res["bands"].items():
+        lo, hi = b["measured_fixed"]
+        ok = 1 / goal <= lo and hi <= goal
+        out.append(f"- {rt}: measured / estimated {lo:.2f}-{hi:.2f} "
+                   f"({'within' if ok else 'OUTSIDE'} the {goal:g}x goal).")  # fmt: skip
+    return out + [""]
+
+
+def harness_section() -> list[str]:
+    res = load("harness_overhead")
+    if not res:
+        return []
+    out = [
+        "## Harness overhead (edgekd vs a bare loop over each runtime's Python API)",
+        "",
+        machine_line(res),
+        f"Command: `python benchmarks/harness_overhead.py` ({res['threads']} thread(s), "
+        f"{res['rounds']} interleaved rounds, medians of per-call p50). Goal: within "
+        f"{res['goal']:.0%} of the bare loop for models of {res['large_ms']} ms or more; below "
+        "that, the binding floor (the bare loop on a one-layer model) and edgekd's own "
+        "per-call overhead are stated apart.",
+        "",
+        "| model | runtime | edgekd ms | bare ms | edgekd / bare | edgekd - bare us | "
+        "benchmark_app ms | binding floor us | verdict |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, per in res["models"].items():
+        for rt, r in per.items():
+            verdict = {True: "within", False: "OUTSIDE"}.get(r.get("within_goal"), "small")
+            ba = fmt(r.get("benchmark_app_ms"), ".4f")
+            out.append(
+                f"| {name} | {rt} | {r['edgekd_ms']:.4f} | {r['bare_ms']:.4f} | "
+                f"{r['ratio_vs_bare']:.2f}x | {r['harness_us']:+.1f} | {ba} | "
+                f"{r['binding_floor_us']:.1f} | {verdict} |"
+            )
+    return out + [""]
 
 
 def main() -> None:

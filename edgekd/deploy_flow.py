@@ -93,7 +93,10 @@ def plan(models: list, targets: list[TargetConfig]) -> list[Step]:
             act, why = action[st.state], st.reason
             if m.stage.info.get("onnx"):
                 act, why = Action.SKIP, ONNX_TEACHER
-            steps += [Step(m, t, backends[t.name], p, act, why) for p in t.precisions]
+            for p in t.precisions:
+                unsupported = act is not Action.SKIP and backends[t.name].precision_unsupported(p)
+                step = (Action.SKIP, unsupported) if unsupported else (act, why)
+                steps.append(Step(m, t, backends[t.name], p, *step))
     return steps
 
 

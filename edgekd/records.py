@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class TextEnum(str, Enum):
@@ -59,6 +59,10 @@ class BackendStatus(TextEnum):
     MISSING = "missing"  # neither: the runtime's packages are not installed
 
 
+def _none(value) -> bool:
+    return value is None or value == ""
+
+
 class Record(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -78,13 +82,17 @@ class LayerProfile(Record):
     nodes: int
     total_us: float  # kernel time per run, all nodes
     top: list[LayerTime]
+    # time per run by where it ran, where the runtime says (ExecuTorch: delegated / not);
+    # left out of the JSON when empty, so older reports read and write back unchanged
+    split_us: dict[str, float] = Field(default_factory=dict, exclude_if=lambda v: not v)
 
 
 class Estimate(Record):
-    """A roofline latency for a device that is not measured; every figure labelled `estimated`."""
+    """A roofline latency for a device that is not measured; every figure labelled `estimated`,
+    with its error band (`low_ms`..`high_ms`) and where the band comes from."""
 
     latency_ms: float
-    bound: str  # compute | memory
+    bound: str  # compute | memory | fixed-cost
     flops: int
     bytes: int
     peak: float
@@ -94,3 +102,10 @@ class Estimate(Record):
     size_bytes: int | None = None
     method: str = "roofline"
     spec_source: str = ""
+    # fixed costs and the error band; absent from estimates made before them (and then left
+    # out of the JSON, so older reports read and write back unchanged)
+    fixed_ms: float | None = Field(None, exclude_if=_none)  # per inference + per layer
+    layers: int | None = Field(None, exclude_if=_none)
+    low_ms: float | None = Field(None, exclude_if=_none)
+    high_ms: float | None = Field(None, exclude_if=_none)
+    band_source: str = Field("", exclude_if=_none)

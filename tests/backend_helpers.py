@@ -9,12 +9,14 @@ import copy
 import functools
 import tempfile
 from pathlib import Path
+from typing import get_args
 
 import yaml
 from conftest import TINY
 
 from edgekd.backends import BACKENDS
 from edgekd.config.load import load_target
+from edgekd.config.schema import Precision
 
 # runtime -> the shipped target that measures it on this machine
 LOCAL_TARGETS = {
@@ -69,7 +71,7 @@ def check_backend_contract(backend, onnx_path: Path, calib, out: Path, context=N
     assert isinstance(status.state, BackendStatus)
     assert status.runs_here or status.reason, "a backend that does not run here says why"
     assert backend.install_text().strip() and isinstance(backend.versions(), dict)
-    assert backend.artifact and set(backend.precisions) <= {"fp32", "fp16", "int8"}
+    assert backend.artifact and set(backend.precisions) <= set(get_args(Precision))
     script = backend.predict_script()
     assert script is None or script.is_file()
     if status.state is BackendStatus.MISSING:

@@ -47,3 +47,58 @@ def test_accuracy_control_needs_a_validation_split(tmp_path):
     calib = np.random.default_rng(0).standard_normal((8, 1, 40)).astype(np.float32)
     with pytest.raises(ArtifactError, match="validation split"):
         BACKENDS.get("openvino")(TARGET).compile(onnx_path, "int8", calib, tmp_path, None)
+
+
+def test_bf16_is_run_and_gated_where_the_cpu_has_it():
+    """bf16 rows: the fp32 IR marked bf16 (rt_info), run with INFERENCE_PRECISION_HINT=bf16,
+    accuracy measured on the artifact and gated; skipped with the reason on CPUs without it."""
+    import openvino as ov
+
+    from edgekd.backends.base import bf16_support
+
+    run_dir, report = tiny_run()
+    native, why = bf16_support()
+    bf16 = rows(report, target="cpu-openvino", precision="bf16")
+    assert bf16
+    for row in bf16:
+        if not native:
+            assert row["status"] == "skipped" and "bf16 not offered" in row["reason"]
+            continue
+        assert row["status"] == "ok" and row["acc_artifact"] is not None
+        assert row["gate"] in ("pass", "fail") and "bf16:" in row["placement"]
+        bundle = run_dir / row["bundle"]
+        manifest = json.loads((bundle / "manifest.json").read_text())
+        assert manifest["compile"]["execution"] == {
+            "inference_precision": "bf16", "cpu_here": why, "native": True
+        }  # fmt: skip
+        model = ov.Core().read_model(str(bundle / "model.xml"))
+        assert model.get_rt_info(["edgekd", "inference_precision"]).astype(str) == "bf16"
+
+
+def test_bf16_needs_a_bf16_cpu(monkeypatch, tmp_path):
+    """Decided from CPU flags: no bf16 artifact is built or loaded as if it were f32."""
+    from edgekd.backends import openvino
+    from edgekd.errors import RuntimeMissingError
+
+    monkeypatch.setattr(openvino, "bf16_support", lambda: (False, "CPU has no bf16"))
+    backend = BACKENDS.get("openvino")(TARGET)
+    assert (
+        backend.precision_unsupported("bf16") == "bf16 not offered on this machine: CPU has no bf16"
+    )
+    assert backend.precision_unsupported("fp32") == ""
+    remote = TARGET.model_copy(update={"host": "ssh://pi@host"})
+    assert BACKENDS.get("openvino")(remote).precision_unsupported("bf16") == ""  # its CPU decides
+    with pytest.raises(RuntimeMissingError, match="needs a bf16 CPU"):
+        openvino.plugin_config(1, backend.options, artifact="bf16")
+    import openvino as ov
+
+    x = ov.opset13.parameter([1, 4], ov.Type.f32)
+    model = ov.Model([ov.opset13.relu(x)], [x])
+    model.set_rt_info("bf16", openvino.RT_PRECISION)
+    ov.save_model(model, str(tmp_path / "model.xml"))
+    with pytest.raises(RuntimeMissingError, match="needs a bf16 CPU"):  # not "corrupt file"
+        backend.load(tmp_path)
+    monkeypatch.setattr(openvino, "bf16_support", lambda: (True, "CPU has amx_bf16"))
+    config = openvino.plugin_config(1, backend.options, artifact="bf16")
+    assert config["INFERENCE_PRECISION_HINT"] == "bf16"
+    assert openvino.plugin_config(1, backend.options)["INFERENCE_PRECISION_HINT"] == "f32"

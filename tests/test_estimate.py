@@ -75,3 +75,67 @@ def test_rows_for_unmeasured_artifacts_are_estimated_or_skipped(exported):
     assert row.gate is Gate.NOT_APPLICABLE and row.reason == "not measured here"
     skipped = skipped_row(s, "why")
     assert skipped.status is RowStatus.SKIPPED and skipped.p90_ms is None and skipped.params == 5
+
+
+def test_layers_count_kernels_not_fused_ops(exported):
+    """mlp [32, 16]: Gemm, Relu, Gemm, Relu, Gemm -> 3 kernels (the ReLUs are post-ops)."""
+    path = exported[0]
+    layers = graph_cost(path)["layers"]
+    if "mlp" in str(path):
+        assert layers == 3
+    else:
+        assert 2 <= layers <= 6  # two conv blocks, pooling, the classifier
+
+
+def test_fixed_costs_add_to_the_roofline_and_carry_a_band():
+    from edgekd.backends.fixed_costs import FixedCosts
+
+    cost = {"flops": 2_000_000, "weights": 1000, "activations": 500, "layers": 4}
+    dev = DeviceSpec(memory_bandwidth_gbps=1.0, peak_fp32_gflops=1.0)
+    est = roofline(cost, dev, "fp32", FixedCosts(10.0, 2.5, (0.5, 2.0), "test"))
+    assert est["fixed_ms"] == pytest.approx(0.02)  # 10 us + 4 x 2.5 us
+    assert est["latency_ms"] == pytest.approx(2.02) and est["bound"] == "compute"
+    assert (est["low_ms"], est["high_ms"]) == (pytest.approx(1.01), pytest.approx(4.04))
+    tiny = roofline({**cost, "flops": 10}, dev, "fp32", FixedCosts(10.0, 2.5, (0.5, 2.0), "t"))
+    assert tiny["bound"] == "fixed-cost" and tiny["latency_ms"] >= 0.02
+
+
+def test_target_fixed_costs_override_the_class_defaults():
+    from edgekd.backends.fixed_costs import CLASS_COSTS, TARGET_BAND
+    from edgekd.profile.estimate import fixed_costs
+
+    bare = DeviceSpec(memory_bandwidth_gbps=1.0, peak_fp32_gflops=1.0)
+    assert fixed_costs(bare, "tensorrt") == CLASS_COSTS["tensorrt"]
+    own = DeviceSpec(memory_bandwidth_gbps=1.0, peak_fp32_gflops=1.0, overhead_per_layer_us=9)
+    f = fixed_costs(own, "tensorrt")
+    assert f.per_layer_us == 9 and f.per_inference_us == CLASS_COSTS["tensorrt"].per_inference_us
+    assert f.band == TARGET_BAND and "not checked" in f.source
+    assert fixed_costs(bare, "no-such-runtime").per_inference_us == 0
+
+
+def test_no_estimate_falls_below_its_device_class_fixed_cost(tmp_path):
+    """Regression: the quickstart MLP on a Jetson was estimated at 0.1 us, which no GPU
+    runtime can reach (launch and synchronisation alone cost microseconds)."""
+    import torch
+
+    from edgekd.config.load import load_target
+    from edgekd.models import build_model
+    from edgekd.profile.estimate import fixed_costs
+
+    model = build_model("mlp", {"hidden": [64]}, (1, 40), 10).eval()  # the quickstart student
+    path = tmp_path / "model.onnx"
+    torch.onnx.export(model, torch.zeros(1, 1, 40), str(path), input_names=["input"],
+                      dynamic_axes={"input": {0: "n"}}, dynamo=False)  # fmt: skip
+    layers = graph_cost(path)["layers"]
+    for name in ("jetson-orin-nano", "jetson-agx-orin", "raspberry-pi-5"):
+        target = load_target(name)
+        fixed = fixed_costs(target.device, target.runtime)
+        floor_ms = (fixed.per_inference_us + layers * fixed.per_layer_us) / 1e3
+        for precision in target.precisions:
+            est, _ = estimate_latency(target, path, precision, "not here")
+            assert est is not None, (name, precision)
+            assert est.latency_ms >= floor_ms and est.fixed_ms == pytest.approx(floor_ms)
+            assert est.low_ms <= est.latency_ms <= est.high_ms and est.band_source
+    nano = load_target("jetson-orin-nano")
+    est, _ = estimate_latency(nano, path, "fp32", "not here")
+    assert est.latency_ms >= 0.1  # 100 us per inference on the Orin Nano, not 0.1 us

@@ -123,6 +123,11 @@ class Backend(Plugin):
     def check_precision(self, precision: str) -> None:
         check_precision(self.target, self.precisions, precision)
 
+    def precision_unsupported(self, precision: str) -> str:
+        """Why this precision cannot run on this machine ('' when it can): the plan skips it
+        with that reason instead of compiling and measuring something else."""
+        return ""
+
     def compile(
         self,
         onnx_path: Path,
@@ -228,6 +233,21 @@ def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
         if key.strip() in ("flags", "Features"):
             return set(value.split())
     return set()
+
+
+BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # x86 bf16 dot products (AVX-512 BF16, AMX)
+
+
+def bf16_support(flags: set[str] | None = None) -> tuple[bool, str]:
+    """Whether this CPU computes in bf16 natively, and why: without AVX-512 BF16 or AMX, a
+    runtime asked for bf16 would convert back and forth and run no faster than f32."""
+    flags = cpu_flags() if flags is None else flags
+    found = sorted(f for f in BF16_FLAGS if f in flags)
+    if found:
+        return True, f"CPU has {', '.join(found)}"
+    if not flags:
+        return False, "CPU flags unreadable: bf16 support unknown, not used"
+    return False, "CPU has no bf16 instructions (avx512_bf16 / amx_bf16)"
 
 
 def int8_reduce_range(flags: set[str] | None = None) -> tuple[bool, str]:

@@ -1,5 +1,9 @@
-"""OpenVINO on the CPU: IR (.xml/.bin) converted from the ONNX file; int8 through NNCF.
+"""OpenVINO on the CPU: IR (.xml/.bin) converted from the ONNX file; bf16 execution; int8 via NNCF.
 
+bf16 keeps the fp32 IR and runs it with INFERENCE_PRECISION_HINT=bf16 (the CPU plugin's own
+default on AVX-512 BF16 / AMX CPUs); the IR carries that choice in its rt_info
+(`edgekd/inference_precision`), so whoever loads the artifact runs what was measured. It is
+offered only where the CPU flags say bf16 is native (decided at compile and again at load).
 int8 is post-training quantization with `nncf.quantize` on the calibration split, or, with
 `int8_mode: accuracy_control`, `nncf.quantize_with_accuracy_control`, which reverts the
 layers that cost the most accuracy on the validation split until the drop is within
@@ -19,8 +23,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from edgekd.backends import BACKENDS
-from edgekd.backends.base import Backend, CompileContext, Feed, default_threads
-from edgekd.errors import ArtifactError
+from edgekd.backends.base import Backend, CompileContext, Feed, bf16_support, default_threads
+from edgekd.errors import ArtifactError, RuntimeMissingError
 from edgekd.records import LayerProfile
 
 
@@ -31,8 +35,17 @@ class Options(BaseModel):
     preset: Literal["performance", "mixed"] = "performance"
     performance_hint: Literal["LATENCY", "THROUGHPUT"] = "LATENCY"
     num_streams: int | None = Field(None, ge=1)  # None: what the performance hint picks
-    # f32 keeps the CPU plugin from running "fp32" layers in bf16 on AMX/AVX512-BF16 CPUs
+    # f32 keeps the CPU plugin from running "fp32" layers in bf16 on AMX/AVX512-BF16 CPUs;
+    # the bf16 precision (its own artifact) is how a target asks for bf16 execution
     inference_precision: Literal["f32", "bf16", "auto"] = "f32"
+
+
+RT_PRECISION = ["edgekd", "inference_precision"]  # the IR's rt_info key for bf16 artifacts
+
+
+def artifact_precision(model) -> str:
+    """'bf16' for an IR compiled as bf16 (rt_info), else '' (the target's setting applies)."""
+    return model.get_rt_info(RT_PRECISION).astype(str) if model.has_rt_info(RT_PRECISION) else ""
 
 
 def _batches(x: np.ndarray, batch: int = 1) -> list[np.ndarray]:
@@ -96,10 +109,14 @@ class OvRunner:
         import openvino as ov
 
         self.threads = threads
+        core = ov.Core()
         try:
-            self.compiled = ov.Core().compile_model(
-                str(xml), "CPU", plugin_config(threads, options, perf_count)
-            )
+            model = core.read_model(str(xml))
+            self.precision = artifact_precision(model)
+            config = plugin_config(threads, options, perf_count, self.precision)
+            self.compiled = core.compile_model(model, "CPU", config)
+        except RuntimeMissingError:
+            raise  # a bf16 artifact on a CPU without bf16: not a broken file
         except Exception as exc:  # openvino raises RuntimeError subclasses with long texts
             raise ArtifactError(
                 f"OpenVINO cannot load '{xml}': {str(exc).splitlines()[0][:200]}. The file is "
@@ -149,7 +166,10 @@ class OvRunner:
         return props
 
 
-def plugin_config(threads: int, options: Options, perf_count: bool = False) -> dict:
+def plugin_config(
+    threads: int, options: Options, perf_count: bool = False, artifact: str = ""
+) -> dict:
+    """The CPU plugin's settings; a bf16 artifact runs in bf16 where the CPU has it."""
     config = {
         "INFERENCE_NUM_THREADS": threads,
         "PERFORMANCE_HINT": options.performance_hint,
@@ -157,7 +177,12 @@ def plugin_config(threads: int, options: Options, perf_count: bool = False) -> d
     }
     if options.num_streams is not None:
         config["NUM_STREAMS"] = str(options.num_streams)
-    if options.inference_precision != "auto":
+    if artifact == "bf16":
+        ok, why = bf16_support()
+        if not ok:
+            raise RuntimeMissingError(f"this bf16 artifact needs a bf16 CPU here: {why}")
+        config["INFERENCE_PRECISION_HINT"] = "bf16"
+    elif options.inference_precision != "auto":
         config["INFERENCE_PRECISION_HINT"] = options.inference_precision
     return config
 
@@ -191,8 +216,15 @@ class OpenVinoBackend(Backend):
         "win32-AMD64",
     )
     artifact = "model.xml"
-    precisions = ("fp32", "int8")
+    precisions = ("fp32", "bf16", "int8")
     examples = ({}, {"num_streams": 1, "inference_precision": "auto"})
+
+    def precision_unsupported(self, precision: str) -> str:
+        """bf16 only where this CPU has it (a remote host decides when it loads the IR)."""
+        if precision != "bf16" or self.target.host != "local":
+            return ""
+        ok, why = bf16_support()
+        return "" if ok else f"bf16 not offered on this machine: {why}"
 
     def compile(
         self,
@@ -211,6 +243,10 @@ class OpenVinoBackend(Backend):
             with _quiet():
                 model, info["quantization"] = quantize(model, calib, self.options, context)
             info["quantization"].update(quantized_layers(model))
+        if precision == "bf16":  # the fp32 IR, run in bf16: say so inside the artifact
+            model.set_rt_info("bf16", RT_PRECISION)
+            ok, why = bf16_support()
+            info["execution"] = {"inference_precision": "bf16", "cpu_here": why, "native": ok}
         ov.save_model(model, str(Path(out_dir) / self.artifact), compress_to_fp16=False)
         return info | {"files": [self.artifact, "model.bin"]}
 

@@ -26,7 +26,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-Precision = Literal["fp32", "fp16", "int8"]
+Precision = Literal["fp32", "fp16", "bf16", "int8"]
 # torch, numpy and mnist1d all take seeds in this range; larger ones overflow deep inside them
 Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
 
@@ -341,6 +341,10 @@ class DeviceSpec(Strict):
     peak_fp32_gflops: float | None = Field(None, gt=0)
     peak_fp16_gflops: float | None = Field(None, gt=0)
     peak_int8_gops: float | None = Field(None, gt=0)
+    peak_bf16_gflops: float | None = Field(None, gt=0)
+    # fixed costs the roofline adds (None: the runtime class's defaults in profile/estimate.py)
+    overhead_per_inference_us: float | None = Field(None, ge=0)
+    overhead_per_layer_us: float | None = Field(None, ge=0)
     source: str = ""
 
 

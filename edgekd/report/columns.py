@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from edgekd.records import AccuracySource
+from edgekd.records import AccuracySource, Estimate, LayerProfile
 from edgekd.report.model import ReportRow
 
 # (key, header, format). FULL goes to report.md/html; COMPACT fits an 80-120 column terminal.
@@ -78,7 +78,23 @@ def cell(row: ReportRow, key: str, fmt: str) -> str:
         return f"{v[0]:.1%}–{v[1]:.1%}"
     text = fmt_ms(v) if key.endswith("_ms") else fmt.format(v)
     if key.endswith("_ms") and row.estimated:
-        return f"~{text} (est.)"
+        return f"~{text} (est.){band_text(row.estimate)}"
     if key == "accuracy" and row.accuracy_source is AccuracySource.TORCH:
         return f"{text} (torch)"
     return text
+
+
+def split_text(layers: LayerProfile) -> str:
+    """Where the time went, for runtimes that say (ExecuTorch: delegated / not delegated)."""
+    total = sum(layers.split_us.values())
+    if not total:
+        return ""
+    parts = [f"{k} {us:.1f} us ({us / total:.0%})" for k, us in sorted(layers.split_us.items())]
+    return "; " + ", ".join(parts)
+
+
+def band_text(estimate: Estimate | None) -> str:
+    """' [0.05–0.45]' (the estimate's error band in ms), '' where none was recorded."""
+    if estimate is None or estimate.low_ms is None or estimate.high_ms is None:
+        return ""
+    return f" [{fmt_ms(estimate.low_ms)}–{fmt_ms(estimate.high_ms)}]"

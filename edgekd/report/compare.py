@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from edgekd.report.columns import fmt_ms
+from edgekd.report.columns import band_text, fmt_ms
 from edgekd.report.model import Report, ReportRow
 from edgekd.report.stats import diff_interval, finite
 from edgekd.report.table import log_width
@@ -161,7 +161,7 @@ def target_table(a: Report, target: str, rows) -> Table:
 def _p90_cell(r: ReportRow | None) -> str:
     if r is None or r.p90_ms is None:
         return "-"
-    return ("~" if r.estimated else "") + fmt_ms(r.p90_ms)
+    return ("~" if r.estimated else "") + fmt_ms(r.p90_ms) + band_text(r.estimate)
 
 
 def _fmt(v, spec: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from edgekd.records import LatencySource
-from edgekd.report.columns import FULL, cell
+from edgekd.report.columns import FULL, cell, split_text
 from edgekd.report.markdown import environment_text, frontier_rows, method_text, not_measured
 from edgekd.report.model import KdVerdict, Report, ReportRow
 from edgekd.report.narrative import (
@@ -99,7 +99,8 @@ def layers_html(rows: list[ReportRow]) -> str:
         )
         parts.append(
             f"<details><summary>{escape(r.label)}: {escape(layers.tool)}, "
-            f"{layers.total_us:.1f} us kernel time per run</summary><table><thead><tr>"
+            f"{layers.total_us:.1f} us kernel time per run{escape(split_text(layers))}"
+            "</summary><table><thead><tr>"
             f"<th>op</th><th>type</th><th>mean us</th><th>share</th></tr></thead>"
             f"<tbody>{trs}</tbody></table></details>"
         )

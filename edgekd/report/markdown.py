@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from edgekd.records import Gate, RowStatus
-from edgekd.report.columns import FULL, cell, fmt_ms
+from edgekd.report.columns import FULL, band_text, cell, fmt_ms, split_text
 from edgekd.report.model import Report, ReportRow
 from edgekd.report.narrative import (
     baseline_note,
@@ -84,7 +84,8 @@ def layer_lines(report: Report) -> list[str]:
         out += [
             "",
             f"### {r.model} on {r.target} ({r.precision}) — {layers.tool}, "
-            f"{layers.runs} runs, {layers.total_us:.1f} us of kernel time per run",
+            f"{layers.runs} runs, {layers.total_us:.1f} us of kernel time per run"
+            f"{split_text(layers)}",
             "",
             "| op | type | mean us | share |",
             "|---|---|---|---|",
@@ -105,10 +106,20 @@ def estimate_lines(report: Report) -> list[str]:
         out.append(
             f"- {r.label} on {r.target}: ~{fmt_ms(e.latency_ms)} ms, {e.bound}-bound "
             f"roofline ({e.flops:,} FLOPs at {e.peak:g} G/s, {e.bytes:,} bytes at "
-            f"{e.memory_bandwidth_gbps:g} GB/s; specs: {e.spec_source or 'n/a'}). "
+            f"{e.memory_bandwidth_gbps:g} GB/s; specs: {e.spec_source or 'n/a'}).{fixed_text(e)} "
             f"Why not measured: {r.reason or ''}"
         )
     return out
+
+
+def fixed_text(e) -> str:
+    """The fixed costs and error band of an estimate that has them ('' for older ones)."""
+    if e.fixed_ms is None:
+        return ""
+    return (
+        f" Includes {fmt_ms(e.fixed_ms)} ms of fixed costs ({e.layers} layers); error band"
+        f"{band_text(e)} ms ({e.band_source})."
+    )
 
 
 def recommended_lines(report: Report) -> list[str]:

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from edgekd.records import AccuracySource, LatencySource
-from edgekd.report.columns import fmt_ms
+from edgekd.report.columns import band_text, fmt_ms
 from edgekd.report.model import Report, ReportRow
 
 SHORT_SOURCE = {
@@ -17,13 +17,14 @@ SHORT_SOURCE = {
     LatencySource.ESTIMATED: "est.",
 }
 NOTES = (
-    "~ = roofline estimate (est.), not a measurement; * = PyTorch accuracy (artifact not run). "
+    "~ = estimate (roofline + fixed costs) with its error band, not a measurement; "
+    "* = PyTorch accuracy (artifact not run). "
     "All columns: report.md / report.html."
 )
 
 
 def compact_cells(row: ReportRow) -> list[str]:
-    acc, p90, size = row.accuracy, row.p90_ms, row.size_bytes
+    acc, p90, size, est = row.accuracy, row.p90_ms, row.size_bytes, row.estimate
     torch_acc = row.accuracy_source is AccuracySource.TORCH
     return [
         row.model,
@@ -31,7 +32,7 @@ def compact_cells(row: ReportRow) -> list[str]:
         row.precision,
         "-" if acc is None else f"{acc:.2%}" + ("*" if torch_acc else ""),
         str(row.gate or row.status),
-        "-" if p90 is None else ("~" if row.estimated else "") + fmt_ms(p90),
+        "-" if p90 is None else ("~" if row.estimated else "") + fmt_ms(p90) + band_text(est),
         "-" if size is None else f"{size / 1024:.1f}",
         SHORT_SOURCE.get(row.latency_source, str(row.status)),
         "yes" if row.pareto else "",
