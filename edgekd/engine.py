@@ -16,6 +16,7 @@ from edgekd.config.matching import (
     augment_key,
     baseline_train,
     check_augment,
+    check_teacher_augment,
     distilled_spec,
     effective_augment,
 )
@@ -118,6 +119,8 @@ def _train_all(cfg: PipelineConfig, stage, reporter) -> tuple[StageResult, list[
     check_model_inputs(cfg, splits)
     tsplits = splits.teacher_view()
     check_augment(cfg, augment, [splits.input_shape, tsplits.input_shape])
+    for where, t in cfg.teacher_locs():
+        check_teacher_augment(t.augment, f"{where}.augment", tsplits.input_shape)
     teachers = [
         _teacher_stage(cfg, stage, data, tsplits, t, i, reporter, hw)
         for i, t in enumerate(cfg.all_teachers)
@@ -310,6 +313,8 @@ def _teacher_stage(
             lambda d: run_teacher_onnx(t, tsplits, d),
         )
     code = code_digests(t, f"{label}.model")
+    if t.augment is not None:  # the teacher's own augmentation, not the students'
+        tsplits = replace(tsplits, augment=list(t.augment))
     augment = tsplits.augment
     if t.checkpoint is not None:
         return stage(

@@ -116,6 +116,13 @@ class TrainConfig(Strict):
         return self
 
 
+class AugmentSpec(Strict):
+    """One training-batch augmentation (edgekd.data.augment) of `data.augment`."""
+
+    name: str
+    options: PluginOptions = Field(default_factory=dict)
+
+
 class ModelSpec(Strict):
     model: str
     options: PluginOptions = Field(default_factory=dict)
@@ -128,6 +135,9 @@ class TeacherConfig(ModelSpec):
     train: TrainConfig = TrainConfig()
     checkpoint: UserFile | None = None
     onnx: UserFile | None = None
+    # the teacher's own training-batch augmentations ([]: none); absent: `data.augment`.
+    # Students and their scratch twins always share `data.augment`.
+    augment: list[AugmentSpec] | None = Field(None, max_length=16)
 
     @model_validator(mode="after")
     def _one_source(self) -> TeacherConfig:
@@ -138,6 +148,11 @@ class TeacherConfig(ModelSpec):
             )
         if self.onnx is not None and self.checkpoint is not None:
             raise ValueError("`checkpoint` belongs to a PyTorch teacher; remove it with `onnx`")
+        if self.augment is not None and (self.onnx is not None or self.checkpoint is not None):
+            raise ValueError(
+                "`augment` is how a teacher trained here is trained; this teacher is loaded "
+                "(`checkpoint` or `onnx`), so remove `augment`"
+            )
         return self
 
 
@@ -204,13 +219,6 @@ class StudentConfig(ModelSpec):
         if self.search is not None and self.distill is None:
             raise ValueError("`search` tunes the distillation recipe: add `distill:` too")
         return self
-
-
-class AugmentSpec(Strict):
-    """One training-batch augmentation (edgekd.data.augment) of `data.augment`."""
-
-    name: str
-    options: PluginOptions = Field(default_factory=dict)
 
 
 class DataConfig(Strict):
