@@ -94,12 +94,64 @@ def _run_locked(cfg, run_dir: Path, targets, reporter: Reporter) -> Path:
     data, models = _train_all(cfg, stage, reporter)
     ddp.shutdown()  # the other ranks leave here; export and the rest run on rank 0
     splits = load_splits(data, cfg.data.workers)
-    rows = run_targets(Flow(cfg, stage, data, run_dir), models, splits, targets)
+    reference = _reference_stage(stage, data, models, splits)
+    log = StageLog(stage)
+    rows = run_targets(Flow(cfg, log, data, run_dir), models, splits, targets)
+    rows = _with_agreement(rows, log, reference)
     from edgekd.report.build import write_report
 
-    write_report(run_dir, cfg, models, targets, rows)
+    ref = reference.info if reference is not None else None
+    write_report(run_dir, cfg, models, targets, rows, reference=ref)
     reporter.line(f"report: {run_dir / 'report.md'}")
     return run_dir
+
+
+class StageLog:
+    """The engine's stage function, remembering the result of each (kind, label) it ran or
+    found cached in this run: what was measured for a row, found again after the fact."""
+
+    def __init__(self, stage):
+        self.stage, self.results = stage, {}
+
+    def __call__(self, kind, label, config, inputs, fn) -> StageResult:
+        self.results[kind, label] = res = self.stage(kind, label, config, inputs, fn)
+        return res
+
+
+def _reference_stage(stage, data, models: list[Trained], splits) -> StageResult | None:
+    """The first teacher's test logits, that every artifact's agreement is measured against
+    (none for a pipeline without a teacher)."""
+    from edgekd.stages.reference import run_reference
+
+    teacher = next((m for m in models if m.role is Role.TEACHER), None)
+    if teacher is None:
+        return None
+    view = splits.teacher_view()
+    return stage(
+        "reference",
+        f"{teacher.label}-logits",
+        {"split": "test"},
+        {"teacher": teacher.stage, "data": data},
+        lambda d: run_reference(teacher.stage, view, d),
+    )
+
+
+def _with_agreement(rows: list, log: StageLog, reference: StageResult | None) -> list:
+    """Each measured row with its artifact's top-1 agreement and mean KL to the teacher."""
+    from edgekd.records import RowStatus
+    from edgekd.report.rows import with_agreement
+    from edgekd.stages.reference import agreement_with
+
+    if reference is None:
+        return rows
+    out = []
+    for r in rows:
+        prof = log.results.get(("profile", f"profile-{r.model}-{r.target}-{r.precision}"))
+        other_teacher = r.role is Role.TEACHER and r.model != reference.info["teacher"]
+        measured = prof is not None and r.status is RowStatus.OK and not other_teacher
+        fid = agreement_with(reference, prof) if measured else None
+        out.append(with_agreement(r, fid) if fid is not None else r)
+    return out
 
 
 def _train_all(cfg: PipelineConfig, stage, reporter) -> tuple[StageResult, list[Trained]]:

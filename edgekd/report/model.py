@@ -56,6 +56,10 @@ class ReportRow(Strict):
     accuracy_kept: float | None = None
     accuracy_ci: tuple[float, float] | None = None  # 95% Wilson interval over the test split
     confusion: list[list[int]] | None = None  # [true class][predicted class] test counts
+    # fidelity to the teacher (report.agreement_reference): top-1 agreement over the test
+    # split and mean KL(teacher || artifact) in nats; None where the artifact was not run
+    agreement: float | None = None
+    kl_to_teacher: float | None = None
     # batch-1 latency (ms), throughput, memory, size
     p50_ms: float | None = None
     p90_ms: float | None = None
@@ -193,6 +197,17 @@ class Finding(Strict):
     text: str
 
 
+class AgreementReference(Strict):
+    """What the rows' `agreement` and `kl_to_teacher` compare each artifact with: the
+    teacher's own outputs on the test split, computed once."""
+
+    teacher: str  # the teacher's label in the run
+    model: str | None = None  # its family, or "onnx" for a black-box ONNX teacher
+    runtime: str = "pytorch"  # what ran it: pytorch, or onnxruntime for an ONNX teacher
+    split: str = "test"
+    samples: int
+
+
 class Report(Strict):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     schema_: str = Field(SCHEMA, alias="schema")
@@ -212,6 +227,7 @@ class Report(Strict):
     data: DataSummary | None = None
     kd: list[KdEffect] = Field(default_factory=list)
     findings: list[Finding] = Field(default_factory=list)
+    agreement_reference: AgreementReference | None = None  # None: no teacher, or older report
 
     def to_json(self) -> dict:
         """The JSON document report.json holds."""

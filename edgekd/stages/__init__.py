@@ -16,6 +16,7 @@ STAGE_CODE: dict[str, tuple[str, ...]] = {
     "teacher": ("edgekd.stages.train",),
     "distill": ("edgekd.stages.train",),
     "search": ("edgekd.search.recipe",),  # trials distil through the schemes and trainer
+    "reference": ("edgekd.stages.reference",),  # the teacher's test logits, for agreement
     "export": ("edgekd.stages.export", "edgekd.stages.models"),
     "compile": ("edgekd.stages.compile", "edgekd.stages.models", "edgekd.backends"),
     # the worker runs in a subprocess (`python -m edgekd.profile.worker`), not by import
