@@ -24,6 +24,7 @@ from edgekd.report.model import (
     ModelSummary,
     Report,
     ReportRow,
+    StudentSearch,
     TargetSummary,
 )
 from edgekd.report.pareto import mark_frontier
@@ -36,9 +37,17 @@ MODEL_KEYS += ("steps", "step_matched", "transfer_samples")
 
 
 def write_report(
-    run_dir: Path, cfg, models, targets, rows: list[ReportRow], *, reference: dict | None = None
+    run_dir: Path,
+    cfg,
+    models,
+    targets,
+    rows: list[ReportRow],
+    *,
+    reference: dict | None = None,
+    search: dict | None = None,
 ) -> Report:
-    """`reference`: the reference stage's info, when rows carry agreement with the teacher."""
+    """`reference`: the reference stage's info, when rows carry agreement with the teacher;
+    `search`: the student search's record (edgekd.search.student.record)."""
     report = Report(
         edgekd_version=edgekd.__version__,
         pipeline=cfg.name,
@@ -51,6 +60,7 @@ def write_report(
         models={m.label: model_summary(m.role, m.stage.info) for m in models},
         **conclusions(rows, cfg.objective, data_summary(run_dir, models)),
         agreement_reference=agreement_reference(reference),
+        student_search=StudentSearch.model_validate(search) if search else None,
     )
     write_outputs(Path(run_dir), report)
     return report

@@ -16,6 +16,7 @@ from edgekd.report.narrative import (
     pick_row,
     pick_text,
 )
+from edgekd.report.search import search_lines
 
 MAX_MATRIX = 20  # classes; a larger confusion matrix is not readable as a markdown table
 
@@ -214,7 +215,7 @@ def render_markdown(report: Report) -> str:
     ci = interval_text(report)
     lines += ["", ci] if ci else []
     lines += recommended_lines(report) + findings_lines(report) + kd_lines(report)
-    lines += agreement_lines(report)
+    lines += agreement_lines(report) + search_lines(report)
     for target in report.target_names():
         lines += ["", f"## Pareto frontier on {target} (accuracy vs p90 latency)", ""]
         lines += frontier_lines(report, target)
