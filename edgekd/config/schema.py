@@ -319,8 +319,12 @@ class StudentSearchConfig(Strict):
     )  # None: the student's own depth
     short_epochs: int | None = Field(None, ge=1, le=10**6)  # None: a quarter of its epochs
     finalists: int = Field(2, ge=1, le=16)  # distilled with the student's full recipe
+    # the quick tier, with MLPerf's 1,024 queries (a small model's p90 is noise with fewer;
+    # they take milliseconds) and no per-layer profile
     profile: ProfileConfig = Field(
-        default_factory=lambda: ProfileConfig(tier="quick", layers=False)
+        default_factory=lambda: ProfileConfig(
+            tier="quick", warmup=50, min_queries=1024, layers=False
+        )
     )
 
 

@@ -232,8 +232,8 @@ def _short(train, fraction: float):
 def record(plan: SearchPlan, rows: list[dict], fraction: float) -> dict:
     """The search as the report holds it (edgekd.report.model.StudentSearch)."""
     sc, train = plan.cfg, plan.student.train
-    unit = "steps" if train.steps is not None else "epochs"
     length = max(1, round((train.steps or train.epochs) * fraction))
+    unit = ("step" if train.steps is not None else "epoch") + ("s" if length > 1 else "")
     spent = sum(
         r.get(k) or 0.0 for r in rows for k in ("probe_seconds", "trial_seconds", "full_seconds")
     )
