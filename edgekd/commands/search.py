@@ -98,9 +98,14 @@ def with_search(cfg, flags: dict):
     """The pipeline with its `search_students:` section: the YAML's keys, then the flags."""
     from edgekd.config.schema import StudentSearchConfig
     from edgekd.config.validate import validate
+    from edgekd.errors import ConfigError
 
     base = cfg.search_students.model_dump() if cfg.search_students is not None else {}
-    section = validate(StudentSearchConfig, base | flags, "edgekd search", ("search_students",))
+    try:
+        section = validate(StudentSearchConfig, base | flags, "edgekd search", ("search_students",))
+    except ConfigError as exc:  # a flag's value, or the YAML section's
+        fix = "Fix the flag (or the pipeline's search_students) and run again."
+        raise ConfigError(str(exc).replace("Fix the YAML and run again.", fix)) from None
     return cfg.model_copy(update={"search_students": section})
 
 
