@@ -335,15 +335,22 @@ def _sized(run: Run, plan, probes: list[dict], code: list):
 
     def trial(s, label: str) -> StageResult:
         inputs, splits = _distill_inputs(run, s)
-        teachers = run.load_teachers() if SCHEMES.get(s.distill.scheme).needs_teacher else []
+        uses = SCHEMES.get(s.distill.scheme).needs_teacher
         return run.stage(
             "student-trial",
             label,
             {"spec": s, "seed": run.cfg.seed} | _extra_key(run.hw, code, splits.augment),
             inputs,
             lambda d: run_student_trial(
-                s, teachers, splits, run.cfg.seed, d, label, run.reporter, hw=run.hw
-            ),
+                s,
+                run.load_teachers() if uses else [],
+                splits,
+                run.cfg.seed,
+                d,
+                label,
+                run.reporter,
+                hw=run.hw,
+            ),  # fmt: skip
         )
 
     def val_accuracy(res: StageResult) -> float:
