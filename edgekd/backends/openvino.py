@@ -234,6 +234,12 @@ class OpenVinoBackend(Backend):
         out_dir: Path,
         context: CompileContext | None = None,
     ) -> dict:
+        from edgekd.backends.sigstack import kept_signal_stack
+
+        with kept_signal_stack():  # NNCF's compiled models leave a stale one (see sigstack)
+            return self._compile(onnx_path, precision, calib, out_dir, context)
+
+    def _compile(self, onnx_path: Path, precision: str, calib, out_dir: Path, context) -> dict:
         import openvino as ov
 
         self.check_precision(precision)
