@@ -112,7 +112,7 @@ def _run_locked(cfg, run_dir: Path, targets, reporter: Reporter, plan=None) -> P
     data, models = _train_all(cfg, stage, reporter, plan, found)
     ddp.shutdown()  # the other ranks leave here; export and the rest run on rank 0
     splits = load_splits(data, cfg.data.workers)
-    reference = _reference_stage(stage, data, models, splits)
+    reference = _reference_stage(stage, data, models, splits) if targets else None
     log = StageLog(stage)
     rows = run_targets(Flow(cfg, log, data, run_dir), models, splits, targets)
     rows = _with_agreement(rows, log, reference)
@@ -138,7 +138,7 @@ class StageLog:
 
 def _reference_stage(stage, data, models: list[Trained], splits) -> StageResult | None:
     """The first teacher's test logits, that every artifact's agreement is measured against
-    (none for a pipeline without a teacher)."""
+    (none for a pipeline without a teacher; not computed when there is no target)."""
     from edgekd.stages.reference import run_reference
 
     teacher = next((m for m in models if m.role is Role.TEACHER), None)
