@@ -101,7 +101,11 @@ def plan(models: list, targets: list[TargetConfig]) -> list[Step]:
 
 
 def run_targets(flow: Flow, models: list, splits, targets: list[TargetConfig]) -> list[ReportRow]:
-    """One row per model x target x precision; each model is exported once, when needed."""
+    """One row per model x target x precision; each model is exported once, when needed;
+    a distilled student's int8 row may be followed by its int8 recovery rows (edgekd.quant)."""
+    from edgekd.quant.recover import recovery_rows
+
+    teachers = [m for m in models if m.role == Role.TEACHER]
     exports: dict[str, Exported] = {}
     rows = []
     for step in plan(models, targets):
@@ -112,6 +116,7 @@ def run_targets(flow: Flow, models: list, splits, targets: list[TargetConfig]) -
         if m.label not in exports:
             exports[m.label] = export_model(flow, m, splits)
         rows.append(run_step(flow, step, exports[m.label]))
+        rows += recovery_rows(flow, step, exports[m.label], rows[-1], teachers)
     return rows
 
 

@@ -1,0 +1,120 @@
+"""NNCF's QAT on the torch model: `nncf.quantize` inserts calibrated FakeQuantize ops, the
+student trains through them, then OpenVINO converts the model (its FakeQuantize ops become
+the IR's int8), or `nncf.strip` turns them into torch's native fake quantization, which
+torch.onnx exports as QuantizeLinear/DequantizeLinear pairs (QDQ ONNX for ONNX Runtime)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from edgekd.quant import INT8_PATHS, Int8Path
+
+
+def reference_kernels() -> None:
+    """NNCF compiles a C++ extension for its CPU fake quantization at first use: minutes on a
+    small CPU, under a 60-s timeout that fails it on a busy one. NNCF's own fallback when the
+    build fails is its pure-torch reference kernels; use them from the start (the students
+    here are small, so they cost nothing measurable)."""
+    from nncf.torch.quantization.extensions import QuantizedFunctionsCPU
+    from nncf.torch.quantization.reference import ReferenceQuantizedFunctions
+
+    QuantizedFunctionsCPU._loaded_namespace = ReferenceQuantizedFunctions
+
+
+@contextlib.contextmanager
+def quiet():
+    """NNCF logs at INFO and draws progress bars; keep the CLI's own output readable."""
+    log = logging.getLogger("nncf")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        log.setLevel(level)
+
+
+def example(calib: np.ndarray):
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(calib[:1]))
+
+
+class NncfQat(Int8Path):
+    library = "nncf"
+
+    def prepare_qat(self, model, calib: np.ndarray):
+        import nncf
+        import torch
+
+        reference_kernels()
+        batches = [
+            torch.from_numpy(np.ascontiguousarray(calib[i : i + 32]))
+            for i in range(0, len(calib), 32)
+        ]
+        with quiet():
+            return nncf.quantize(model.eval(), nncf.Dataset(batches), subset_size=len(calib))
+
+
+@INT8_PATHS.register("nncf-openvino")
+class NncfOpenVino(NncfQat):
+    description = "NNCF QAT on the torch model, converted to OpenVINO IR; mixed: accuracy control"
+    native_mixed = True
+
+    def export_qat(self, prepared, calib: np.ndarray, out_dir: Path) -> dict:
+        import openvino as ov
+
+        prepared.eval()
+        with quiet():
+            model = ov.convert_model(prepared, example_input=example(calib))
+        ov.save_model(model, str(Path(out_dir) / "model.xml"), compress_to_fp16=False)
+        fq = sum(op.get_type_name() == "FakeQuantize" for op in model.get_ops())
+        method = "NNCF QAT (nncf.quantize on the torch model, fine-tuned), OpenVINO IR"
+        quant = {"method": method, "fake_quantize_nodes": int(fq)}
+        return {"precision": "int8", "files": ["model.xml", "model.bin"], "quantization": quant}
+
+    def native(self, onnx_path: Path, calib: np.ndarray, out_dir: Path, context) -> dict:
+        """nncf.quantize_with_accuracy_control through the OpenVINO backend itself, and the
+        layers it kept in float: those with int8 inputs in plain PTQ but not here."""
+        target = self.backend.target
+        options = self.backend.options.model_dump() | {"int8_mode": "accuracy_control"}
+        controlled = type(self.backend)(target.model_copy(update={"runtime_options": options}))
+        info = controlled.compile(onnx_path, "int8", calib, out_dir, context)
+        plain = quantized_ops(self.backend, onnx_path, calib, context)
+        import openvino as ov
+
+        kept = quantized_ops_of(ov.Core().read_model(str(Path(out_dir) / "model.xml")))
+        info["float_layers"] = sorted(plain - kept)
+        return info
+
+
+def quantized_ops_of(model) -> set[str]:
+    """Conv/MatMul ops with a FakeQuantize on an input: the layers that run in int8."""
+    out = set()
+    for op in model.get_ops():
+        if op.get_type_name() not in ("Convolution", "GroupConvolution", "MatMul"):
+            continue
+        for inp in op.inputs():
+            src = inp.get_source_output().get_node()
+            if src.get_type_name() == "FakeQuantize" or any(
+                s.get_source_output().get_node().get_type_name() == "FakeQuantize"
+                for s in src.inputs()
+            ):
+                out.add(op.get_friendly_name())
+                break
+    return out
+
+
+def quantized_ops(backend, onnx_path: Path, calib, context) -> set[str]:
+    import tempfile
+
+    import openvino as ov
+
+    with tempfile.TemporaryDirectory() as tmp:
+        backend.compile(onnx_path, "int8", calib, Path(tmp), context)
+        return quantized_ops_of(ov.Core().read_model(str(Path(tmp) / "model.xml")))

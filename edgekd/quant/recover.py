@@ -1,0 +1,121 @@
+"""Int8 recovery in the deploy flow: after a distilled student's plain int8 row is measured,
+QAT-KD and mixed precision (as the student's `qat:` / `mixed_precision:` ask) each add a row
+for the same target, measured like any artifact: `int8-qat` and `int8-mixed` beside `int8`."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from edgekd.quant import INT8_PATHS
+from edgekd.records import Gate, Role
+from edgekd.report.model import ReportRow
+
+QAT, MIXED = "int8-qat", "int8-mixed"
+
+
+def student_config(cfg, step):
+    if step.model.role is not Role.DISTILLED:
+        return None
+    return next((s for s in cfg.students if s.name == step.model.student), None)
+
+
+def wanted(option, ptq: ReportRow) -> bool:
+    return option is not None and (option.when == "always" or ptq.gate is Gate.FAIL)
+
+
+def recovery_rows(flow, step, exp, ptq: ReportRow, teachers: list) -> list[ReportRow]:
+    """The recovery rows of one measured int8 step ([] when none is asked for or needed)."""
+    from edgekd.deploy_flow import Action
+
+    s = student_config(flow.cfg, step)
+    if s is None or step.precision != "int8" or step.action is not Action.MEASURE:
+        return []
+    asked = [(QAT, s.qat), (MIXED, s.mixed_precision)]
+    asked = [(precision, option) for precision, option in asked if wanted(option, ptq)]
+    name = step.backend.int8_path
+    if name is None:
+        return [unavailable(step, precision) for precision, _ in asked]
+    path = INT8_PATHS.get(name)(step.backend, flow.cfg.export.opset)
+    make = {QAT: qat_stage, MIXED: mixed_stage}
+    rows = []
+    for precision, _ in asked:
+        comp = make[precision](flow, step, exp, s, path, name, teachers)
+        rows.append(measured(flow, replace(step, precision=precision), exp, comp))
+    return rows
+
+
+def unavailable(step, precision: str) -> ReportRow:
+    from edgekd.report.rows import skipped_row
+
+    why = f"{precision}: the '{step.target.runtime}' backend has no int8 recovery path here"
+    return skipped_row(replace(step, precision=precision).subject, why)
+
+
+def qat_stage(flow, step, exp, s, path, name: str, teachers: list):
+    from edgekd.progress import Reporter
+    from edgekd.stages.compile import target_settings
+    from edgekd.stages.models import load_trained
+    from edgekd.stages.qat import run_qat
+
+    teacher = teachers[0]
+    label = f"qat-{step.name}"
+    key = {"student": s, "seed": flow.cfg.seed, "path": name, "opset": flow.cfg.export.opset}
+    return flow.stage(
+        "qat",
+        label,
+        key | {"target": target_settings(step.target)},
+        {"model": step.model.stage, "teacher": teacher.stage, "data": flow.data},
+        lambda d: run_qat(
+            path,
+            s,
+            load_trained(step.model.stage, exp.splits),
+            load_trained(teacher.stage, exp.splits.teacher_view()),
+            exp.splits,
+            flow.cfg.seed,
+            d,
+            label,
+            Reporter(quiet=True),
+        ),
+    )
+
+
+def mixed_stage(flow, step, exp, s, path, name: str, teachers: list):
+    from edgekd.backends import CompileContext
+    from edgekd.stages.compile import target_settings
+    from edgekd.stages.models import load_trained
+    from edgekd.stages.qat import run_mixed
+
+    sp, gate = exp.splits, flow.cfg.accuracy_gate
+    model = load_trained(step.model.stage, sp)
+    context = CompileContext(
+        load_model=lambda: model, val=(sp.x["val"], sp.y["val"]), accuracy_gate=gate
+    )
+    key = {"mixed": s.mixed_precision, "gate": gate, "path": name}
+    return flow.stage(
+        "mixed",
+        f"mixed-{step.name}",
+        key | {"target": target_settings(step.target)},
+        {"onnx": exp.stage, "model": step.model.stage, "data": flow.data},
+        lambda d: run_mixed(path, s, model, exp.onnx, sp, gate, d, context),
+    )
+
+
+def measured(flow, step, exp, comp) -> ReportRow:
+    """Bundle and profile the recovered artifact; its row names the layers kept in float."""
+    from edgekd.deploy_flow import measure_step, write_step_bundle
+
+    bundle = write_step_bundle(flow, step, comp, exp)
+    row = measure_step(flow, step, exp, comp, str(bundle.relative_to(flow.run_dir)))
+    return row.model_copy(update=summary(comp.info))
+
+
+def summary(info: dict) -> dict:
+    """The row's placement cell (what was done) and, for mixed precision, its float layers."""
+    if "qat" in info:
+        q = info["qat"]
+        last = (q.get("history") or [{}])[-1].get("val_acc")
+        val = f", val {last:.4f}" if last is not None else ""
+        return {"placement": f"QAT-KD {q['epochs']} epochs at lr {q['lr']:.2g}{val}"}
+    layers = info["mixed"]["float_layers"]
+    text = f"{len(layers)} layer(s) in float" + (f": {', '.join(layers)}" if layers else "")
+    return {"placement": text, "float_layers": layers}
