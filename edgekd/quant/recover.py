@@ -23,12 +23,11 @@ def wanted(option, ptq: ReportRow) -> bool:
     return option is not None and (option.when == "always" or ptq.gate is Gate.FAIL)
 
 
-def recovery_rows(flow, step, exp, ptq: ReportRow, teachers: list) -> list[ReportRow]:
-    """The recovery rows of one measured int8 step ([] when none is asked for or needed)."""
-    from edgekd.deploy_flow import Action
-
+def recovery_rows(flow, step, exp, ptq: ReportRow, teachers: list, measure) -> list[ReportRow]:
+    """The recovery rows of one measured int8 step ([] when none is asked for or needed);
+    `measure(flow, step, exp, comp)` bundles and profiles a built artifact."""
     s = student_config(flow.cfg, step)
-    if s is None or step.precision != "int8" or step.action is not Action.MEASURE:
+    if s is None or step.precision != "int8":
         return []
     asked = [(QAT, s.qat), (MIXED, s.mixed_precision)]
     asked = [(precision, option) for precision, option in asked if wanted(option, ptq)]
@@ -40,7 +39,8 @@ def recovery_rows(flow, step, exp, ptq: ReportRow, teachers: list) -> list[Repor
     rows = []
     for precision, _ in asked:
         comp = make[precision](flow, step, exp, s, path, name, teachers)
-        rows.append(measured(flow, replace(step, precision=precision), exp, comp))
+        row = measure(flow, replace(step, precision=precision), exp, comp)
+        rows.append(row.model_copy(update=summary(comp.info)))
     return rows
 
 
@@ -98,15 +98,6 @@ def mixed_stage(flow, step, exp, s, path, name: str, teachers: list):
         {"onnx": exp.stage, "model": step.model.stage, "data": flow.data},
         lambda d: run_mixed(path, s, model, exp.onnx, sp, gate, d, context),
     )
-
-
-def measured(flow, step, exp, comp) -> ReportRow:
-    """Bundle and profile the recovered artifact; its row names the layers kept in float."""
-    from edgekd.deploy_flow import measure_step, write_step_bundle
-
-    bundle = write_step_bundle(flow, step, comp, exp)
-    row = measure_step(flow, step, exp, comp, str(bundle.relative_to(flow.run_dir)))
-    return row.model_copy(update=summary(comp.info))
 
 
 def summary(info: dict) -> dict:

@@ -17,13 +17,18 @@ from edgekd.quant import INT8_PATHS, Int8Path
 
 def reference_kernels() -> None:
     """NNCF compiles a C++ extension for its CPU fake quantization at first use: minutes on a
-    small CPU, under a 60-s timeout that fails it on a busy one. NNCF's own fallback when the
-    build fails is its pure-torch reference kernels; use them from the start (the students
-    here are small, so they cost nothing measurable)."""
+    small CPU, under a 60-s timeout that fails it on a busy one. NNCF's own fallback when that
+    build fails is its pure-torch reference kernels, which it then wraps in torch.compile (a
+    second compiler, recompiling per tensor shape); use the reference kernels eagerly from the
+    start: the students here are small, so they cost nothing measurable."""
+    from nncf.torch.quantization import reference
     from nncf.torch.quantization.extensions import QuantizedFunctionsCPU
-    from nncf.torch.quantization.reference import ReferenceQuantizedFunctions
 
-    QuantizedFunctionsCPU._loaded_namespace = ReferenceQuantizedFunctions
+    class Eager:
+        Quantize_forward = reference.torch_executor.forward
+        Quantize_backward = reference.torch_executor.backward
+
+    QuantizedFunctionsCPU._loaded_namespace = Eager
 
 
 @contextlib.contextmanager

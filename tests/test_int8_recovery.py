@@ -1,0 +1,150 @@
+"""Int8 recovery (edgekd.quant): QAT-KD and accuracy-budgeted mixed precision."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from edgekd.backends import BACKENDS
+from edgekd.config.schema import StudentConfig
+from edgekd.quant import INT8_PATHS, Candidate, Int8Path
+from edgekd.quant.mixed import keep_in_float
+from edgekd.quant.qatkd import qat_schedule
+
+KD = {"losses": [{"name": "kd"}]}
+
+
+def student(**extra) -> StudentConfig:
+    train = {"epochs": 30, "lr": 0.005, "optimizer": "adamw", "schedule": "step", "milestones": [9]}
+    return StudentConfig(name="s", model="cnn1d", train=train, distill=KD, **extra)
+
+
+def test_qat_schedule_is_short_and_slow():
+    s = student(qat={"epochs": 2, "lr_fraction": 0.1})
+    sched = qat_schedule(s)
+    assert sched.epochs == 2 and sched.lr == pytest.approx(0.0005)
+    assert sched.optimizer == "adamw" and sched.schedule == "cosine" and sched.steps is None
+
+
+def test_every_int8_path_a_backend_names_is_registered():
+    named = {b.int8_path for _, b in BACKENDS.items() if b.int8_path is not None}
+    assert named == set(INT8_PATHS.names())
+    assert {"qdq-onnx", "nncf-openvino", "pt2e-xnnpack"} <= named
+
+
+class Fake(Int8Path):
+    """A stand-in model whose int8 error comes from named layers: keeping layer i in float
+    removes its share of the error. Tests the search, not a runtime."""
+
+    harm = {"a": 0.02, "b": 0.10, "c": 0.0, "d": 0.05}
+
+    def layers(self, model, onnx_path):
+        return list(self.harm)
+
+    def candidate(self, model, onnx_path, calib, keep, work):
+        acc = 1.0 - sum(v for k, v in self.harm.items() if k not in keep)
+
+        def logits(x):  # right on the first `acc` share of the samples
+            right = np.arange(len(x)) < round(acc * len(x))
+            return np.stack([right, ~right], 1).astype(np.float32)
+
+        return Candidate(logits, lambda out: {"files": [], "kept": list(keep)})
+
+
+def test_mixed_keeps_fewest_most_sensitive_layers_first(tmp_path):
+    val = (np.zeros((100, 1)), np.zeros(100, int))
+    info, kept, trail, gains = keep_in_float(Fake(None), None, None, None, val, 0.94, 4, tmp_path)
+    assert kept == ["b", "d"]  # b alone leaves 0.93 < 0.94; b and d give 0.98
+    assert info["kept"] == ["b", "d"]
+    assert gains["b"] == pytest.approx(0.10) and gains["c"] == 0
+    assert [t["float_layers"] for t in trail][-2:] == [["b"], ["b", "d"]]
+
+
+def test_mixed_stops_at_max_float_layers_and_keeps_none_when_int8_passes(tmp_path):
+    val = (np.zeros((100, 1)), np.zeros(100, int))
+    _, kept, _, _ = keep_in_float(Fake(None), None, None, None, val, 0.999, 1, tmp_path)
+    assert kept == ["b"]
+    _, kept, trail, _ = keep_in_float(Fake(None), None, None, None, val, 0.8, 4, tmp_path)
+    assert kept == [] and len(trail) == 1
+
+
+def tiny_cnn_onnx(tmp_path: Path):
+    from edgekd.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("cnn1d", {"channels": [4, 4]}, (1, 16), 3).eval()
+    path = tmp_path / "m.onnx"
+    x = torch.randn(1, 1, 16)
+    torch.onnx.export(
+        model,
+        (x,),
+        str(path),
+        input_names=["input"],
+        dynamic_axes={"input": {0: "b"}},
+        dynamo=False,
+    )
+    return model, path
+
+
+def test_onnxruntime_mixed_leaves_excluded_conv_in_float(tmp_path):
+    import onnx
+
+    from edgekd.config.load import load_target
+
+    model, path = tiny_cnn_onnx(tmp_path)
+    backend = BACKENDS.get("onnxruntime")(load_target("cpu-onnxruntime"))
+    qdq = INT8_PATHS.get("qdq-onnx")(backend)
+    layers = qdq.layers(model, path)
+    assert len(layers) == 3  # two convs and the classifier
+    calib = np.random.default_rng(0).normal(size=(16, 1, 16)).astype(np.float32)
+    (tmp_path / "w").mkdir()
+    cand = qdq.candidate(model, path, calib, [layers[0]], tmp_path / "w")
+    assert cand.logits(calib).shape == (16, 3)
+    info = cand.write(tmp_path)
+    graph = onnx.load(str(tmp_path / "model.onnx")).graph
+    made = {o for n in graph.node for o in n.output}
+    fed = {n.name: [i for i in n.input] for n in graph.node if n.op_type in ("Conv", "Gemm")}
+    dq = {n.output[0] for n in graph.node if n.op_type == "DequantizeLinear"}
+    assert made and info["quantization"]["nodes_excluded"] == [layers[0]]
+    quantized = {name for name, ins in fed.items() if any(i in dq for i in ins)}
+    assert layers[0] not in quantized and set(layers[1:]) <= quantized
+
+
+def test_student_recovery_options_round_trip():
+    s = student(qat={"when": "always"}, mixed_precision={"max_float_layers": 2})
+    again = StudentConfig.model_validate(json.loads(s.model_dump_json()))
+    assert again.qat.when == "always" and again.mixed_precision.max_float_layers == 2
+    assert student().qat is None  # off unless asked for
+
+
+@pytest.mark.slow
+def test_pipeline_adds_qat_and_mixed_rows_beside_int8(tiny_config, write_pipeline, tmp_path):
+    """A tiny pipeline with both recoveries asked for: each local runtime gets int8-qat and
+    int8-mixed rows, measured on the compiled artifact and gated against the fp32 student."""
+    from edgekd.config.load import load_pipeline
+    from edgekd.engine import run_pipeline
+    from edgekd.progress import Reporter
+
+    cfg = tiny_config
+    s = cfg["students"][0]
+    s.update(model="cnn1d", options={"channels": [4, 4]}, baseline=False)
+    s["qat"] = {"when": "always", "epochs": 1}
+    s["mixed_precision"] = {"when": "always", "max_float_layers": 1}
+    cfg["targets"] = ["cpu-onnxruntime", "mobile-executorch", "cpu-openvino-ptq"]
+    path = write_pipeline(cfg)
+    out = run_pipeline(load_pipeline(path), path, out=tmp_path / "run", reporter=Reporter(True))
+    rows = json.loads((out / "report.json").read_text())["rows"]
+    mine = {(r["target"], r["precision"]): r for r in rows if r["model"] == "mlp-t"}
+    for target in cfg["targets"]:
+        for precision in ("int8", "int8-qat", "int8-mixed"):
+            row = mine[(target, precision)]
+            assert row["status"] == "ok" and row["acc_artifact"] is not None, row
+            assert row["gate"] in ("pass", "fail") and (out / row["bundle"]).is_dir()
+        assert mine[(target, "int8-qat")]["placement"].startswith("QAT-KD 1 epochs")
+        assert isinstance(mine[(target, "int8-mixed")]["float_layers"], list)
+    stages = {p.name.split("-")[0] for p in (out / "stages").iterdir()}
+    assert {"qat", "mixed"} <= stages
