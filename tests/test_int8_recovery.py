@@ -123,7 +123,7 @@ def test_student_recovery_options_round_trip():
 
 @pytest.mark.slow
 def test_pipeline_adds_qat_and_mixed_rows_beside_int8(tiny_config, write_pipeline, tmp_path):
-    """A tiny pipeline with both recoveries asked for: each local runtime gets int8-qat and
+    """A tiny pipeline with both recoveries asked for: each target gets int8-qat and
     int8-mixed rows, measured on the compiled artifact and gated against the fp32 student."""
     from edgekd.config.load import load_pipeline
     from edgekd.engine import run_pipeline
@@ -134,7 +134,7 @@ def test_pipeline_adds_qat_and_mixed_rows_beside_int8(tiny_config, write_pipelin
     s.update(model="cnn1d", options={"channels": [4, 4]}, baseline=False)
     s["qat"] = {"when": "always", "epochs": 1}
     s["mixed_precision"] = {"when": "always", "max_float_layers": 1}
-    cfg["targets"] = ["cpu-onnxruntime", "mobile-executorch", "cpu-openvino-ptq"]
+    cfg["targets"] = ["cpu-onnxruntime", "cpu-openvino-ptq"]  # ExecuTorch: test below
     path = write_pipeline(cfg)
     out = run_pipeline(load_pipeline(path), path, out=tmp_path / "run", reporter=Reporter(True))
     rows = json.loads((out / "report.json").read_text())["rows"]
@@ -148,3 +148,32 @@ def test_pipeline_adds_qat_and_mixed_rows_beside_int8(tiny_config, write_pipelin
         assert isinstance(mine[(target, "int8-mixed")]["float_layers"], list)
     stages = {p.name.split("-")[0] for p in (out / "stages").iterdir()}
     assert {"qat", "mixed"} <= stages
+
+
+@pytest.mark.slow
+def test_executorch_qat_trains_through_pt2e_fake_quant_and_lowers(tmp_path):
+    """prepare_qat_pt2e: the fake-quantized graph trains (its weights move), switches to
+    eval, converts and lowers to a .pte the ExecuTorch runtime runs, agreeing with torch."""
+    from edgekd.config.load import load_target
+    from edgekd.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("cnn1d", {"channels": [4, 4]}, (1, 16), 3)
+    backend = BACKENDS.get("executorch")(load_target("mobile-executorch"))
+    path = INT8_PATHS.get("pt2e-xnnpack")(backend)
+    x = np.random.default_rng(0).normal(size=(64, 1, 16)).astype(np.float32)
+    prepared = path.prepare_qat(model, x)
+    before = {k: v.clone() for k, v in prepared.state_dict().items()}
+    opt = torch.optim.SGD(prepared.parameters(), lr=0.1)
+    prepared.train()
+    loss = torch.nn.functional.cross_entropy(prepared(torch.from_numpy(x)), torch.zeros(64).long())
+    loss.backward()
+    opt.step()
+    assert any(not torch.equal(before[k], v) for k, v in prepared.state_dict().items())
+    prepared.eval()
+    with torch.no_grad():
+        want = prepared(torch.from_numpy(x)).numpy()
+    info = path.export_qat(prepared, x, tmp_path)
+    assert info["precision"] == "int8" and "prepare_qat_pt2e" in info["quantization"]["method"]
+    got = backend.load(tmp_path)(x)
+    assert (got.argmax(1) == want.argmax(1)).mean() >= 0.9
