@@ -175,5 +175,6 @@ def test_executorch_qat_trains_through_pt2e_fake_quant_and_lowers(tmp_path):
         want = prepared(torch.from_numpy(x)).numpy()
     info = path.export_qat(prepared, x, tmp_path)
     assert info["precision"] == "int8" and "prepare_qat_pt2e" in info["quantization"]["method"]
+    assert "aten_add_tensor" not in info["placement"]["non_delegated_by_op"]  # BN counters
     got = backend.load(tmp_path)(x)
     assert (got.argmax(1) == want.argmax(1)).mean() >= 0.9

@@ -56,6 +56,27 @@ def _lower(converted, calib: np.ndarray, out_dir: Path, backend, method: str) ->
     }
 
 
+def drop_batch_counters(graph_module):
+    """Remove batch norm's `num_batches_tracked += 1` from the converted graph.
+
+    QAT exports the model in training mode, so its graph keeps each BN's in-place counter
+    update; in the inference program those adds have no users, fall outside XNNPACK (one
+    non-delegated op per BN) and would bump a buffer on every call. Nothing reads them."""
+    import torch
+
+    for node in list(graph_module.graph.nodes):
+        src = node.args[0] if node.args else None
+        if (
+            node.op == "call_function"
+            and node.target is torch.ops.aten.add_.Tensor
+            and not node.users
+            and str(getattr(src, "target", "")).endswith("num_batches_tracked")
+        ):
+            graph_module.graph.erase_node(node)
+    graph_module.recompile()
+    return graph_module
+
+
 @INT8_PATHS.register("pt2e-xnnpack")
 class Pt2eXnnpack(Int8Path):
     description = "PT2E: prepare_qat_pt2e / partial quantization with XNNPACKQuantizer"
@@ -77,7 +98,8 @@ class Pt2eXnnpack(Int8Path):
 
         prepared.eval()
         method = "PT2E QAT (prepare_qat_pt2e, XNNPACKQuantizer symmetric per-channel)"
-        return _lower(convert_pt2e(prepared), calib, out_dir, self.backend, method)
+        converted = drop_batch_counters(convert_pt2e(prepared))
+        return _lower(converted, calib, out_dir, self.backend, method)
 
     def layers(self, model, onnx_path: Path) -> list[str]:
         from torch import nn
