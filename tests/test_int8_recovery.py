@@ -148,6 +148,18 @@ def test_pipeline_adds_qat_and_mixed_rows_beside_int8(tiny_config, write_pipelin
         assert isinstance(mine[(target, "int8-mixed")]["float_layers"], list)
     stages = {p.name.split("-")[0] for p in (out / "stages").iterdir()}
     assert {"qat", "mixed"} <= stages
+    # the QAT QDQ graph runs int8 convolutions in ONNX Runtime (batch norms folded first)
+    assert "QLinearConv" in ort_kernels(out / mine[("cpu-onnxruntime", "int8-qat")]["bundle"])
+
+
+def ort_kernels(bundle: Path) -> set[str]:
+    import onnx
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.optimized_model_filepath = str(bundle.parent / "optimized.onnx")
+    ort.InferenceSession(str(bundle / "model.onnx"), so, providers=["CPUExecutionProvider"])
+    return {n.op_type for n in onnx.load(so.optimized_model_filepath).graph.node}
 
 
 @pytest.mark.slow

@@ -40,7 +40,7 @@ def recovery_rows(flow, step, exp, ptq: ReportRow, teachers: list, measure) -> l
     for precision, _ in asked:
         comp = make[precision](flow, step, exp, s, path, name, teachers)
         row = measure(flow, replace(step, precision=precision), exp, comp)
-        rows.append(row.model_copy(update=summary(comp.info)))
+        rows.append(row.model_copy(update=summary(comp.info, row.placement)))
     return rows
 
 
@@ -100,13 +100,15 @@ def mixed_stage(flow, step, exp, s, path, name: str, teachers: list):
     )
 
 
-def summary(info: dict) -> dict:
-    """The row's placement cell (what was done) and, for mixed precision, its float layers."""
+def summary(info: dict, placement: str | None) -> dict:
+    """The row's placement cell (what was done, then the backend's own summary) and, for
+    mixed precision, its float layers."""
     if "qat" in info:
         q = info["qat"]
         last = (q.get("history") or [{}])[-1].get("val_acc")
         val = f", val {last:.4f}" if last is not None else ""
-        return {"placement": f"QAT-KD {q['epochs']} epochs at lr {q['lr']:.2g}{val}"}
+        text = f"QAT-KD {q['epochs']} epochs at lr {q['lr']:.2g}{val}"
+        return {"placement": text + (f"; {placement}" if placement else "")}
     layers = info["mixed"]["float_layers"]
     text = f"{len(layers)} layer(s) in float" + (f": {', '.join(layers)}" if layers else "")
-    return {"placement": text, "float_layers": layers}
+    return {"placement": text + (f"; {placement}" if placement else ""), "float_layers": layers}

@@ -50,6 +50,42 @@ def example(calib: np.ndarray):
     return torch.from_numpy(np.ascontiguousarray(calib[:1]))
 
 
+def fold_batch_norms(model):
+    """Fold each batch norm that follows a convolution into it, in place (eval statistics).
+
+    NNCF quantizes the convolution's weights and leaves the batch norm after it; exported
+    to QDQ ONNX that is DQ -> Conv -> BatchNormalization -> Q, which ONNX Runtime cannot
+    fuse into an int8 convolution (its weights are no longer a constant), so the convs ran
+    in float. Folded first, the QAT fine-tunes the folded weights, as deployed. A model
+    torch.fx cannot trace keeps its batch norms."""
+    import torch.fx
+    from torch import nn
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    try:
+        graph = torch.fx.symbolic_trace(model).graph
+    except Exception:  # data-dependent control flow: leave the model as it is
+        return model
+    modules = dict(model.named_modules())
+    bns, convs = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d), (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+    for node in graph.nodes:
+        src = node.args[0] if node.args else None
+        if not (node.op == "call_module" and isinstance(modules.get(node.target), bns)):
+            continue
+        if getattr(src, "op", "") != "call_module" or len(src.users) != 1:
+            continue
+        if isinstance(modules.get(src.target), convs):
+            fused = fuse_conv_bn_eval(modules[src.target], modules[node.target])
+            _replace(model, src.target, fused)
+            _replace(model, node.target, nn.Identity())
+    return model
+
+
+def _replace(model, name: str, module) -> None:
+    parent, _, leaf = name.rpartition(".")
+    setattr(model.get_submodule(parent) if parent else model, leaf, module)
+
+
 class NncfQat(Int8Path):
     library = "nncf"
 
@@ -58,6 +94,7 @@ class NncfQat(Int8Path):
         import torch
 
         reference_kernels()
+        model = fold_batch_norms(model.eval())
         batches = [
             torch.from_numpy(np.ascontiguousarray(calib[i : i + 32]))
             for i in range(0, len(calib), 32)
