@@ -59,7 +59,8 @@ def qat_stage(flow, step, exp, s, path, name: str, teachers: list):
 
     teacher = teachers[0]
     label = f"qat-{step.name}"
-    key = {"student": s, "seed": flow.cfg.seed, "path": name, "opset": flow.cfg.export.opset}
+    key = {"qat": s.qat, "train": s.train, "seed": flow.cfg.seed, "path": name}
+    key |= {"opset": flow.cfg.export.opset}
     return flow.stage(
         "qat",
         label,
