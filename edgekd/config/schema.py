@@ -345,6 +345,15 @@ class PipelineConfig(Strict):
             raise ValueError("give either `teacher` (one) or `teachers` (a list), not both")
         return self
 
+    @model_validator(mode="after")
+    def _mixed_needs_val(self) -> PipelineConfig:
+        if self.data.val_fraction == 0 and any(s.mixed_precision for s in self.students):
+            raise ValueError(
+                "`mixed_precision` ranks layers by their int8 error on the validation split: "
+                "set data.val_fraction > 0 (e.g. 0.1)"
+            )
+        return self
+
     @property
     def all_teachers(self) -> list[TeacherConfig]:
         return [self.teacher] if self.teacher is not None else list(self.teachers)

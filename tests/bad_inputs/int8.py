@@ -14,7 +14,13 @@ def no_distill(cfg: dict) -> None:
     cfg["students"][0]["qat"] = {"epochs": 1}
 
 
+def mixed_without_val(cfg: dict) -> None:
+    cfg["data"]["val_fraction"] = 0
+    cfg["students"][0]["mixed_precision"] = {}
+
+
 CASES = [
+    Case("mixed-without-validation-split", edited(mixed_without_val), "val_fraction > 0"),
     Case("qat-without-distill", edited(no_distill), "add `distill:` too"),
     Case(
         "qat-lr-fraction-zero",
