@@ -38,17 +38,20 @@ def recovery_rows(flow, step, exp, ptq: ReportRow, teachers: list, measure) -> l
     make = {QAT: qat_stage, MIXED: mixed_stage}
     rows = []
     for precision, _ in asked:
+        if precision == QAT and not teachers:
+            rows.append(unavailable(step, precision, "QAT-KD needs a teacher; there is none"))
+            continue
         comp = make[precision](flow, step, exp, s, path, name, teachers)
         row = measure(flow, replace(step, precision=precision), exp, comp)
         rows.append(row.model_copy(update=summary(comp.info, row.placement)))
     return rows
 
 
-def unavailable(step, precision: str) -> ReportRow:
+def unavailable(step, precision: str, why: str = "") -> ReportRow:
     from edgekd.report.rows import skipped_row
 
-    why = f"{precision}: the '{step.target.runtime}' backend has no int8 recovery path here"
-    return skipped_row(replace(step, precision=precision).subject, why)
+    why = why or f"the '{step.target.runtime}' backend has no int8 recovery path here"
+    return skipped_row(replace(step, precision=precision).subject, f"{precision}: {why}")
 
 
 def qat_stage(flow, step, exp, s, path, name: str, teachers: list):
