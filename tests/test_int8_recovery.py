@@ -190,3 +190,22 @@ def test_executorch_qat_trains_through_pt2e_fake_quant_and_lowers(tmp_path):
     assert "aten_add_tensor" not in info["placement"]["non_delegated_by_op"]  # BN counters
     got = backend.load(tmp_path)(x)
     assert (got.argmax(1) == want.argmax(1)).mean() >= 0.9
+
+
+def test_batch_norms_fold_into_their_convolutions_before_qat():
+    from torch import nn
+
+    from edgekd.models import build_model
+    from edgekd.quant.paths.nncf_torch import fold_batch_norms
+
+    torch.manual_seed(0)
+    model = build_model("cnn1d", {"channels": [4, 4]}, (1, 16), 3)
+    model.train()(torch.randn(32, 1, 16))  # non-trivial running statistics
+    model.eval()
+    x = torch.randn(8, 1, 16)
+    with torch.no_grad():
+        want = model(x)
+        folded = fold_batch_norms(model)
+        got = folded(x)
+    assert not any(isinstance(m, nn.BatchNorm1d) for m in folded.modules())
+    assert torch.allclose(got, want, atol=1e-5)
