@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 CASES = {
-    "quickstart-mlp": ("pipelines/quickstart.yaml", "runs/bench-quickstart", "mlp-s"),
+    "quickstart-mlp": ("pipelines/quickstart.yaml", "runs/bench-quickstart", "mlp"),
     "cifar-resnet8": ("pipelines/digits32_resnet.yaml", "runs/bench-digits32", "resnet8"),
 }
 TARGETS = ["cpu-onnxruntime", "cpu-openvino", "mobile-executorch"]

@@ -121,11 +121,12 @@ def main_options(
 
 def _register() -> None:
     """Every command, in the order `edgekd --help` lists them."""
-    from edgekd.commands import bundles, listings, pipeline
+    from edgekd.commands import bundles, listings, pipeline, search
 
     for fn in (
         pipeline.run,
         pipeline.report,
+        search.search,
         bundles.profile,
         bundles.verify,
         listings.targets,

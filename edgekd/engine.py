@@ -16,6 +16,7 @@ from edgekd.config.matching import (
     augment_key,
     baseline_train,
     check_augment,
+    check_teacher_augment,
     distilled_spec,
     effective_augment,
 )
@@ -69,12 +70,28 @@ def run_pipeline(
 
     run_dir = Path(out) if out else Path("runs") / cfg.name
     targets = load_targets(target_names or cfg.targets, pipeline_path)
+    plan = _plan_search(cfg, pipeline_path)
     if not ddp.init_from_env(resolve_hardware(cfg.device, cfg.amp).type).is_main:
         _train_all(cfg, _stage_fn(StageStore(run_dir), Reporter(quiet=True)), Reporter(True))
         ddp.shutdown()
         return None
     with run_lock(run_dir, wait, reporter):
-        return _run_locked(cfg, run_dir, targets, reporter or Reporter())
+        return _run_locked(cfg, run_dir, targets, reporter or Reporter(), plan)
+
+
+def _plan_search(cfg: PipelineConfig, pipeline_path: Path):
+    """The student search's plan (`search_students:`), checked before anything runs."""
+    if cfg.search_students is None:
+        return None
+    from edgekd.errors import ConfigError
+    from edgekd.search.student import plan_search
+
+    if ddp.launched_world() > 1:
+        raise ConfigError(
+            "search_students runs its trials in one process, not under --nproc. Run the "
+            "search without --nproc, then write the student it picked into the pipeline."
+        )
+    return plan_search(cfg, pipeline_path)
 
 
 def _stage_fn(store: StageStore, reporter: Reporter):
@@ -87,22 +104,79 @@ def _stage_fn(store: StageStore, reporter: Reporter):
     return stage
 
 
-def _run_locked(cfg, run_dir: Path, targets, reporter: Reporter) -> Path:
+def _run_locked(cfg, run_dir: Path, targets, reporter: Reporter, plan=None) -> Path:
     from edgekd.deploy_flow import Flow, run_targets
 
     stage = _stage_fn(StageStore(run_dir), reporter)
-    data, models = _train_all(cfg, stage, reporter)
+    found: dict = {}  # the student search's record, when the pipeline has one
+    data, models = _train_all(cfg, stage, reporter, plan, found)
     ddp.shutdown()  # the other ranks leave here; export and the rest run on rank 0
     splits = load_splits(data, cfg.data.workers)
-    rows = run_targets(Flow(cfg, stage, data, run_dir), models, splits, targets)
+    reference = _reference_stage(stage, data, models, splits) if targets else None
+    log = StageLog(stage)
+    rows = run_targets(Flow(cfg, log, data, run_dir), models, splits, targets)
+    rows = _with_agreement(rows, log, reference)
     from edgekd.report.build import write_report
 
-    write_report(run_dir, cfg, models, targets, rows)
+    ref = reference.info if reference is not None else None
+    write_report(run_dir, cfg, models, targets, rows, reference=ref, search=found.get("search"))
     reporter.line(f"report: {run_dir / 'report.md'}")
     return run_dir
 
 
-def _train_all(cfg: PipelineConfig, stage, reporter) -> tuple[StageResult, list[Trained]]:
+class StageLog:
+    """The engine's stage function, remembering the result of each (kind, label) it ran or
+    found cached in this run: what was measured for a row, found again after the fact."""
+
+    def __init__(self, stage):
+        self.stage, self.results = stage, {}
+
+    def __call__(self, kind, label, config, inputs, fn) -> StageResult:
+        self.results[kind, label] = res = self.stage(kind, label, config, inputs, fn)
+        return res
+
+
+def _reference_stage(stage, data, models: list[Trained], splits) -> StageResult | None:
+    """The first teacher's test logits, that every artifact's agreement is measured against
+    (none for a pipeline without a teacher; not computed when there is no target)."""
+    from edgekd.stages.reference import run_reference
+
+    teacher = next((m for m in models if m.role is Role.TEACHER), None)
+    if teacher is None:
+        return None
+    view = splits.teacher_view()
+    return stage(
+        "reference",
+        f"{teacher.label}-logits",
+        {"split": "test"},
+        {"teacher": teacher.stage, "data": data},
+        lambda d: run_reference(teacher.stage, view, d),
+    )
+
+
+def _with_agreement(rows: list, log: StageLog, reference: StageResult | None) -> list:
+    """Each measured row with its artifact's top-1 agreement and mean KL to the teacher."""
+    from edgekd.records import RowStatus
+    from edgekd.report.rows import with_agreement
+    from edgekd.stages.reference import agreement_with
+
+    if reference is None:
+        return rows
+    out = []
+    for r in rows:
+        prof = log.results.get(("profile", f"profile-{r.model}-{r.target}-{r.precision}"))
+        other_teacher = r.role is Role.TEACHER and r.model != reference.info["teacher"]
+        measured = prof is not None and r.status is RowStatus.OK and not other_teacher
+        fid = agreement_with(reference, prof) if measured else None
+        out.append(with_agreement(r, fid) if fid is not None else r)
+    return out
+
+
+def _train_all(
+    cfg: PipelineConfig, stage, reporter, plan=None, found: dict | None = None
+) -> tuple[StageResult, list[Trained]]:
+    """Data, teachers and students; with a student search (`plan`), its candidates are
+    timed before any training and its record goes into `found["search"]`."""
     from edgekd.distill.hardware import resolve_hardware
 
     hw = resolve_hardware(cfg.device, cfg.amp)
@@ -116,8 +190,14 @@ def _train_all(cfg: PipelineConfig, stage, reporter) -> tuple[StageResult, list[
     augment = effective_augment(cfg, splits.augment)
     splits = replace(splits, augment=augment)
     check_model_inputs(cfg, splits)
+    if plan is not None:
+        from edgekd.search.student import probe_all
+
+        probes = probe_all(plan, stage, data, splits, cfg, reporter)
     tsplits = splits.teacher_view()
     check_augment(cfg, augment, [splits.input_shape, tsplits.input_shape])
+    for where, t in cfg.teacher_locs():
+        check_teacher_augment(t.augment, f"{where}.augment", tsplits.input_shape)
     teachers = [
         _teacher_stage(cfg, stage, data, tsplits, t, i, reporter, hw)
         for i, t in enumerate(cfg.all_teachers)
@@ -128,6 +208,8 @@ def _train_all(cfg: PipelineConfig, stage, reporter) -> tuple[StageResult, list[
     run = Run(cfg, stage, data, splits, transfer, teachers, load_teachers, hw, reporter)
     for i, s in enumerate(cfg.students):
         code = code_digests(s, f"students[{i}].model")
+        if plan is not None and s.name == plan.student.name:
+            s, found["search"] = _sized(run, plan, probes, code)
         twin = _twin(run, s)
         if twin.search is not None:
             twin = _searched(run, twin, code)
@@ -247,6 +329,47 @@ def _searched(run: Run, s, code: list):
     return s.model_copy(update={"distill": candidate(s.distill, winner["point"]), "search": None})
 
 
+def _sized(run: Run, plan, probes: list[dict], code: list):
+    """The searched student, sized by edgekd.search.student with the engine's own stages:
+    short trials (stage "student-trial"), then finalists distilled as the student is."""
+    from edgekd.distill.trainer import accuracy
+    from edgekd.search.student import Hooks, search_student
+    from edgekd.search.trial import run_student_trial
+
+    def trial(s, label: str) -> StageResult:
+        inputs, splits = _distill_inputs(run, s)
+        uses = SCHEMES.get(s.distill.scheme).needs_teacher
+        return run.stage(
+            "student-trial",
+            label,
+            {"spec": s, "seed": run.cfg.seed} | _extra_key(run.hw, code, splits.augment),
+            inputs,
+            lambda d: run_student_trial(
+                s,
+                run.load_teachers() if uses else [],
+                splits,
+                run.cfg.seed,
+                d,
+                label,
+                run.reporter,
+                hw=run.hw,
+            ),  # fmt: skip
+        )
+
+    def val_accuracy(res: StageResult) -> float:
+        sp = run.splits
+        net = load_trained(res, sp)
+        return accuracy(net, sp.x["val"], sp.y["val"], hw=run.hw, workers=sp.workers)
+
+    hooks = Hooks(
+        twin=lambda s: _twin(run, s),
+        trial=trial,
+        full=lambda s: _distilled(run, _twin(run, s), code).stage,
+        val_accuracy=val_accuracy,
+    )
+    return search_student(plan, probes, hooks, run.reporter)
+
+
 def _extra_key(hw, code: list, augment: str | list = "") -> dict:
     """What a training stage's key adds beyond its config: a non-default device or
     precision, the content of the user's model code (zoo models on the CPU add none) and
@@ -310,6 +433,8 @@ def _teacher_stage(
             lambda d: run_teacher_onnx(t, tsplits, d),
         )
     code = code_digests(t, f"{label}.model")
+    if t.augment is not None:  # the teacher's own augmentation, not the students'
+        tsplits = replace(tsplits, augment=list(t.augment))
     augment = tsplits.augment
     if t.checkpoint is not None:
         return stage(

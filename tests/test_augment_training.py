@@ -184,3 +184,37 @@ def test_data_augment_enters_the_training_keys(tmp_path, tiny_config, write_pipe
     assert [
         r["info"]["teacher_outputs_cached"] for r in distilled if "augment" not in r["config"]
     ] == [True]
+
+
+def test_a_teachers_own_augment_trains_the_teacher_only(tmp_path, tiny_config, write_pipeline):
+    """`teacher.augment` changes how the teacher trains and nothing else: the students keep
+    `data.augment` (none here), so the scratch twin is reused and the distilled student
+    (new: its teacher is) keeps the teacher-output cache."""
+    import json
+
+    from edgekd.config.load import load_pipeline
+    from edgekd.engine import run_pipeline
+
+    tiny_config |= {"targets": []}
+    for s in tiny_config["students"]:
+        s["train"]["epochs"] = 1
+    tiny_config["teacher"]["train"]["epochs"] = 1
+
+    def run(cfg, name):
+        path = write_pipeline(cfg, name)
+        run_pipeline(load_pipeline(path), path, out=tmp_path / "run", reporter=Reporter(True))
+        return {p.name for p in (tmp_path / "run" / "stages").iterdir()}
+
+    plain = run(copy.deepcopy(tiny_config), "plain.yaml")
+    cfg = copy.deepcopy(tiny_config)
+    cfg["teacher"]["augment"] = [{"name": "noise", "options": {"std": 0.1}}]
+    new = run(cfg, "teacher-aug.yaml") - plain
+    assert {n.rsplit("-", 1)[0] for n in new} == {"teacher", "mlp-t"}
+    records = {
+        p.parent.name: json.loads(p.read_text())
+        for p in (tmp_path / "run" / "stages").glob("*/stage.json")
+    }
+    teacher = next(records[n] for n in new if n.startswith("teacher"))
+    assert teacher["config"]["augment"][0]["name"] == "noise"
+    student = next(records[n] for n in new if n.startswith("mlp-t"))
+    assert "augment" not in student["config"] and student["info"]["teacher_outputs_cached"]

@@ -72,7 +72,7 @@ def test_a_module_path_names_an_installed_module():
     [
         ("models/net.py:make", "Callables it defines: build, fails, helper, not_a_model"),
         ("models/none.py:build", "does not exist"),
-        ("models:build", "no module 'models'"),
+        ("edgekd_no_such_pkg:build", "no module 'edgekd_no_such_pkg'"),
         ("models/net.py:build:x", "neither a .py file"),
     ],
 )

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from edgekd.backends import BACKENDS
 from edgekd.backends.base import Backend, CompileContext, Feed, bf16_support, default_threads
+from edgekd.backends.sigstack import kept_signal_stack
 from edgekd.errors import ArtifactError, RuntimeMissingError
 from edgekd.records import LayerProfile
 
@@ -114,7 +115,8 @@ class OvRunner:
             model = core.read_model(str(xml))
             self.precision = artifact_precision(model)
             config = plugin_config(threads, options, perf_count, self.precision)
-            self.compiled = core.compile_model(model, "CPU", config)
+            with kept_signal_stack():  # the plugin swaps this thread's alternate stack
+                self.compiled = core.compile_model(model, "CPU", config)
         except RuntimeMissingError:
             raise  # a bf16 artifact on a CPU without bf16: not a broken file
         except Exception as exc:  # openvino raises RuntimeError subclasses with long texts
@@ -235,8 +237,6 @@ class OpenVinoBackend(Backend):
         out_dir: Path,
         context: CompileContext | None = None,
     ) -> dict:
-        from edgekd.backends.sigstack import kept_signal_stack
-
         with kept_signal_stack():  # NNCF's compiled models leave a stale one (see sigstack)
             return self._compile(onnx_path, precision, calib, out_dir, context)
 

@@ -1,13 +1,15 @@
-"""Keep the calling thread's alternate signal stack across native code that changes it.
+"""Give the calling thread an alternate signal stack that cannot be freed under it.
 
-OpenVINO's CPU plugin installs an alternate signal stack (sigaltstack) on the thread that
-creates a plugin engine and puts back the one it saw when a compiled model goes away. When
-engines come and go out of order (NNCF builds its own while edgekd's is alive), the thread
-can be left pointing at memory that was freed. CPython installs every signal handler with
-SA_ONSTACK, so the next signal that runs a Python handler on that thread (SIGCHLD when a
-profiling worker exits and a torch DataLoader handler is installed, Ctrl-C) makes the
-kernel kill the process with SIGSEGV (si_code SI_KERNEL) instead of running the handler.
-Seen with openvino 2026.4 + nncf 3.4 on Linux x86_64 during a pipeline's int8 compile.
+OpenVINO's CPU plugin installs its own alternate signal stack (sigaltstack) on the thread
+that compiles a model, and when a plugin goes away it puts back the stack it saw at that
+time. When compiled models come and go out of order (two runners in one process, or NNCF's
+own while edgekd's is alive), the thread is left pointing at memory that was freed. CPython
+installs every signal handler with SA_ONSTACK, so the next signal that runs a Python handler
+on that thread (SIGCHLD when a child exits once a torch DataLoader with workers has installed
+its handler, Ctrl-C) makes the kernel kill the process with SIGSEGV (si_code SI_KERNEL).
+Seen with openvino 2026.4 + nncf 3.4 on Linux x86_64: a pipeline died after its OpenVINO int8
+compile, and the test suite died (exit 139) in a DataLoader test after in-process OpenVINO
+tests. Every OpenVINO compile in edgekd runs in `kept_signal_stack()`.
 """
 
 from __future__ import annotations
@@ -37,14 +39,31 @@ def current() -> _Stack | None:
     return stack
 
 
+_OWN: list = []  # this process's own alternate stack: allocated once, never freed
+_OWN_SIZE = 1 << 16
+
+
+def own_stack() -> _Stack:
+    """A 64 KiB alternate signal stack that lives as long as the process."""
+    if not _OWN:
+        buffer = ctypes.create_string_buffer(_OWN_SIZE)
+        _OWN.append((buffer, _Stack(ctypes.cast(buffer, ctypes.c_void_p), 0, _OWN_SIZE)))
+    return _OWN[0][1]
+
+
 @contextmanager
 def kept_signal_stack() -> Iterator[None]:
-    """Run the block, let the objects it dropped be destroyed, then put this thread's
-    alternate signal stack back as it was before the block."""
-    before = current()
+    """Run the block, let the objects it dropped be destroyed, then give this thread an
+    alternate signal stack that cannot have been freed: edgekd's own.
+
+    Not the one seen before the block: an earlier OpenVINO object may have left that one
+    stale already. With edgekd's own stack current whenever OpenVINO installs one, what its
+    destructors put back later is edgekd's own stack too."""
+    if current() is None:  # not Linux: nothing to keep
+        yield
+        return
     try:
         yield
     finally:
         gc.collect()  # native destructors that touch the stack run now, while guarded
-        if before is not None:
-            ctypes.CDLL(None, use_errno=True).sigaltstack(ctypes.byref(before), None)
+        ctypes.CDLL(None, use_errno=True).sigaltstack(ctypes.byref(own_stack()), None)

@@ -36,6 +36,14 @@ def check_augment(cfg: PipelineConfig, augment: str | list, shapes: list[tuple])
     check_label_mixing(cfg, names, where)
 
 
+def check_teacher_augment(augment: list | None, where: str, shape: tuple) -> None:
+    """A teacher's own augmentations read its samples."""
+    from edgekd.data.augment import AUGMENTATIONS
+
+    for i, a in enumerate(augment or []):
+        AUGMENTATIONS.get(a.name).check_shape(shape, f"{where}[{i}] ('{a.name}')")
+
+
 def augment_key(augment: str | list) -> dict:
     """What a training stage's key adds for its augmentation (nothing for none)."""
     from edgekd.hashing import to_jsonable

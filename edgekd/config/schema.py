@@ -116,6 +116,13 @@ class TrainConfig(Strict):
         return self
 
 
+class AugmentSpec(Strict):
+    """One training-batch augmentation (edgekd.data.augment) of `data.augment`."""
+
+    name: str
+    options: PluginOptions = Field(default_factory=dict)
+
+
 class ModelSpec(Strict):
     model: str
     options: PluginOptions = Field(default_factory=dict)
@@ -128,6 +135,9 @@ class TeacherConfig(ModelSpec):
     train: TrainConfig = TrainConfig()
     checkpoint: UserFile | None = None
     onnx: UserFile | None = None
+    # the teacher's own training-batch augmentations ([]: none); absent: `data.augment`.
+    # Students and their scratch twins always share `data.augment`.
+    augment: list[AugmentSpec] | None = Field(None, max_length=16)
 
     @model_validator(mode="after")
     def _one_source(self) -> TeacherConfig:
@@ -138,6 +148,11 @@ class TeacherConfig(ModelSpec):
             )
         if self.onnx is not None and self.checkpoint is not None:
             raise ValueError("`checkpoint` belongs to a PyTorch teacher; remove it with `onnx`")
+        if self.augment is not None and (self.onnx is not None or self.checkpoint is not None):
+            raise ValueError(
+                "`augment` is how a teacher trained here is trained; this teacher is loaded "
+                "(`checkpoint` or `onnx`), so remove `augment`"
+            )
         return self
 
 
@@ -230,13 +245,6 @@ class StudentConfig(ModelSpec):
         return self
 
 
-class AugmentSpec(Strict):
-    """One training-batch augmentation (edgekd.data.augment) of `data.augment`."""
-
-    name: str
-    options: PluginOptions = Field(default_factory=dict)
-
-
 class DataConfig(Strict):
     dataset: str = "mnist1d"
     options: PluginOptions = Field(default_factory=dict)
@@ -323,6 +331,35 @@ class ProfileConfig(Strict):
         return self
 
 
+SearchWidth = Annotated[int | float, Field(gt=0, le=16384)]
+
+
+class StudentSearchConfig(Strict):
+    """Size a student for a latency budget (edgekd.search.student, docs/search.md): width x
+    depth variants of one student's family are compiled for `target` and their batch-1 p90
+    measured (or estimated) before any training; those within `budget_ms` are distilled for
+    `short_epochs`, the `finalists` best on the validation split with the student's own
+    recipe, and the most accurate of those (validation split) becomes the student."""
+
+    student: str | None = Field(None, pattern=SAFE_NAME)  # None: the first of `students`
+    target: str  # a target name or YAML path, as in `targets`
+    budget_ms: float = Field(gt=0, le=1e6)  # batch-1 p90 on the target
+    precision: Precision = "fp32"
+    widths: list[SearchWidth] | None = Field(None, min_length=1, max_length=16)  # None: x1/4..x2
+    depths: list[Annotated[int, Field(ge=1, le=1202)]] | None = Field(
+        None, min_length=1, max_length=16
+    )  # None: the student's own depth
+    short_epochs: int | None = Field(None, ge=1, le=10**6)  # None: a quarter of its epochs
+    finalists: int = Field(2, ge=1, le=16)  # distilled with the student's full recipe
+    # the quick tier, with MLPerf's 1,024 queries (a small model's p90 is noise with fewer;
+    # they take milliseconds) and no per-layer profile
+    profile: ProfileConfig = Field(
+        default_factory=lambda: ProfileConfig(
+            tier="quick", warmup=50, min_queries=1024, layers=False
+        )
+    )
+
+
 class PipelineConfig(Strict):
     name: str = Field(pattern=SAFE_NAME)
     seed: Seed = 0
@@ -338,6 +375,7 @@ class PipelineConfig(Strict):
     # where training and teacher inference run: auto picks CUDA when present
     device: str = Field("auto", pattern=DEVICE)
     amp: Literal["off", "bf16", "fp16"] = "off"  # mixed precision (torch.autocast)
+    search_students: StudentSearchConfig | None = None  # size a student for a latency budget
 
     @model_validator(mode="after")
     def _teachers(self) -> PipelineConfig:

@@ -11,20 +11,40 @@ from edgekd.errors import ConfigError
 
 
 def resolve_augment(cfg: PipelineConfig, source: str) -> PipelineConfig:
-    """`data.augment` with each augmentation looked up and its options parsed."""
+    """`data.augment` and each teacher's own `augment`, every augmentation looked up and
+    its options parsed."""
+    cfg = cfg.model_copy(
+        update={
+            "data": cfg.data.model_copy(
+                update={"augment": _parsed(cfg.data.augment, source, ("data",))}
+            )
+        }
+    )
+    if cfg.teacher is not None:
+        t = cfg.teacher
+        t = t.model_copy(update={"augment": _parsed(t.augment, source, ("teacher",))})
+        return cfg.model_copy(update={"teacher": t})
+    teachers = [
+        t.model_copy(update={"augment": _parsed(t.augment, source, ("teachers", i))})
+        for i, t in enumerate(cfg.teachers)
+    ]
+    return cfg.model_copy(update={"teachers": teachers})
+
+
+def _parsed(augment: list | None, source: str, at: tuple) -> list | None:
     from edgekd.config.checks import lookup
     from edgekd.config.validate import validate_options
     from edgekd.data.augment import AUGMENTATIONS
 
-    if not cfg.data.augment:
-        return cfg
+    if not augment:
+        return augment
     specs = []
-    for i, spec in enumerate(cfg.data.augment):
-        plugin = lookup(AUGMENTATIONS, spec.name, source, f"data.augment[{i}].name")
-        loc = ("data", "augment", i, "options")
-        opts = validate_options(plugin, spec.options, source, loc)
+    where = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in at).replace(".[", "[")
+    for i, spec in enumerate(augment):
+        plugin = lookup(AUGMENTATIONS, spec.name, source, f"{where}.augment[{i}].name")
+        opts = validate_options(plugin, spec.options, source, (*at, "augment", i, "options"))
         specs.append(spec.model_copy(update={"options": opts}))
-    return cfg.model_copy(update={"data": cfg.data.model_copy(update={"augment": specs})})
+    return specs
 
 
 def check_training(cfg: PipelineConfig, source: str) -> None:

@@ -18,7 +18,15 @@ from edgekd.fsutil import write_set_atomic
 from edgekd.records import Role
 from edgekd.report.data import data_summary
 from edgekd.report.findings import findings, kd_effects
-from edgekd.report.model import DataSummary, ModelSummary, Report, ReportRow, TargetSummary
+from edgekd.report.model import (
+    AgreementReference,
+    DataSummary,
+    ModelSummary,
+    Report,
+    ReportRow,
+    StudentSearch,
+    TargetSummary,
+)
 from edgekd.report.pareto import mark_frontier
 from edgekd.report.recommend import recommendations
 from edgekd.report.stats import finite, wilson
@@ -28,7 +36,18 @@ MODEL_KEYS += ("synthetic_samples", "synthesis", "training_samples_read", "peers
 MODEL_KEYS += ("steps", "step_matched", "transfer_samples")
 
 
-def write_report(run_dir: Path, cfg, models, targets, rows: list[ReportRow]) -> Report:
+def write_report(
+    run_dir: Path,
+    cfg,
+    models,
+    targets,
+    rows: list[ReportRow],
+    *,
+    reference: dict | None = None,
+    search: dict | None = None,
+) -> Report:
+    """`reference`: the reference stage's info, when rows carry agreement with the teacher;
+    `search`: the student search's record (edgekd.search.student.record)."""
     report = Report(
         edgekd_version=edgekd.__version__,
         pipeline=cfg.name,
@@ -40,6 +59,8 @@ def write_report(run_dir: Path, cfg, models, targets, rows: list[ReportRow]) -> 
         targets={t.name: target_summary(t) for t in targets},
         models={m.label: model_summary(m.role, m.stage.info) for m in models},
         **conclusions(rows, cfg.objective, data_summary(run_dir, models)),
+        agreement_reference=agreement_reference(reference),
+        student_search=StudentSearch.model_validate(search) if search else None,
     )
     write_outputs(Path(run_dir), report)
     return report
@@ -77,6 +98,13 @@ def write_outputs(run_dir: Path, report: Report) -> None:
         "report.json": (json.dumps(report.to_json(), indent=2) + "\n").encode(),
     }
     write_set_atomic(run_dir, files, last="report.json")
+
+
+def agreement_reference(info: dict | None) -> AgreementReference | None:
+    if info is None:
+        return None
+    keys = AgreementReference.model_fields
+    return AgreementReference(**{k: v for k, v in info.items() if k in keys})
 
 
 def target_summary(t) -> TargetSummary:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from edgekd.records import LatencySource
+from edgekd.report.agreement import agreement_html
 from edgekd.report.columns import FULL, cell, split_text
 from edgekd.report.markdown import environment_text, frontier_rows, method_text, not_measured
 from edgekd.report.model import KdVerdict, Report, ReportRow
@@ -19,6 +20,7 @@ from edgekd.report.narrative import (
     pick_text,
 )
 from edgekd.report.plot import pareto_svg
+from edgekd.report.search import search_html
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em;color:#222;
@@ -197,6 +199,7 @@ def render_html(report: Report) -> str:
         f"<style>{CSS}</style></head><body><h1>{title}</h1><p>{escape(method_text(report))}</p>"
         + (f"<p>{escape(interval_text(report))}</p>" if interval_text(report) else "")
         + f"{recommended_html(report)}{findings_html(report)}{kd_html(report)}"
+        f"{agreement_html(report)}{search_html(report)}"
         f"{sections}<h2>All rows</h2>{full_table(report.rows)}"
         + (f"<h2>Not measured</h2><ul>{skipped}</ul>" if skipped else "")
         + "</body></html>\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from edgekd.records import Gate, RowStatus
+from edgekd.report.agreement import agreement_lines
 from edgekd.report.columns import FULL, band_text, cell, fmt_ms, split_text
 from edgekd.report.model import Report, ReportRow
 from edgekd.report.narrative import (
@@ -16,6 +17,7 @@ from edgekd.report.narrative import (
     pick_text,
 )
 from edgekd.report.recovery import recovery_lines
+from edgekd.report.search import search_lines
 
 MAX_MATRIX = 20  # classes; a larger confusion matrix is not readable as a markdown table
 
@@ -214,6 +216,7 @@ def render_markdown(report: Report) -> str:
     ci = interval_text(report)
     lines += ["", ci] if ci else []
     lines += recommended_lines(report) + findings_lines(report) + kd_lines(report)
+    lines += agreement_lines(report) + search_lines(report)
     for target in report.target_names():
         lines += ["", f"## Pareto frontier on {target} (accuracy vs p90 latency)", ""]
         lines += frontier_lines(report, target)

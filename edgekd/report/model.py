@@ -56,6 +56,10 @@ class ReportRow(Strict):
     accuracy_kept: float | None = None
     accuracy_ci: tuple[float, float] | None = None  # 95% Wilson interval over the test split
     confusion: list[list[int]] | None = None  # [true class][predicted class] test counts
+    # fidelity to the teacher (report.agreement_reference): top-1 agreement over the test
+    # split and mean KL(teacher || artifact) in nats; None where the artifact was not run
+    agreement: float | None = None
+    kl_to_teacher: float | None = None
     # batch-1 latency (ms), throughput, memory, size
     p50_ms: float | None = None
     p90_ms: float | None = None
@@ -194,6 +198,62 @@ class Finding(Strict):
     text: str
 
 
+class AgreementReference(Strict):
+    """What the rows' `agreement` and `kl_to_teacher` compare each artifact with: the
+    teacher's own outputs on the test split, computed once."""
+
+    teacher: str  # the teacher's label in the run
+    model: str | None = None  # its family, or "onnx" for a black-box ONNX teacher
+    runtime: str = "pytorch"  # what ran it: pytorch, or onnxruntime for an ONNX teacher
+    split: str = "test"
+    samples: int
+
+
+class SearchCandidate(Strict):
+    """One width x depth variant of a searched student: its latency on the search's target
+    (untrained: latency depends on the graph only) and, within the budget, its accuracy."""
+
+    variant: str  # e.g. w64-d2
+    options: dict[str, Any]  # the options the search set (width, depth)
+    params: int | None = None
+    flops: int | None = None
+    p90_ms: float
+    latency_source: LatencySource
+    low_ms: float | None = None  # an estimate's error band
+    high_ms: float | None = None
+    in_budget: bool
+    probe_seconds: float | None = None
+    short_val_acc: float | None = None  # validation split, after the short schedule
+    trial_seconds: float | None = None
+    finalist: bool = False
+    val_acc: float | None = None  # validation split, after the full recipe (what is chosen on)
+    test_acc: float | None = None  # test split, PyTorch (shown, never chosen on)
+    full_seconds: float | None = None
+    picked: bool = False
+
+
+class StudentSearch(Strict):
+    """A student sized for a latency budget (edgekd.search.student): every candidate, how it
+    was timed and scored, and the one that became the student."""
+
+    student: str
+    model: str
+    target: str
+    precision: str
+    budget_ms: float
+    width_option: str
+    depth_option: str | None = None
+    short_schedule: str  # e.g. "25 epochs"
+    finalists: int
+    profile_tier: str
+    stage_seconds: float  # the search's stages (probes, trials, finalists), as first run
+    candidates: list[SearchCandidate]
+
+    @property
+    def picked(self) -> SearchCandidate | None:
+        return next((c for c in self.candidates if c.picked), None)
+
+
 class Report(Strict):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     schema_: str = Field(SCHEMA, alias="schema")
@@ -213,6 +273,8 @@ class Report(Strict):
     data: DataSummary | None = None
     kd: list[KdEffect] = Field(default_factory=list)
     findings: list[Finding] = Field(default_factory=list)
+    agreement_reference: AgreementReference | None = None  # None: no teacher, or older report
+    student_search: StudentSearch | None = None  # `search_students:` / `edgekd search`
 
     def to_json(self) -> dict:
         """The JSON document report.json holds."""

@@ -70,10 +70,14 @@ def pareto_figure(rows: list[ReportRow], target: str, pick: tuple[str, str] | No
 
 
 def pareto_svg(rows: list[ReportRow], target: str, pick: tuple[str, str] | None = None) -> str:
-    """SVG markup of `pareto_figure`, without the XML prolog and licence metadata."""
+    """SVG markup of `pareto_figure`."""
+    return svg_of(pareto_figure(rows, target, pick))
+
+
+def svg_of(fig) -> str:
+    """A figure's SVG markup, without the XML prolog and licence metadata; closes it."""
     import matplotlib.pyplot as plt
 
-    fig = pareto_figure(rows, target, pick)
     try:
         buf = io.StringIO()
         with plt.rc_context({"svg.fonttype": "none"}):

@@ -94,6 +94,14 @@ def skipped_row(s: Subject, reason: str, built: Built | None = None) -> ReportRo
     return _row(s, built, status=RowStatus.SKIPPED, reason=reason)
 
 
+def with_agreement(row: ReportRow, fidelity: dict) -> ReportRow:
+    """The row with its artifact's fidelity to the teacher's reference logits (top-1
+    agreement, mean KL; `edgekd.profile.accuracy.fidelity`)."""
+    return row.model_copy(
+        update={"agreement": fidelity["agreement"], "kl_to_teacher": fidelity["kl"]}
+    )
+
+
 def _row(s: Subject, built: Built | None, **fields) -> ReportRow:
     if built is not None:  # compiled here (measured or not): the bundle ships either way
         fields |= {

@@ -16,6 +16,11 @@ STAGE_CODE: dict[str, tuple[str, ...]] = {
     "teacher": ("edgekd.stages.train",),
     "distill": ("edgekd.stages.train",),
     "search": ("edgekd.search.recipe",),  # trials distil through the schemes and trainer
+    "reference": ("edgekd.stages.reference",),  # the teacher's test logits, for agreement
+    # a student search (edgekd.search.student): untrained candidates timed on the target
+    # (export, compile and the profile worker, as those stages run them), then short trials
+    "probe": ("edgekd.search.probe", "edgekd.profile.worker", "edgekd.backends", "edgekd.store"),
+    "student-trial": ("edgekd.search.trial",),
     "export": ("edgekd.stages.export", "edgekd.stages.models"),
     "compile": ("edgekd.stages.compile", "edgekd.stages.models", "edgekd.backends"),
     # int8 recovery: the int8 path plugins (edgekd.quant.paths) and the backends they call

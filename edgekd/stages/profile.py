@@ -37,5 +37,23 @@ def run_profile(
     )
     result = profile_artifact(spec, target.host, target.ssh)
     (folder / "latency_samples_ms.json").write_text(json.dumps(result.pop("samples_ms")))
+    keep_test_logits(result, folder)
     result["placement"] = result["environment"].get("placement", {})
     return result
+
+
+TEST_LOGITS = "test_logits.npy"
+
+
+def keep_test_logits(result: dict, folder: Path) -> None:
+    """The artifact's test logits, from the worker's result into a file of the stage (its
+    record names the file): agreement with the teacher is computed from them beside the
+    stage, so the stage's key holds nothing of the teacher."""
+    encoded = result.pop("test_logits", None)
+    if encoded is not None:
+        import numpy as np
+
+        from edgekd.profile.accuracy import decode_array
+
+        np.save(folder / TEST_LOGITS, decode_array(encoded))
+        result["test_logits"] = TEST_LOGITS

@@ -75,6 +75,16 @@ CASES = [
     ),
     Case("aug-not-a-list", edited(at("data.augment", "mixup")), "data.augment"),
     Case(
+        "teacher-aug-unknown-name",
+        edited(at("teacher.augment", [{"name": "shfit"}])),
+        "teacher.augment[0].name",
+    ),
+    Case(
+        "teacher-aug-rank-mismatch",
+        npz_flat_with(at("teacher.augment", [{"name": "cutmix"}])),
+        "teacher.augment[0]",
+    ),
+    Case(
         "train-epochs-and-steps",
         edited(at("students.0.train", {"epochs": 2, "steps": 10})),
         "not both",
