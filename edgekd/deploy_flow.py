@@ -101,7 +101,11 @@ def plan(models: list, targets: list[TargetConfig]) -> list[Step]:
 
 
 def run_targets(flow: Flow, models: list, splits, targets: list[TargetConfig]) -> list[ReportRow]:
-    """One row per model x target x precision; each model is exported once, when needed."""
+    """One row per model x target x precision; each model is exported once, when needed;
+    a distilled student's int8 row may be followed by its int8 recovery rows (edgekd.quant)."""
+    from edgekd.quant.recover import recovery_rows
+
+    teachers = [m for m in models if m.role == Role.TEACHER]
     exports: dict[str, Exported] = {}
     rows = []
     for step in plan(models, targets):
@@ -112,6 +116,9 @@ def run_targets(flow: Flow, models: list, splits, targets: list[TargetConfig]) -
         if m.label not in exports:
             exports[m.label] = export_model(flow, m, splits)
         rows.append(run_step(flow, step, exports[m.label]))
+        if step.action is Action.MEASURE:
+            exp = exports[m.label]
+            rows += recovery_rows(flow, step, exp, rows[-1], teachers, measure_built)
     return rows
 
 
@@ -218,6 +225,12 @@ def measure_step(flow: Flow, step: Step, exp: Exported, comp, bundle: str) -> Re
     write_step_bundle(flow, step, comp, exp, profile=prof)
     done = built(step, comp, bundle, prof.info.get("placement", {}))
     return measured_row(step.subject, done, prof.info, flow.cfg.accuracy_gate)
+
+
+def measure_built(flow: Flow, step: Step, exp: Exported, comp: StageResult) -> ReportRow:
+    """Bundle and measure an artifact another stage built (int8 recovery, edgekd.quant)."""
+    bundle = write_step_bundle(flow, step, comp, exp)
+    return measure_step(flow, step, exp, comp, str(bundle.relative_to(flow.run_dir)))
 
 
 def built(step: Step, comp: StageResult, bundle: str, runtime_placement: dict) -> Built:

@@ -14,12 +14,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from bad_inputs import augment, byo, cases, hardening, student_search
+from bad_inputs import augment, byo, cases, hardening, int8, student_search
 from bad_inputs.cases import write_bundle
 from conftest import REPO, run_cli
 from test_lock_atomic import assert_consistent
 
-CASES = cases.CASES + hardening.CASES + byo.CASES + augment.CASES + student_search.CASES
+CASES = (
+    cases.CASES + hardening.CASES + byo.CASES + augment.CASES + int8.CASES + student_search.CASES
+)
 IDS = [c.id for c in CASES]
 
 

@@ -78,6 +78,7 @@ class Backend(Plugin):
     predict_template: ClassVar[str | None] = None  # deploy/templates/predict_<this>.py
     compiles_without_runtime: ClassVar[bool] = False  # compile() works where load() cannot
     built_on_device: ClassVar[tuple[str, ...]] = ()  # files a bundle may gain there, unhashed
+    int8_path: ClassVar[str | None] = None  # edgekd.quant's QAT / mixed-precision tooling
 
     def __init__(self, target):
         self.target = target

@@ -191,6 +191,7 @@ class ExecuTorchBackend(Backend):
     wheel_platforms = ("linux-x86_64", "linux-aarch64", "darwin-arm64", "win32-AMD64")
     artifact = "model.pte"
     precisions = ("fp32", "int8")
+    int8_path = "pt2e-xnnpack"  # QAT-KD and mixed precision (edgekd.quant)
     examples = ({}, {"max_batch": 8})
 
     def versions(self) -> dict[str, str]:

@@ -156,6 +156,7 @@ class OnnxRuntimeBackend(Backend):
     packages = ("onnxruntime",)
     artifact = "model.onnx"
     precisions = ("fp32", "fp16", "int8")
+    int8_path = "qdq-onnx"  # QAT-KD and mixed precision (edgekd.quant)
     examples = ({}, {"graph_optimization_level": "basic", "execution_mode": "parallel"})
 
     def versions(self) -> dict[str, str]:

@@ -219,6 +219,7 @@ class OpenVinoBackend(Backend):
     )
     artifact = "model.xml"
     precisions = ("fp32", "bf16", "int8")
+    int8_path = "nncf-openvino"  # QAT-KD and mixed precision (edgekd.quant)
     examples = ({}, {"num_streams": 1, "inference_precision": "auto"})
 
     def precision_unsupported(self, precision: str) -> str:

@@ -82,9 +82,15 @@ def preprocess(src: Path, dst: Path) -> None:
 
 
 def quantize_static(
-    src: Path, dst: Path, calib: np.ndarray, reduce_range: bool, symmetric: bool = False
+    src: Path,
+    dst: Path,
+    calib: np.ndarray,
+    reduce_range: bool,
+    symmetric: bool = False,
+    exclude: list[str] = (),
 ) -> dict:
-    """Per-channel int8 QDQ, calibrated on `calib`; `symmetric` gives TensorRT's s8/s8 form."""
+    """Per-channel int8 QDQ, calibrated on `calib`; `symmetric` gives TensorRT's s8/s8 form;
+    the nodes named in `exclude` (after pre-processing) stay in float."""
     import onnxruntime as ort
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType
     from onnxruntime.quantization import quantize_static as ort_quantize_static
@@ -106,6 +112,7 @@ def quantize_static(
             weight_type=QuantType.QInt8,
             calibrate_method=CalibrationMethod.MinMax,
             extra_options=extra,
+            nodes_to_exclude=list(exclude),
         )
     return {
         "method": "static QDQ, per-channel, MinMax calibration",
@@ -115,7 +122,7 @@ def quantize_static(
     }
 
 
-def quantize_dynamic(src: Path, dst: Path, reduce_range: bool) -> dict:
+def quantize_dynamic(src: Path, dst: Path, reduce_range: bool, exclude: list[str] = ()) -> dict:
     from onnxruntime.quantization import QuantType
     from onnxruntime.quantization import quantize_dynamic as ort_quantize_dynamic
 
@@ -128,6 +135,7 @@ def quantize_dynamic(src: Path, dst: Path, reduce_range: bool) -> dict:
             per_channel=True,
             reduce_range=reduce_range,
             weight_type=QuantType.QInt8,
+            nodes_to_exclude=list(exclude),
         )
     return {"method": "dynamic (weights int8 per-channel, activations quantized per call)"}
 

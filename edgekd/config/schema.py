@@ -207,17 +207,41 @@ class SearchConfig(Strict):
         return self
 
 
+class QatConfig(Strict):
+    """Quantization-aware distillation (QAT-KD) of the student's int8 artifact: fine-tune it
+    with the runtime's own fake quantization against the teacher's soft targets, then export
+    it again (edgekd.quant). `when: gate_fails` runs it only where plain int8 fails the gate."""
+
+    when: Literal["gate_fails", "always"] = "gate_fails"
+    epochs: int = Field(3, ge=1, le=1000)
+    lr_fraction: float = Field(0.1, gt=0, le=1)  # of the student's train.lr
+    temperature: float = Field(4.0, gt=0, le=100)
+    ce_weight: float = Field(0.1, ge=0, le=1)  # the KD term weighs 1 - ce_weight
+
+
+class MixedPrecisionConfig(Strict):
+    """Keep the layers most sensitive to int8 in float, fewest first, until the artifact
+    keeps the accuracy gate on the validation split (edgekd.quant.mixed)."""
+
+    when: Literal["gate_fails", "always"] = "gate_fails"
+    max_float_layers: int = Field(8, ge=1, le=256)
+
+
 class StudentConfig(ModelSpec):
     name: str = Field(pattern=SAFE_NAME)
     train: TrainConfig = TrainConfig()
     distill: DistillConfig | None = None
     baseline: bool = True
     search: SearchConfig | None = None  # tune `distill` on the validation split first
+    qat: QatConfig | None = None  # int8 recovery: quantization-aware distillation
+    mixed_precision: MixedPrecisionConfig | None = None  # int8 recovery: float layers kept
 
     @model_validator(mode="after")
     def _search_needs_distill(self) -> StudentConfig:
         if self.search is not None and self.distill is None:
             raise ValueError("`search` tunes the distillation recipe: add `distill:` too")
+        if self.qat is not None and self.distill is None:
+            raise ValueError("`qat` distils from the teacher's soft targets: add `distill:` too")
         return self
 
 
@@ -357,6 +381,15 @@ class PipelineConfig(Strict):
     def _teachers(self) -> PipelineConfig:
         if self.teacher is not None and self.teachers:
             raise ValueError("give either `teacher` (one) or `teachers` (a list), not both")
+        return self
+
+    @model_validator(mode="after")
+    def _mixed_needs_val(self) -> PipelineConfig:
+        if self.data.val_fraction == 0 and any(s.mixed_precision for s in self.students):
+            raise ValueError(
+                "`mixed_precision` ranks layers by their int8 error on the validation split: "
+                "set data.val_fraction > 0 (e.g. 0.1)"
+            )
         return self
 
     @property

@@ -16,6 +16,7 @@ from edgekd.report.narrative import (
     pick_row,
     pick_text,
 )
+from edgekd.report.recovery import recovery_lines
 from edgekd.report.search import search_lines
 
 MAX_MATRIX = 20  # classes; a larger confusion matrix is not readable as a markdown table
@@ -223,6 +224,7 @@ def render_markdown(report: Report) -> str:
         lines += ["", env] if env else []
         lines += class_table_lines(report, target)
     lines += ["", "## All rows", ""] + table_lines(report.rows)
+    lines += recovery_lines(report)
     lines += scheme_notes(report) + gate_lines(report) + layer_lines(report)
     lines += estimate_lines(report)
     skipped = not_measured(report)

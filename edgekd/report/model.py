@@ -86,6 +86,7 @@ class ReportRow(Strict):
     versions: dict[str, str] | None = None
     layers: LayerProfile | None = None
     placement: str | None = None  # the backend's one-cell summary of where ops ran
+    float_layers: list[str] | None = None  # int8-mixed rows: the layers kept in float
     bundle: str | None = None  # deploy/<target>/<model>-<precision>, relative to the run
     # relative to the rest of the report
     speedup_vs_teacher: float | None = None

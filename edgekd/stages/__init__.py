@@ -23,6 +23,9 @@ STAGE_CODE: dict[str, tuple[str, ...]] = {
     "student-trial": ("edgekd.search.trial",),
     "export": ("edgekd.stages.export", "edgekd.stages.models"),
     "compile": ("edgekd.stages.compile", "edgekd.stages.models", "edgekd.backends"),
+    # int8 recovery: the int8 path plugins (edgekd.quant.paths) and the backends they call
+    "qat": ("edgekd.stages.qat", "edgekd.stages.models", "edgekd.backends", "edgekd.quant"),
+    "mixed": ("edgekd.stages.qat", "edgekd.stages.models", "edgekd.backends", "edgekd.quant"),
     # the worker runs in a subprocess (`python -m edgekd.profile.worker`), not by import
     "profile": (
         "edgekd.stages.profile",

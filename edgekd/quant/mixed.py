@@ -1,0 +1,70 @@
+"""Accuracy-budgeted mixed precision: per-layer int8 sensitivity on the validation split,
+then the most sensitive layers kept in float, fewest first, until the gate holds there.
+
+Sensitivity of a layer is the validation accuracy gained by keeping that one layer in
+float while every other layer is int8 (the layer-wise analysis of ModelOpt and ORT's
+debugging tools); ties keep the graph order.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from edgekd.quant.qatkd import val_accuracy
+
+
+def keep_in_float(
+    path, model, onnx_path: Path, calib, val, floor: float, max_float: int, out_dir: Path
+) -> tuple[dict, list[str], list[dict], dict]:
+    """Write into `out_dir` the int8 artifact with the fewest layers kept in float (most
+    sensitive first) that keeps `floor` accuracy on `val`, or the one with `max_float` layers
+    in float when none does; returns (its compile info, those layers, every try, gains)."""
+    xv, yv = val
+    trail: list[dict] = []
+    with tempfile.TemporaryDirectory(prefix="edgekd-mixed-") as tmp:
+
+        def attempt(keep: list[str]):
+            work = Path(tmp) / str(len(trail))
+            work.mkdir()
+            cand = path.candidate(model, onnx_path, calib, keep, work)
+            trail.append({"float_layers": list(keep), "val_acc": val_accuracy(cand.logits, xv, yv)})
+            return cand, trail[-1]["val_acc"]
+
+        best, base = attempt([])
+        kept: list[str] = []
+        gains: dict[str, float] = {}
+        if base < floor:
+            layers = path.layers(model, onnx_path)
+            gains = {name: attempt([name])[1] - base for name in layers}
+            order = sorted(layers, key=lambda n: -gains[n])  # stable: graph order on ties
+            for k in range(1, min(max_float, len(order)) + 1):
+                kept = order[:k]
+                best, a = attempt(kept)
+                if a >= floor:
+                    break
+        return best.write(out_dir), kept, trail, gains
+
+
+def mixed_info(kept: list[str], trail: list[dict], gains: dict, floor: float, fp32: float):
+    return {
+        "float_layers": kept,
+        "val_floor": floor,
+        "val_acc_fp32": fp32,
+        "val_acc": trail[-1]["val_acc"] if trail else None,
+        "passed_on_val": bool(trail) and trail[-1]["val_acc"] >= floor,
+        "sensitivity": {k: round(v, 6) for k, v in gains.items()},
+        "tried": trail,
+    }
+
+
+def fp32_val_accuracy(model, val) -> float:
+    import torch
+
+    def logits(x):
+        with torch.no_grad():
+            return model(torch.from_numpy(x)).numpy()
+
+    return val_accuracy(logits, np.asarray(val[0]), val[1])

@@ -1,0 +1,211 @@
+"""Int8 recovery (edgekd.quant): QAT-KD and accuracy-budgeted mixed precision."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from edgekd.backends import BACKENDS
+from edgekd.config.schema import StudentConfig
+from edgekd.quant import INT8_PATHS, Candidate, Int8Path
+from edgekd.quant.mixed import keep_in_float
+from edgekd.quant.qatkd import qat_schedule
+
+KD = {"losses": [{"name": "kd"}]}
+
+
+def student(**extra) -> StudentConfig:
+    train = {"epochs": 30, "lr": 0.005, "optimizer": "adamw", "schedule": "step", "milestones": [9]}
+    return StudentConfig(name="s", model="cnn1d", train=train, distill=KD, **extra)
+
+
+def test_qat_schedule_is_short_and_slow():
+    s = student(qat={"epochs": 2, "lr_fraction": 0.1})
+    sched = qat_schedule(s)
+    assert sched.epochs == 2 and sched.lr == pytest.approx(0.0005)
+    assert sched.optimizer == "adamw" and sched.schedule == "cosine" and sched.steps is None
+
+
+def test_every_int8_path_a_backend_names_is_registered():
+    named = {b.int8_path for _, b in BACKENDS.items() if b.int8_path is not None}
+    assert named == set(INT8_PATHS.names())
+    assert {"qdq-onnx", "nncf-openvino", "pt2e-xnnpack"} <= named
+
+
+class Fake(Int8Path):
+    """A stand-in model whose int8 error comes from named layers: keeping layer i in float
+    removes its share of the error. Tests the search, not a runtime."""
+
+    harm = {"a": 0.02, "b": 0.10, "c": 0.0, "d": 0.05}
+
+    def layers(self, model, onnx_path):
+        return list(self.harm)
+
+    def candidate(self, model, onnx_path, calib, keep, work):
+        acc = 1.0 - sum(v for k, v in self.harm.items() if k not in keep)
+
+        def logits(x):  # right on the first `acc` share of the samples
+            right = np.arange(len(x)) < round(acc * len(x))
+            return np.stack([right, ~right], 1).astype(np.float32)
+
+        return Candidate(logits, lambda out: {"files": [], "kept": list(keep)})
+
+
+def test_mixed_keeps_fewest_most_sensitive_layers_first(tmp_path):
+    val = (np.zeros((100, 1)), np.zeros(100, int))
+    info, kept, trail, gains = keep_in_float(Fake(None), None, None, None, val, 0.94, 4, tmp_path)
+    assert kept == ["b", "d"]  # b alone leaves 0.93 < 0.94; b and d give 0.98
+    assert info["kept"] == ["b", "d"]
+    assert gains["b"] == pytest.approx(0.10) and gains["c"] == 0
+    assert [t["float_layers"] for t in trail][-2:] == [["b"], ["b", "d"]]
+
+
+def test_mixed_stops_at_max_float_layers_and_keeps_none_when_int8_passes(tmp_path):
+    val = (np.zeros((100, 1)), np.zeros(100, int))
+    _, kept, _, _ = keep_in_float(Fake(None), None, None, None, val, 0.999, 1, tmp_path)
+    assert kept == ["b"]
+    _, kept, trail, _ = keep_in_float(Fake(None), None, None, None, val, 0.8, 4, tmp_path)
+    assert kept == [] and len(trail) == 1
+
+
+def tiny_cnn_onnx(tmp_path: Path):
+    from edgekd.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("cnn1d", {"channels": [4, 4]}, (1, 16), 3).eval()
+    path = tmp_path / "m.onnx"
+    x = torch.randn(1, 1, 16)
+    torch.onnx.export(
+        model,
+        (x,),
+        str(path),
+        input_names=["input"],
+        dynamic_axes={"input": {0: "b"}},
+        dynamo=False,
+    )
+    return model, path
+
+
+def test_onnxruntime_mixed_leaves_excluded_conv_in_float(tmp_path):
+    import onnx
+
+    from edgekd.config.load import load_target
+
+    model, path = tiny_cnn_onnx(tmp_path)
+    backend = BACKENDS.get("onnxruntime")(load_target("cpu-onnxruntime"))
+    qdq = INT8_PATHS.get("qdq-onnx")(backend)
+    layers = qdq.layers(model, path)
+    assert len(layers) == 3  # two convs and the classifier
+    calib = np.random.default_rng(0).normal(size=(16, 1, 16)).astype(np.float32)
+    (tmp_path / "w").mkdir()
+    cand = qdq.candidate(model, path, calib, [layers[0]], tmp_path / "w")
+    assert cand.logits(calib).shape == (16, 3)
+    info = cand.write(tmp_path)
+    graph = onnx.load(str(tmp_path / "model.onnx")).graph
+    made = {o for n in graph.node for o in n.output}
+    fed = {n.name: [i for i in n.input] for n in graph.node if n.op_type in ("Conv", "Gemm")}
+    dq = {n.output[0] for n in graph.node if n.op_type == "DequantizeLinear"}
+    assert made and info["quantization"]["nodes_excluded"] == [layers[0]]
+    quantized = {name for name, ins in fed.items() if any(i in dq for i in ins)}
+    assert layers[0] not in quantized and set(layers[1:]) <= quantized
+
+
+def test_student_recovery_options_round_trip():
+    s = student(qat={"when": "always"}, mixed_precision={"max_float_layers": 2})
+    again = StudentConfig.model_validate(json.loads(s.model_dump_json()))
+    assert again.qat.when == "always" and again.mixed_precision.max_float_layers == 2
+    assert student().qat is None  # off unless asked for
+
+
+@pytest.mark.slow
+def test_pipeline_adds_qat_and_mixed_rows_beside_int8(tiny_config, write_pipeline, tmp_path):
+    """A tiny pipeline with both recoveries asked for: each target gets int8-qat and
+    int8-mixed rows, measured on the compiled artifact and gated against the fp32 student."""
+    from edgekd.config.load import load_pipeline
+    from edgekd.engine import run_pipeline
+    from edgekd.progress import Reporter
+
+    cfg = tiny_config
+    s = cfg["students"][0]
+    s.update(model="cnn1d", options={"channels": [4, 4]}, baseline=False)
+    s["qat"] = {"when": "always", "epochs": 1}
+    s["mixed_precision"] = {"when": "always", "max_float_layers": 1}
+    cfg["targets"] = ["cpu-onnxruntime", "cpu-openvino-ptq"]  # ExecuTorch: test below
+    path = write_pipeline(cfg)
+    out = run_pipeline(load_pipeline(path), path, out=tmp_path / "run", reporter=Reporter(True))
+    rows = json.loads((out / "report.json").read_text())["rows"]
+    mine = {(r["target"], r["precision"]): r for r in rows if r["model"] == "mlp-t"}
+    for target in cfg["targets"]:
+        for precision in ("int8", "int8-qat", "int8-mixed"):
+            row = mine[(target, precision)]
+            assert row["status"] == "ok" and row["acc_artifact"] is not None, row
+            assert row["gate"] in ("pass", "fail") and (out / row["bundle"]).is_dir()
+        assert mine[(target, "int8-qat")]["placement"].startswith("QAT-KD 1 epochs")
+        assert isinstance(mine[(target, "int8-mixed")]["float_layers"], list)
+    stages = {p.name.split("-")[0] for p in (out / "stages").iterdir()}
+    assert {"qat", "mixed"} <= stages
+    # the QAT QDQ graph runs int8 convolutions in ONNX Runtime (batch norms folded first)
+    assert "QLinearConv" in ort_kernels(out / mine[("cpu-onnxruntime", "int8-qat")]["bundle"])
+
+
+def ort_kernels(bundle: Path) -> set[str]:
+    import onnx
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.optimized_model_filepath = str(bundle.parent / "optimized.onnx")
+    ort.InferenceSession(str(bundle / "model.onnx"), so, providers=["CPUExecutionProvider"])
+    return {n.op_type for n in onnx.load(so.optimized_model_filepath).graph.node}
+
+
+@pytest.mark.slow
+def test_executorch_qat_trains_through_pt2e_fake_quant_and_lowers(tmp_path):
+    """prepare_qat_pt2e: the fake-quantized graph trains (its weights move), switches to
+    eval, converts and lowers to a .pte the ExecuTorch runtime runs, agreeing with torch."""
+    from edgekd.config.load import load_target
+    from edgekd.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("cnn1d", {"channels": [4, 4]}, (1, 16), 3)
+    backend = BACKENDS.get("executorch")(load_target("mobile-executorch"))
+    path = INT8_PATHS.get("pt2e-xnnpack")(backend)
+    x = np.random.default_rng(0).normal(size=(64, 1, 16)).astype(np.float32)
+    prepared = path.prepare_qat(model, x)
+    before = {k: v.clone() for k, v in prepared.state_dict().items()}
+    opt = torch.optim.SGD(prepared.parameters(), lr=0.1)
+    prepared.train()
+    loss = torch.nn.functional.cross_entropy(prepared(torch.from_numpy(x)), torch.zeros(64).long())
+    loss.backward()
+    opt.step()
+    assert any(not torch.equal(before[k], v) for k, v in prepared.state_dict().items())
+    prepared.eval()
+    with torch.no_grad():
+        want = prepared(torch.from_numpy(x)).numpy()
+    info = path.export_qat(prepared, x, tmp_path)
+    assert info["precision"] == "int8" and "prepare_qat_pt2e" in info["quantization"]["method"]
+    assert "aten_add_tensor" not in info["placement"]["non_delegated_by_op"]  # BN counters
+    got = backend.load(tmp_path)(x)
+    assert (got.argmax(1) == want.argmax(1)).mean() >= 0.9
+
+
+def test_batch_norms_fold_into_their_convolutions_before_qat():
+    from torch import nn
+
+    from edgekd.models import build_model
+    from edgekd.quant.paths.nncf_torch import fold_batch_norms
+
+    torch.manual_seed(0)
+    model = build_model("cnn1d", {"channels": [4, 4]}, (1, 16), 3)
+    model.train()(torch.randn(32, 1, 16))  # non-trivial running statistics
+    model.eval()
+    x = torch.randn(8, 1, 16)
+    with torch.no_grad():
+        want = model(x)
+        folded = fold_batch_norms(model)
+        got = folded(x)
+    assert not any(isinstance(m, nn.BatchNorm1d) for m in folded.modules())
+    assert torch.allclose(got, want, atol=1e-5)
