@@ -26,6 +26,7 @@ SCRIPTS = [
     ["benchmark_app_check.py", "--out", str(RESULTS / "benchmark_app_check.json")],
     ["estimator_error.py"],
     ["harness_overhead.py"],
+    ["tuned_settings.py"],
 ]
 
 
@@ -59,7 +60,7 @@ def render() -> str:
         "",
     ]
     sections = (deploy_section, distill_section, e2e_section, startup_section, peer_section,
-                harness_section, estimator_section)  # fmt: skip
+                harness_section, estimator_section, tuned_section)  # fmt: skip
     for section in sections:
         lines += section()
     return "\n".join(lines) + "\n"
@@ -295,6 +296,31 @@ def harness_section() -> list[str]:
                 f"{r['ratio_vs_bare']:.2f}x | {r['harness_us']:+.1f} | {ba} | "
                 f"{r['binding_floor_us']:.1f} | {verdict} |"
             )
+    return out + [""]
+
+
+def tuned_section() -> list[str]:
+    res = load("tuned_settings")
+    if not res:
+        return []
+    out = [
+        "## Tuned settings (the tuner's pick vs the best setting of its runtime)",
+        "",
+        machine_line(res),
+        f"Command: `python benchmarks/tuned_settings.py` (tuner budget {res['budget_s']:g} s; "
+        f"then every setting of the runtime's tuning space in a fresh process, "
+        f"{res['rounds']} interleaved rounds, medians of p90). Goal: the pick within "
+        f"{res['goal'] - 1:.0%} of the best setting.",
+        "",
+        "| model | target | tuner's pick | best setting | pick / best | target's own / best |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in res["rows"]:
+        flag = "" if r["within_goal"] else " (outside)"
+        out.append(
+            f"| {r['model']} | {r['target']} | {r['tuner']['pick']} | {r['best']} | "
+            f"{r['pick_over_best']:.3f}x{flag} | {r['target_default_over_best']:.3f}x |"
+        )
     return out + [""]
 
 

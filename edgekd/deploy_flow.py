@@ -4,21 +4,26 @@
    status (runs here / compiles only / missing): compile and measure, compile and estimate,
    estimate only, or skip (a black-box ONNX teacher is never compiled).
 2. `compile_step` runs the compile stage and writes the deploy bundle.
-3. `measure_step` runs the profile stage here or on the target's host; where that host cannot
-   be reached, the row becomes a labelled estimate. `not_measured` makes estimate-or-skip rows.
+3. `measure_target` runs the profile stages of one target once all of its artifacts are
+   compiled: the artifacts measured here that are not cached yet are tuned one by one, then
+   measured together with their latency rounds interleaved (`edgekd.profile.interleave`);
+   the rest (an SSH host, a lone artifact) are tuned and measured one at a time. Where a
+   host cannot be reached, the row becomes a labelled estimate. `not_measured` makes
+   estimate-or-skip rows.
 Every step goes through the content-addressed stage store, and every row through
 `edgekd.report.rows`; nothing here names a runtime.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from edgekd.backends import BACKENDS, Backend, CompileContext
 from edgekd.config.schema import PipelineConfig, TargetConfig
+from edgekd.deploy import verified
 from edgekd.records import BackendStatus, Role
 from edgekd.report.model import ReportRow
 from edgekd.report.rows import Built, Subject, estimated_row, measured_row, skipped_row
@@ -67,6 +72,17 @@ class Exported:
 
 
 @dataclass(frozen=True)
+class Compiled:
+    """A MEASURE step whose artifact is compiled and bundled, waiting for its profile."""
+
+    index: int  # its place in report order
+    step: Step
+    exp: Exported
+    comp: StageResult
+    bundle: str
+
+
+@dataclass(frozen=True)
 class Flow:
     """What every step needs from the run."""
 
@@ -101,34 +117,49 @@ def plan(models: list, targets: list[TargetConfig]) -> list[Step]:
 
 
 def run_targets(flow: Flow, models: list, splits, targets: list[TargetConfig]) -> list[ReportRow]:
-    """One row per model x target x precision; each model is exported once, when needed;
-    a distilled student's int8 row may be followed by its int8 recovery rows (edgekd.quant)."""
+    """One row per model x target x precision, in plan order; each model is exported once,
+    when needed; every artifact is compiled before any of its target is measured. A
+    distilled student's measured int8 row may be followed by its int8 recovery rows
+    (edgekd.quant), built and measured after the target's artifacts."""
     from edgekd.quant.recover import recovery_rows
 
     teachers = [m for m in models if m.role == Role.TEACHER]
     exports: dict[str, Exported] = {}
-    rows = []
-    for step in plan(models, targets):
+    rows: dict[int, ReportRow] = {}
+    waiting: list[Compiled] = []
+    for i, step in enumerate(plan(models, targets)):
         if step.action is Action.SKIP:
-            rows.append(skipped_row(step.subject, step.reason))
+            rows[i] = skipped_row(step.subject, step.reason)
             continue
         m = step.model
         if m.label not in exports:
             exports[m.label] = export_model(flow, m, splits)
-        rows.append(run_step(flow, step, exports[m.label]))
-        if step.action is Action.MEASURE:
-            exp = exports[m.label]
-            rows += recovery_rows(flow, step, exp, rows[-1], teachers, measure_built)
-    return rows
+        row = run_step(flow, step, exports[m.label])
+        if isinstance(row, Compiled):
+            waiting.append(replace(row, index=i))
+        else:
+            rows[i] = row
+    for target in targets:
+        rows |= measure_target(flow, [c for c in waiting if c.step.target.name == target.name])
+    measured = {c.index: c for c in waiting}
+    out = []
+    for i in sorted(rows):
+        out.append(rows[i])
+        if i in measured:
+            c = measured[i]
+            out += recovery_rows(flow, c.step, c.exp, rows[i], teachers, measure_built)
+    return out
 
 
-def run_step(flow: Flow, step: Step, exp: Exported) -> ReportRow:
+def run_step(flow: Flow, step: Step, exp: Exported):
+    """The row of a step that is not measured, or the compiled artifact a MEASURE step
+    leaves for `measure_target`."""
     if step.action is Action.ESTIMATE:
         return not_measured(step, exp, step.reason, None)
     comp, bundle = compile_step(flow, step, exp)
     if step.action is Action.BUILD_ONLY:  # compiled for the device; its runtime is not here
         return not_measured(step, exp, step.reason, built(step, comp, bundle, {}))
-    return measure_step(flow, step, exp, comp, bundle)
+    return Compiled(-1, step, exp, comp, bundle)
 
 
 def export_model(flow: Flow, m, splits) -> Exported:
@@ -197,23 +228,59 @@ def write_step_bundle(flow: Flow, step: Step, comp, exp: Exported, profile=None,
     return write_bundle(flow.run_dir, step.target, step.backend, *args, profile, note)
 
 
-def measure_step(flow: Flow, step: Step, exp: Exported, comp, bundle: str) -> ReportRow:
-    """The profile stage on the verified bundle, here or on the target's host."""
-    from edgekd.deploy import verified
+def measure_target(flow: Flow, waiting: list[Compiled]) -> dict[int, ReportRow]:
+    """The rows of one target's compiled artifacts, measured (or taken from the cache)."""
+    ready = premeasured(flow, [c for c in waiting if c.step.target.host == "local"])
+    return {c.index: measure_step(flow, c, ready.get(c.index)) for c in waiting}
+
+
+def premeasured(flow: Flow, local: list[Compiled]) -> dict[int, dict]:
+    """Results for the uncached artifacts measured here, tuned one by one and then measured
+    with interleaved latency rounds; empty where fewer than two need measuring."""
+    from edgekd.stages.profile import measure_interleaved, profile_spec
+    from edgekd.store import StageStore
+
+    store = StageStore(flow.run_dir)
+    todo = [c for c in local if store.cached("profile", *profile_stage(flow, c)) is None]
+    if len(todo) < 2:
+        return {}
+    for c in todo:
+        verified(flow.run_dir / c.bundle)
+    cfg = flow.cfg.profile
+    specs = [
+        profile_spec(c.step.backend, c.step.target, c.comp, flow.data, cfg, c.step.model.role)
+        for c in todo
+    ]
+    results = measure_interleaved(specs)
+    return {c.index: r for c, r in zip(todo, results)}
+
+
+def profile_stage(flow: Flow, c: Compiled) -> tuple[str, dict, dict]:
+    """The profile stage's label, config and inputs: its cache key."""
+    from edgekd.stages.compile import target_settings
+
+    config = {"target": target_settings(c.step.target), "profile": flow.cfg.profile}
+    return f"profile-{c.step.name}", config, {"artifact": c.comp, "data": flow.data}
+
+
+def measure_step(flow: Flow, c: Compiled, ready: dict | None = None) -> ReportRow:
+    """The profile stage on the verified bundle, here or on the target's host; `ready`: its
+    result, already measured with the target's other artifacts."""
     from edgekd.errors import RuntimeMissingError
     from edgekd.profile.remote import RemoteError
-    from edgekd.stages.compile import target_settings
-    from edgekd.stages.profile import run_profile
+    from edgekd.stages.profile import record_profile, run_profile
 
+    step, exp, comp, bundle = c.step, c.exp, c.comp, c.bundle
     verified(flow.run_dir / bundle)
+    cfg, role = flow.cfg.profile, step.model.role
     try:
         prof = flow.stage(
             "profile",
-            f"profile-{step.name}",
-            {"target": target_settings(step.target), "profile": flow.cfg.profile},
-            {"artifact": comp, "data": flow.data},
-            lambda d: run_profile(
-                step.backend, step.target, comp, flow.data, flow.cfg.profile, d, step.model.role
+            *profile_stage(flow, c),
+            lambda d: (
+                record_profile(ready, d)
+                if ready is not None
+                else run_profile(step.backend, step.target, comp, flow.data, cfg, d, role)
             ),
         )
     except (RemoteError, RuntimeMissingError) as exc:
@@ -230,7 +297,7 @@ def measure_step(flow: Flow, step: Step, exp: Exported, comp, bundle: str) -> Re
 def measure_built(flow: Flow, step: Step, exp: Exported, comp: StageResult) -> ReportRow:
     """Bundle and measure an artifact another stage built (int8 recovery, edgekd.quant)."""
     bundle = write_step_bundle(flow, step, comp, exp)
-    return measure_step(flow, step, exp, comp, str(bundle.relative_to(flow.run_dir)))
+    return measure_step(flow, Compiled(-1, step, exp, comp, str(bundle.relative_to(flow.run_dir))))
 
 
 def built(step: Step, comp: StageResult, bundle: str, runtime_placement: dict) -> Built:

@@ -109,3 +109,45 @@ class Estimate(Record):
     low_ms: float | None = Field(None, exclude_if=_none)
     high_ms: float | None = Field(None, exclude_if=_none)
     band_source: str = Field("", exclude_if=_none)
+
+
+Setting = str | int | float | bool | None
+
+
+class RuntimeSettings(Record):
+    """How a runtime is loaded: a thread count and overrides of the target's runtime options.
+
+    A backend declares the candidates worth trying (`Backend.tuning_space`); the profiler
+    measures them without knowing what the options mean, and the fastest is shipped in the
+    bundle's manifest (`tuned_settings`), where predict.py reads it."""
+
+    threads: int = Field(ge=1)
+    options: dict[str, Setting] = Field(default_factory=dict)
+
+    def text(self) -> str:
+        """`threads 2, graph_optimization_level extended`: one line for reports and READMEs."""
+        return ", ".join(
+            [f"threads {self.threads}", *(f"{k} {v}" for k, v in self.options.items())]
+        )
+
+
+class LatencyRounds(Record):
+    """Batch-1 latency as several rounds of one artifact, each a p50/p90 over its own queries.
+
+    The robust figure is the median over rounds: one round preempted by other work on the
+    machine moves it little, while it drags a p90 over all samples together. `unstable` says
+    the rounds disagree (largest / smallest round p90 above `UNSTABLE_RATIO`)."""
+
+    count: int
+    queries_per_round: list[int]
+    p50_ms: list[float]
+    p90_ms: list[float]
+    p50_median_ms: float
+    p90_median_ms: float
+    p90_min_ms: float
+    p90_max_ms: float
+    unstable: bool
+    interleaved: bool = False  # round-robin with the other artifacts of its target
+
+
+UNSTABLE_RATIO = 1.5  # max / min of round p90s above this: the rounds disagree

@@ -68,6 +68,11 @@ def test_profile_a_bundle(run, cli):
     assert out["latency"]["p50_ms"] > 0 and out["layers"]["top"]
     human = cli("profile", bundle, "--tier", "quick")
     assert human.returncode == 0 and "p90" in human.stdout and "slowest ops" in human.stdout
+    # a bundle is measured with the settings it ships, in rounds
+    tuned = json.loads((bundle / "manifest.json").read_text())["tuned_settings"]
+    words = " ".join(human.stdout.split())  # rich wraps at 80 columns off a terminal
+    assert "medians of 3 rounds" in words
+    assert f"runtime settings (as given): threads {tuned['threads']}" in words
 
 
 def test_a_tampered_bundle_is_refused(run, cli, tmp_path):

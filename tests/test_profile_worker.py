@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 
 import numpy as np
 import onnx
@@ -61,7 +62,10 @@ def test_worker_runs_in_a_fresh_process_without_torch(deep_onnx, tmp_path):
     assert res["environment"]["torch_loaded"] is False  # torch is loaded in *this* process
     lat, samples = res["latency"], sorted(res["samples_ms"])
     assert lat["queries"] == len(samples) >= 50
-    assert lat["p90_ms"] == nearest_rank(samples, 90)  # stats come from the saved raw samples
+    assert lat["p99_ms"] == nearest_rank(samples, 99)  # stats come from the saved raw samples
+    rounds = res["latency_rounds"]  # except p50/p90: the medians over rounds
+    assert sum(rounds["queries_per_round"]) == len(samples) and rounds["count"] == QUICK.rounds
+    assert lat["p90_ms"] == rounds["p90_median_ms"] == statistics.median(rounds["p90_ms"])
     assert lat["min_ms"] <= lat["p50_ms"] <= lat["p99_ms"] <= lat["max_ms"]
     assert res["load_ms"] > 0 and res["first_inference_ms"] > 0
     assert res["memory"]["peak_rss_bytes"] >= res["memory"]["rss_before_load_bytes"] > 0

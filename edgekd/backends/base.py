@@ -3,7 +3,9 @@
 A subclass sets `Options`, `description`, `packages`, `artifact` and `precisions`, and
 implements `compile()` and `load()`. Everything else has a default here, so no caller probes a
 backend with getattr: `status()` (from `modules`), `versions()`, `install_text()`,
-`predict_template`, `layer_profile()` (none) and `placement_summary()` (how int8 was made).
+`predict_template`, `layer_profile()` (none), `placement_summary()` (how int8 was made) and
+the tuning contract: `default_settings()`, `tuning_space()` (nothing to tune) and
+`with_settings()` (the same backend loading with other threads and runtime options).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 import numpy as np
 
 from edgekd.errors import ArtifactError, ConfigError, RuntimeMissingError
-from edgekd.records import BackendStatus, LayerProfile
+from edgekd.records import BackendStatus, LayerProfile, RuntimeSettings
 from edgekd.registry import Plugin
 
 if TYPE_CHECKING:
@@ -77,6 +79,9 @@ class Backend(Plugin):
     precisions: ClassVar[tuple[str, ...]] = ("fp32",)
     predict_template: ClassVar[str | None] = None  # deploy/templates/predict_<this>.py
     compiles_without_runtime: ClassVar[bool] = False  # compile() works where load() cannot
+    # one thread pool per process, sized at load: two runners with different thread counts
+    # cannot live side by side (tuning loads each candidate only while it is measured)
+    process_thread_pool: ClassVar[bool] = False
     built_on_device: ClassVar[tuple[str, ...]] = ()  # files a bundle may gain there, unhashed
     int8_path: ClassVar[str | None] = None  # edgekd.quant's QAT / mixed-precision tooling
 
@@ -144,6 +149,29 @@ class Backend(Plugin):
     def load(self, artifact_dir: Path) -> Runner:
         raise NotImplementedError
 
+    # -------------------------------------------------------------- tuning
+    def default_settings(self) -> RuntimeSettings:
+        """The target's own settings, its thread count a ceiling capped at the CPUs here."""
+        return RuntimeSettings(threads=local_threads(self.target))
+
+    def tuning_space(self, precision: str) -> list[RuntimeSettings]:
+        """The settings worth measuring for an artifact of `precision` on this machine, the
+        default first. By default there is nothing to tune: a runtime that knows which of
+        its settings matter (threads, optimisation level, hints) declares them."""
+        return [self.default_settings()]
+
+    def thread_space(self) -> list[RuntimeSettings]:
+        """Thread counts from 1 up to the ceiling here (`thread_ladder`), no other change."""
+        ladder = thread_ladder(local_threads(self.target))
+        return unique([self.default_settings(), *(RuntimeSettings(threads=t) for t in ladder)])
+
+    def with_settings(self, settings: RuntimeSettings) -> Backend:
+        """This backend loading with `settings`: the target's threads replaced and its
+        runtime options overridden (checked by the backend's own Options)."""
+        options = self.Options.model_validate(self.options.model_dump() | settings.options)
+        update = {"threads": settings.threads, "runtime_options": options}
+        return type(self)(self.target.model_copy(update=update))
+
     # -------------------------------------------------------------- neutral summaries
     def layer_profile(
         self, artifact_dir: Path, sample: np.ndarray, runs: int
@@ -209,6 +237,26 @@ def default_threads() -> int:
 def local_threads(target) -> int:
     """The target's thread count, capped at the CPUs here (a phone's 4 cores on a 2-CPU box)."""
     return min(target.threads or default_threads(), default_threads())
+
+
+def thread_ladder(ceiling: int) -> list[int]:
+    """1..ceiling where that is short (<= 4), else the powers of two below it and itself: a
+    16-core host tries 1, 2, 4, 8, 16 rather than sixteen near-identical settings."""
+    if ceiling <= 4:
+        return list(range(1, ceiling + 1))
+    ladder = [1 << i for i in range(ceiling.bit_length()) if 1 << i < ceiling]
+    return ladder + [ceiling]
+
+
+def unique(settings: list[RuntimeSettings]) -> list[RuntimeSettings]:
+    """Candidates in order, each once (the default may also appear in a runtime's grid)."""
+    seen, out = set(), []
+    for s in settings:
+        key = s.model_dump_json()
+        if key not in seen:
+            seen.add(key)
+            out.append(s)
+    return out
 
 
 def check_precision(target, supported: tuple[str, ...], precision: str) -> None:

@@ -28,7 +28,7 @@ from edgekd.backends.base import (
     single_input,
 )
 from edgekd.errors import ArtifactError, ConfigError
-from edgekd.records import LayerProfile
+from edgekd.records import LayerProfile, RuntimeSettings
 
 IGNORED = ("getitem", "sym_size", "executorch_call_delegate")
 
@@ -193,6 +193,7 @@ class ExecuTorchBackend(Backend):
     precisions = ("fp32", "int8")
     int8_path = "pt2e-xnnpack"  # QAT-KD and mixed precision (edgekd.quant)
     examples = ({}, {"max_batch": 8})
+    process_thread_pool = True
 
     def versions(self) -> dict[str, str]:
         return package_versions("executorch", "torch", "torchao")
@@ -227,6 +228,11 @@ class ExecuTorchBackend(Backend):
         info = {"precision": precision, **exported, "files": [self.artifact]}
         return info | ({"quantization": {"method": method}} if method else {})
 
+    def tuning_space(self, precision: str) -> list[RuntimeSettings]:
+        """XNNPACK's threadpool size, 1 up to the ceiling here (a phone's 4 on a 2-CPU host
+        is measured with at most 2)."""
+        return self.thread_space()
+
     def load(self, artifact_dir: Path) -> EtRunner:
         self.require_runtime()
         threads = local_threads(self.target)
@@ -251,7 +257,9 @@ class ExecuTorchBackend(Backend):
 
 
 def _set_threads(threads: int) -> None:
-    """Size ExecuTorch's shared XNNPACK threadpool (a private but stable pybinding)."""
+    """Size ExecuTorch's shared XNNPACK threadpool (a private but stable pybinding). The pool
+    is one per process and a loaded delegate keeps using it: resizing it under a live
+    runner crashes the process (hence `process_thread_pool`)."""
     from executorch.extension.pybindings import portable_lib
 
     reset = getattr(portable_lib, "_unsafe_reset_threadpool", None)

@@ -18,10 +18,13 @@ from edgekd.backends.base import (
     Feed,
     default_threads,
     int8_reduce_range,
+    local_threads,
+    thread_ladder,
+    unique,
 )
 from edgekd.errors import ArtifactError
 from edgekd.fsutil import temp_dir
-from edgekd.records import LayerProfile
+from edgekd.records import LayerProfile, RuntimeSettings
 
 LEVELS = {
     "disable": "ORT_DISABLE_ALL",
@@ -38,6 +41,18 @@ class Options(BaseModel):
     inter_op_threads: int = 1
     int8_mode: Literal["auto", "static", "dynamic"] = "auto"
     reduce_range: Literal["auto", "on", "off"] = "auto"
+    # intra-op threads spin-wait for work between parallel sections: faster on an idle CPU,
+    # CPU time burnt (and sometimes slower) on a shared one; ORT's default is on
+    allow_spinning: bool = True
+
+
+TUNED_LEVELS = ("all", "extended")  # "basic" drops the fusions int8 QDQ graphs depend on
+
+
+def tuned(threads: int, level: str, spin: bool) -> RuntimeSettings:
+    """One candidate: the session options tuning varies, by their Options names."""
+    options = {"graph_optimization_level": level, "allow_spinning": spin}
+    return RuntimeSettings(threads=threads, options=options)
 
 
 def session_options(threads: int, options: Options):
@@ -54,7 +69,11 @@ def session_options(threads: int, options: Options):
         if options.execution_mode == "parallel"
         else ort.ExecutionMode.ORT_SEQUENTIAL
     )
+    so.add_session_config_entry(SPINNING, "1" if options.allow_spinning else "0")
     return so
+
+
+SPINNING = "session.intra_op.allow_spinning"
 
 
 def open_session(path: Path, so):
@@ -79,7 +98,13 @@ class OrtRunner:
         return self.session.run(None, x if isinstance(x, dict) else {self.input: x})[0]
 
     def describe(self) -> dict:
-        return {"providers": self.session.get_providers(), "intra_op_threads": self.threads}
+        so = self.session.get_session_options()
+        return {
+            "providers": self.session.get_providers(),
+            "intra_op_threads": self.threads,
+            "graph_optimization_level": str(so.graph_optimization_level).rsplit(".", 1)[-1],
+            "allow_spinning": so.get_session_config_entry(SPINNING) != "0",
+        }
 
 
 def reduce_range_decision(options: Options) -> tuple[bool, str]:
@@ -175,6 +200,24 @@ class OnnxRuntimeBackend(Backend):
         self.check_precision(precision)
         info = compile_onnx(onnx_path, precision, calib, out_dir / self.artifact, self.options)
         return info | {"files": [self.artifact]}
+
+    def default_settings(self) -> RuntimeSettings:
+        """The target's own session settings, threads capped at the CPUs here."""
+        o = self.options
+        return tuned(local_threads(self.target), o.graph_optimization_level, o.allow_spinning)
+
+    def tuning_space(self, precision: str) -> list[RuntimeSettings]:
+        """Threads up to the ceiling here x graph optimisation level x thread spinning (which
+        only a pool of two or more threads has); the target's own settings first."""
+        o = self.options
+        levels = dict.fromkeys((o.graph_optimization_level, *TUNED_LEVELS))
+        grid = [
+            tuned(t, level, spin)
+            for t in thread_ladder(local_threads(self.target))
+            for level in levels
+            for spin in ((o.allow_spinning,) if t == 1 else (True, False))
+        ]
+        return unique([self.default_settings(), *grid])
 
     def session_settings(self) -> tuple[int, Options]:
         """Threads and session options that loading and profiling share."""

@@ -23,10 +23,25 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from edgekd.backends import BACKENDS
-from edgekd.backends.base import Backend, CompileContext, Feed, bf16_support, default_threads
+from edgekd.backends.base import (
+    Backend,
+    CompileContext,
+    Feed,
+    bf16_support,
+    default_threads,
+    local_threads,
+    thread_ladder,
+    unique,
+)
 from edgekd.backends.sigstack import kept_signal_stack
 from edgekd.errors import ArtifactError, RuntimeMissingError
-from edgekd.records import LayerProfile
+from edgekd.records import LayerProfile, RuntimeSettings
+
+
+def tuned(threads: int, hint: str, streams: int | None) -> RuntimeSettings:
+    """One candidate: the compile options tuning varies, by their Options names."""
+    options = {"performance_hint": hint, "num_streams": streams}
+    return RuntimeSettings(threads=threads, options=options)
 
 
 class Options(BaseModel):
@@ -256,6 +271,18 @@ class OpenVinoBackend(Backend):
             info["execution"] = {"inference_precision": "bf16", "cpu_here": why, "native": ok}
         ov.save_model(model, str(Path(out_dir) / self.artifact), compress_to_fp16=False)
         return info | {"files": [self.artifact, "model.bin"]}
+
+    def default_settings(self) -> RuntimeSettings:
+        """The target's own hint and streams, threads capped at the CPUs here."""
+        o = self.options
+        return tuned(local_threads(self.target), o.performance_hint, o.num_streams)
+
+    def tuning_space(self, precision: str) -> list[RuntimeSettings]:
+        """Threads up to the ceiling here x the CPU plugin's LATENCY / THROUGHPUT hints (the
+        hint picks the streams); the target's own settings first."""
+        ladder = thread_ladder(local_threads(self.target))
+        grid = [tuned(t, hint, None) for t in ladder for hint in ("LATENCY", "THROUGHPUT")]
+        return unique([self.default_settings(), *grid])
 
     def load(self, artifact_dir: Path, perf_count: bool = False) -> OvRunner:
         self.require_runtime()

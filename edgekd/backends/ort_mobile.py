@@ -22,6 +22,7 @@ from edgekd.backends.base import CompileContext, local_threads
 from edgekd.backends.onnxruntime import OnnxRuntimeBackend, compile_onnx
 from edgekd.backends.onnxruntime import Options as OrtOptions
 from edgekd.errors import ArtifactError
+from edgekd.records import RuntimeSettings
 
 CONFIG = "required_operators.config"
 
@@ -99,6 +100,14 @@ class OrtMobileBackend(OnnxRuntimeBackend):
         info["required_operators"] = required_ops(Path(out_dir) / CONFIG)
         info["target_platform"] = self.options.target_platform
         return info | {"files": [self.artifact, CONFIG]}
+
+    def default_settings(self) -> RuntimeSettings:
+        """Threads only: the .ort was optimised at conversion, and its options are the
+        phone's build settings, not session settings."""
+        return RuntimeSettings(threads=local_threads(self.target))
+
+    def tuning_space(self, precision: str) -> list[RuntimeSettings]:
+        return self.thread_space()
 
     def session_settings(self) -> tuple[int, OrtOptions]:
         """The phone's settings do not apply here: ORT defaults, threads capped at this CPU."""

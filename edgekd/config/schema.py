@@ -288,8 +288,19 @@ QUICK_TIER = {
     "max_time_s": 5.0,
     "throughput_time_s": 0.1,
     "layer_runs": 5,
+    "rounds": 3,
 }
 REPORT_MIN_QUERIES = 1024
+TUNE_BUDGET_S = {"report": 10.0, "quick": 1.0}  # screening per artifact, by tier
+
+
+class TuneConfig(Strict):
+    """Try the settings a runtime declares worth trying (threads up to the cores there, its
+    optimisation level, hints, spinning) before measuring, and ship the fastest."""
+
+    enabled: bool = True
+    budget_s: float | None = Field(None, gt=0, le=3600)  # None: by tier (TUNE_BUDGET_S)
+    rounds: int = Field(3, ge=1, le=50)  # screening rounds, candidates interleaved
 
 
 class ProfileConfig(Strict):
@@ -303,6 +314,14 @@ class ProfileConfig(Strict):
     layers: bool = True  # per-layer profile: ORT profiler / OpenVINO PERF_COUNT
     layer_runs: int = Field(50, ge=1)
     timeout_s: float = Field(900.0, gt=0)  # for one artifact's worker process
+    # batch-1 latency comes in rounds (round-robin across a target's artifacts where they
+    # are measured here); the queries and times above are split across them
+    rounds: int = Field(5, ge=1, le=100)
+    tune: TuneConfig = TuneConfig()
+
+    @property
+    def tune_budget_s(self) -> float:
+        return self.tune.budget_s or TUNE_BUDGET_S[self.tier]
 
     @model_validator(mode="before")
     @classmethod

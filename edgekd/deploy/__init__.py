@@ -45,6 +45,7 @@ def write_bundle(
         for f in comp.info["files"]:
             shutil.copyfile(comp.path / f, tmp / f)
         manifest = manifest_for(target, backend, m, precision, comp, data, exp)
+        manifest |= tuned_record(profile.info) if profile is not None else {}
         measured = measurements(profile, target.host) if profile is not None else None
         write_guides(tmp, backend, manifest, measured, note)
         manifest["files"] = {p.name: sha256_file(p) for p in sorted(tmp.iterdir())}
@@ -117,6 +118,23 @@ def manifest_for(target, backend, m, precision: str, comp, data, exp) -> dict:
     }
 
 
+def tuned_record(info: dict) -> dict:
+    """The settings tuning chose (what predict.py and `load_bundle` run with: threads capped
+    at the CPUs where they run), and the machine they were chosen on; {} untuned."""
+    tuned = info.get("tuned_settings")
+    if not tuned:
+        return {}
+    env, tuning = info.get("environment") or {}, info.get("tuning") or {}
+    on = {
+        "cpu": env.get("cpu"),
+        "cpus": env.get("cpus"),
+        "host": env.get("hostname"),
+        "candidates": len(tuning.get("candidates") or []) or 1,
+        "p90_ms": (info.get("latency_rounds") or {}).get("p90_median_ms"),
+    }
+    return {"tuned_settings": tuned, "tuned_on": on}
+
+
 def verify_bundle(path: Path) -> dict:
     """Check the bundle against its manifest before anything is loaded (`bundlecheck`: the
     same code every predict.py runs); returns the manifest."""
@@ -156,4 +174,19 @@ def load_bundle(path: Path):
         raise ArtifactError(f"bundle '{path}' predates target records; rebuild it.")
     target = validate(TargetConfig, manifest["target_config"], f"{path}/{MANIFEST}")
     backend = BACKENDS.get(target.runtime)(target)
+    settings = bundle_settings(manifest)
+    if settings is not None:
+        backend = backend.with_settings(settings)
     return manifest, backend.load(Path(path))
+
+
+def bundle_settings(manifest: dict):
+    """The manifest's tuned settings, threads capped at the CPUs here; None untuned."""
+    from edgekd.backends.base import default_threads
+    from edgekd.records import RuntimeSettings
+
+    tuned = manifest.get("tuned_settings")
+    if not tuned:
+        return None
+    settings = RuntimeSettings.model_validate(tuned)
+    return settings.model_copy(update={"threads": min(settings.threads, default_threads())})

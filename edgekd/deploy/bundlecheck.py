@@ -29,6 +29,7 @@ MAX_DIM = 1 << 20
 MAX_ELEMENTS = 1 << 26  # of one sample: 256 MiB of float32
 MAX_CLASSES = 1 << 20
 MAX_LABEL_CHARS = 1024
+MAX_THREADS = 4096
 DTYPES = ("float32", "float16", "float64", "int64", "int32", "int8", "uint8", "bool")
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
 
@@ -142,12 +143,25 @@ def check_fields(folder, m):
         _fail(folder, "labels must be a list of short strings")
     if classes is not None and labels and len(labels) != classes:
         _fail(folder, f"{len(labels)} labels for {classes} output classes")
+    run_settings(folder, m)
+
+
+def run_settings(folder, m):
+    """The target's settings and the tuned ones predict.py loads the runtime with."""
     tc = m.get("target_config", {})
     if not isinstance(tc, dict) or not isinstance(tc.get("runtime_options", {}), dict):
         _fail(folder, "target_config and its runtime_options must be mappings")
     batch = tc.get("runtime_options", {}).get("max_batch", 1)
     if not _int_in(batch, 1, MAX_DIM):
         _fail(folder, f"runtime_options.max_batch must be an integer in 1..{MAX_DIM}")
+    tuned = m.get("tuned_settings", {})
+    options = tuned.get("options", {}) if isinstance(tuned, dict) else None
+    if not isinstance(options, dict) or len(options) > MAX_FILES:
+        _fail(folder, "tuned_settings and its options must be mappings")
+    if not all(v is None or isinstance(v, (str, int, float)) for v in options.values()):
+        _fail(folder, "tuned_settings.options values must be plain numbers, strings or flags")
+    if not _int_in(tuned.get("threads", 1), 1, MAX_THREADS):
+        _fail(folder, f"tuned_settings.threads must be an integer in 1..{MAX_THREADS}")
 
 
 def sample_shape(folder, m):

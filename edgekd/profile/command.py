@@ -18,7 +18,7 @@ from edgekd.config.load import load_target
 from edgekd.config.schema import ProfileConfig, SshConfig, TargetConfig
 from edgekd.errors import ArtifactError, ConfigError
 from edgekd.profile.protocol import InputSpec
-from edgekd.records import LatencySource
+from edgekd.records import LatencySource, RuntimeSettings
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,7 @@ class Job:
     precision: str
     onnx: Path | None
     compile: bool = False  # a plain ONNX file, compiled into the target's artifact first
+    settings: RuntimeSettings | None = None  # a bundle's tuned settings (used untuned)
 
 
 def resolve_target(name: str | None, default: str, runtime: str) -> TargetConfig:
@@ -116,14 +117,17 @@ def make_job(path: Path, req: Request) -> Job:
 
 
 def run_job(artifact_dir, artifact, target, req: Request, job: Job, files) -> dict:
-    from edgekd.profile.isolate import profile_artifact
+    """Tuned on the measuring host (profile.tune), or with the bundle's tuned settings."""
+    from edgekd.profile.isolate import profile_tuned
     from edgekd.profile.protocol import make_spec
 
     spec = make_spec(
         artifact_dir, artifact, target, req.profile, batch=req.batch, files=files,
-        inputs=job.inputs, check_threads=req.threads is not None,
+        inputs=job.inputs, check_threads=req.threads is not None, precision=job.precision,
     )  # fmt: skip
-    result = profile_artifact(spec, target.host, target.ssh)
+    if job.settings is not None and req.threads is None:
+        spec = spec.model_copy(update={"settings": job.settings})
+    result = profile_tuned(spec)
     return result | {"latency_source": result.pop("source")}
 
 
@@ -152,6 +156,9 @@ def bundle_job(path: Path, req: Request) -> Job:
         inputs=[InputSpec(shape=[1, *inp["shape"][1:]], dtype=inp.get("dtype", "float32"))],
         precision=manifest["precision"],
         onnx=onnx if onnx.suffix == ".onnx" else None,
+        settings=RuntimeSettings.model_validate(tuned)
+        if (tuned := manifest.get("tuned_settings"))
+        else None,
     )
 
 

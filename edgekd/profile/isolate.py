@@ -2,7 +2,9 @@
 
 `profile_artifact` is what the pipeline and `edgekd profile` call: it writes the worker's
 spec, runs `python -m edgekd.profile.worker` (here, or on the target's host) and returns
-the worker's result with `source` set to measured-local or measured-remote.
+the worker's result with `source` set to measured-local or measured-remote. `tune_artifact`
+runs the same worker in tune mode, where the artifact is measured: the fastest of the
+settings its backend declares.
 """
 
 from __future__ import annotations
@@ -26,6 +28,42 @@ def profile_artifact(spec: ProfileSpec, host: str = "local", ssh: SshConfig | No
         return run_local(spec) | {"source": LatencySource.MEASURED_LOCAL.value}
     result = run_remote(spec, host, ssh or SshConfig())
     return result | {"source": LatencySource.MEASURED_REMOTE.value}
+
+
+def tune_artifact(spec: ProfileSpec, host: str = "local", ssh: SshConfig | None = None) -> dict:
+    """The tuning worker's result (`edgekd.profile.tune`), here or on `host`."""
+    clean_stale_temp()
+    tuning = spec.model_copy(update={"mode": "tune"})
+    if host == "local":
+        return run_local(tuning)
+    return run_remote(tuning, host, ssh or SshConfig())
+
+
+def tuned_spec(spec: ProfileSpec) -> tuple[ProfileSpec, dict | None]:
+    """The spec with the fastest settings where `profile.tune` is on, and the tuning
+    record (None: the spec's own settings stand: tuning is off, the user named the threads,
+    or a bundle is measured with the settings it ships)."""
+    from edgekd.records import RuntimeSettings
+
+    if not spec.profile.tune.enabled or spec.settings is not None or spec.check_threads:
+        return spec, None
+    tuning = tune_artifact(spec, spec.target.host, spec.target.ssh)
+    best = RuntimeSettings.model_validate(tuning["tuned_settings"])
+    return spec.model_copy(update={"settings": best}), tuning
+
+
+def with_tuning(result: dict, tuning: dict | None) -> dict:
+    """The tuning record beside the measurement: the winner as `tuned_settings` (None when
+    tuning was off), every candidate's figures as `tuning`."""
+    best = tuning["tuned_settings"] if tuning else None
+    return result | {"tuned_settings": best, "tuning": tuning}
+
+
+def profile_tuned(spec: ProfileSpec) -> dict:
+    """One artifact tuned, then measured with the winner, on the spec's target host."""
+    spec, tuning = tuned_spec(spec)
+    result = profile_artifact(spec, spec.target.host, spec.target.ssh)
+    return with_tuning(result, tuning)
 
 
 def run_local(spec: ProfileSpec, python: str | None = None) -> dict:

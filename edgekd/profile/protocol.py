@@ -22,9 +22,11 @@ from edgekd.errors import (
     OutputError,
     RuntimeMissingError,
 )
+from edgekd.records import RuntimeSettings
 
-SPEC_SCHEMA = "edgekd.profile-spec/3"
-RESULT_SCHEMA = "edgekd.profile-result/2"
+SPEC_SCHEMA = "edgekd.profile-spec/4"
+RESULT_SCHEMA = "edgekd.profile-result/3"
+TUNE_SCHEMA = "edgekd.tune-result/1"
 ERRORS: dict[str, type[EdgeKDError]] = {
     e.__name__: e
     for e in (RuntimeMissingError, ArtifactError, ConfigError, LimitError, OutputError)
@@ -77,7 +79,11 @@ class InputSpec(BaseModel):
 
 
 class ProfileSpec(BaseModel):
-    """One artifact to measure, with the settings to measure it under."""
+    """One artifact to measure, with the settings to measure it under.
+
+    `mode`: `measure` (everything, the latency rounds back to back), `tune` (screen the
+    backend's tuning space, return the fastest settings) or `serve` (load, then run latency
+    rounds when told on stdin, so a coordinator can interleave a target's artifacts)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
     schema_: str = Field(SPEC_SCHEMA, alias="schema")
@@ -92,6 +98,9 @@ class ProfileSpec(BaseModel):
     check_threads: bool = False  # threads were asked for: no more than the CPUs there
     out: str | None = None  # where the worker writes its result
     plugin: PluginRef | None = None  # the target's backend, when it is not edgekd's own
+    precision: str = "fp32"  # the artifact's, for the backend's tuning space
+    settings: RuntimeSettings | None = None  # None: the target's own (threads capped there)
+    mode: Literal["measure", "tune", "serve"] = "measure"
 
     def to_json(self) -> str:
         return self.model_dump_json(by_alias=True)
@@ -110,6 +119,7 @@ def make_spec(
     dtype: str = "float32",
     inputs: list[InputSpec] | None = None,
     check_threads: bool = False,
+    precision: str = "fp32",
 ) -> ProfileSpec:
     """`input_shape` (one sample, batch left out) for a one-input model, or `inputs`."""
     if inputs is None:
@@ -126,6 +136,7 @@ def make_spec(
         data=data,
         batch=batch,
         check_threads=check_threads,
+        precision=precision,
     )
 
 

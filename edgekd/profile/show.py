@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from edgekd.records import RuntimeSettings
 from edgekd.report.columns import fmt_ms
 
 
@@ -44,7 +45,25 @@ def print_profile(res: dict, console: Console | None = None) -> None:
         f"{env['cpu']} ({env['machine']}), affinity {env['affinity']}, placement "
         f"{env['placement']}; versions {res['versions']}"
     )
+    console.print(rounds_text(res), highlight=False)
     print_layers(console, res.get("layers") or {})
+
+
+def rounds_text(res: dict) -> str:
+    """How the p50/p90 were got (medians over rounds, their spread) and the settings run."""
+    r, parts = res.get("latency_rounds"), []
+    if r:
+        flag = " UNSTABLE: the rounds disagree, measure again on a quiet machine" * r["unstable"]
+        parts.append(
+            f"p50/p90 are medians of {r['count']} rounds; round p90s "
+            f"{fmt_ms(r['p90_min_ms'])}-{fmt_ms(r['p90_max_ms'])} ms{flag}"
+        )
+    settings = res.get("runtime_settings")
+    if settings:
+        n = len((res.get("tuning") or {}).get("candidates") or [])
+        how = f"tuned over {n} candidates" if n else "as given"
+        parts.append(f"runtime settings ({how}): {RuntimeSettings(**settings).text()}")
+    return "; ".join(parts)
 
 
 def print_layers(console: Console, layers: dict) -> None:

@@ -18,24 +18,32 @@ import os
 import platform
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from edgekd.errors import ArtifactError, EdgeKDError
+from edgekd.errors import EdgeKDError
 from edgekd.fsutil import clean_stale_temp, write_json_atomic
-from edgekd.profile.limits import check_input_bytes, check_threads
+from edgekd.profile.feeds import (
+    Feed,
+    feed_size,
+    inputs_checked,
+    load_data,
+    sample_input,
+    throughput_input,
+)
+from edgekd.profile.limits import available_cpus, check_threads
 from edgekd.profile.protocol import (
     PARENT_ENV,
     RESULT_SCHEMA,
     SPEC_SCHEMA,
-    InputSpec,
     PluginRef,
     ProfileSpec,
     error_payload,
 )
-
-Feed = np.ndarray | dict  # one array, or {input name: array} for a model with several
+from edgekd.records import RuntimeSettings
 
 
 def peak_rss_bytes() -> int:
@@ -81,69 +89,6 @@ def plugin_class(plugin: PluginRef) -> type:
     return getattr(module, plugin.name)
 
 
-def random_array(inp: InputSpec, shape: list[int], rng) -> np.ndarray:
-    """Seeded noise for floats, uniform integers in [low, high), random booleans."""
-    if inp.dtype == "bool":
-        return rng.integers(0, 2, size=shape).astype(bool)
-    if inp.dtype.startswith(("int", "uint")):
-        return rng.integers(inp.low, inp.high, size=shape).astype(inp.dtype)
-    return rng.standard_normal(shape).astype(inp.dtype)
-
-
-def as_feed(spec: ProfileSpec, arrays: list[np.ndarray]) -> Feed:
-    """A plain array for a one-input model named by position, else {input name: array}."""
-    if len(spec.inputs) == 1 and spec.inputs[0].name is None:
-        return arrays[0]
-    return {inp.name: a for inp, a in zip(spec.inputs, arrays)}
-
-
-def sample_input(spec: ProfileSpec, x: np.ndarray | None) -> Feed:
-    """The latency query: the first test input when data is given, else random inputs."""
-    if x is not None:
-        return np.ascontiguousarray(x[:1])
-    check_input_bytes(feed_bytes(spec.inputs, None), "the inputs of one query")
-    rng = np.random.default_rng(0)
-    return as_feed(spec, [random_array(i, i.shape, rng) for i in spec.inputs])
-
-
-def throughput_input(spec: ProfileSpec, sample: Feed, batch_n: int) -> tuple[Feed, str]:
-    """The sample grown to `batch_n` along the batch axis; a model with a static batch is
-    measured at its own batch instead."""
-    if not scalable(spec.inputs):
-        return sample, "static (the model's own batch)"
-    check_input_bytes(feed_bytes(spec.inputs, batch_n), f"--batch {batch_n} inputs")
-    arrays = [sample] if isinstance(sample, np.ndarray) else list(sample.values())
-    grown = [
-        np.ascontiguousarray(np.resize(a, (batch_n, *a.shape[1:]))) if i.shape else a
-        for i, a in zip(spec.inputs, arrays)
-    ]
-    return as_feed(spec, grown), "requested"
-
-
-def scalable(inputs: list[InputSpec]) -> bool:
-    return all(i.dynamic_batch for i in inputs if i.shape)
-
-
-def feed_bytes(inputs: list[InputSpec], batch_n: int | None) -> int:
-    total = 0
-    for i in inputs:
-        dims = [batch_n, *i.shape[1:]] if batch_n and i.shape else i.shape
-        total += int(np.prod(dims, dtype=np.float64)) * np.dtype(i.dtype).itemsize
-    return total
-
-
-def feed_size(feed: Feed) -> int:
-    first = feed if isinstance(feed, np.ndarray) else next(iter(feed.values()))
-    return int(first.shape[0]) if first.ndim else 1
-
-
-def load_data(spec: ProfileSpec) -> tuple[np.ndarray | None, np.ndarray | None]:
-    if spec.data is None:
-        return None, None
-    with np.load(spec.data.npz, allow_pickle=False) as z:
-        return z[spec.data.x], z[spec.data.y]
-
-
 def environment(runner) -> dict:
     try:
         affinity = sorted(os.sched_getaffinity(0))
@@ -173,64 +118,94 @@ def cpu_model() -> str:
     return platform.processor()
 
 
-def measure(spec: ProfileSpec) -> dict:
-    from edgekd.profile.accuracy import artifact_evaluation
+@dataclass
+class Loaded:
+    """One artifact loaded with its settings, and what its measurement needs around it."""
 
-    cfg, target, folder = spec.profile, spec.target, Path(spec.artifact_dir)
+    spec: ProfileSpec
+    backend: Any
+    settings: RuntimeSettings
+    sample: Feed
+    x: np.ndarray | None
+    y: np.ndarray | None
+    rss_start: int
+    load_ms: float
+    runner: Any
+
+
+def open_artifact(spec: ProfileSpec) -> Loaded:
+    """The backend with the spec's settings (or the target's own, threads capped at the CPUs
+    here), the inputs, and the artifact loaded: load time apart from everything else."""
     if spec.check_threads:
-        check_threads(target.threads)
-    backend = load_backend(target, spec.plugin)
+        check_threads(spec.target.threads)
+    backend = load_backend(spec.target, spec.plugin)
+    settings = spec.settings or backend.default_settings()
+    if settings.threads > available_cpus():  # tuned elsewhere: a ceiling, never oversubscribed
+        settings = settings.model_copy(update={"threads": available_cpus()})
+    backend = backend.with_settings(settings)
     x, y = load_data(spec)
     sample = sample_input(spec, x)
     rss_start = peak_rss_bytes()
     t0 = time.perf_counter()
-    runner = backend.load(folder)
+    runner = backend.load(Path(spec.artifact_dir))
     load_ms = (time.perf_counter() - t0) * 1e3
-    latency, throughput = timed(spec, runner, sample)
-    scored = artifact_evaluation(runner, x, y) if x is not None else {"acc_artifact": None}
+    return Loaded(spec, backend, settings, sample, x, y, rss_start, load_ms, runner)
+
+
+def measure(spec: ProfileSpec, channel=None) -> dict:
+    """Everything about one artifact; with a `channel` (serve mode), its latency rounds run
+    when the coordinator says, interleaved with the other artifacts of its target."""
+    from edgekd.profile.rounds import measure_latency_rounds
+    from edgekd.profile.serve import serve_rounds
+
+    if spec.mode == "tune":
+        from edgekd.profile.tune import tune
+
+        return tune(spec, load_backend(spec.target, spec.plugin))
+    art = open_artifact(spec)
+    with inputs_checked(spec):
+        if channel is not None:
+            latency = serve_rounds(art.runner, art.sample, spec.profile, channel)
+        else:
+            latency = measure_latency_rounds(art.runner, art.sample, spec.profile)
+    return finish(art, latency)
+
+
+def finish(art: Loaded, latency: dict) -> dict:
+    """Throughput, accuracy, memory and the per-layer profile after the latency rounds."""
+    from edgekd.profile.accuracy import artifact_evaluation
+    from edgekd.profile.latency import measure_throughput
+
+    spec, cfg = art.spec, art.spec.profile
+    with inputs_checked(spec):
+        batch, why = throughput_input(spec, art.sample, int(spec.batch or cfg.throughput_batch))
+        throughput = measure_throughput(art.runner, batch, cfg.throughput_time_s, feed_size(batch))
+    x, y = art.x, art.y
+    scored = artifact_evaluation(art.runner, x, y) if x is not None else {"acc_artifact": None}
     peak = peak_rss_bytes()
-    env = environment(runner)
-    del runner  # the layer profile opens its own session
-    layers = backend.layer_profile(folder, sample, cfg.layer_runs) if cfg.layers else None
+    env = environment(art.runner)
+    art.runner = None  # the layer profile opens its own session
+    folder = Path(spec.artifact_dir)
+    layers = art.backend.layer_profile(folder, art.sample, cfg.layer_runs) if cfg.layers else None
     return {
         "schema": RESULT_SCHEMA,
-        "load_ms": load_ms,
+        "load_ms": art.load_ms,
         "first_inference_ms": latency["stats"]["first_inference_ms"],
         "latency": latency["stats"],
         "samples_ms": latency["samples_ms"],
-        "throughput": throughput,
+        "latency_rounds": latency["rounds"],
+        "throughput": throughput | {"batch_source": why},
         "inputs": [i.describe() for i in spec.inputs],
         **scored,  # acc_artifact, and the confusion matrix where there are labels
-        "memory": {"peak_rss_bytes": peak, "rss_before_load_bytes": rss_start},
+        "memory": {"peak_rss_bytes": peak, "rss_before_load_bytes": art.rss_start},
         "artifact_bytes": artifact_bytes(folder, spec.files),
-        "versions": backend.versions(),
-        "environment": env,
+        "versions": art.backend.versions(),
+        "environment": env | {"cpus": available_cpus()},
         "layers": layers.model_dump(mode="json") if layers is not None else None,
         "settings": cfg.model_dump(),
-        "threads": target.threads,
+        "runtime_settings": art.settings.model_dump(mode="json"),
+        "threads": spec.target.threads,  # the target's ceiling, as asked
     }
-
-
-def timed(spec: ProfileSpec, runner, sample: Feed) -> tuple[dict, dict]:
-    """Latency at the query's batch, then throughput; a model that rejects its inputs is a
-    user error that names them (a shape or integer range the model does not take)."""
-    from edgekd.profile.latency import measure_latency, measure_throughput
-
-    cfg = spec.profile
-    try:
-        latency = measure_latency(runner, sample, cfg)
-        batch, why = throughput_input(spec, sample, int(spec.batch or cfg.throughput_batch))
-        throughput = measure_throughput(runner, batch, cfg.throughput_time_s, feed_size(batch))
-    except EdgeKDError:
-        raise
-    except Exception as exc:  # each runtime raises its own types for a rejected input
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-        fed = "; ".join(i.text() for i in spec.inputs)
-        raise ArtifactError(
-            f"the model rejects the inputs it was given ({fed}): {first}. Pass the shapes "
-            "and integer ranges it expects (--shape NAME=1x128, --int-range LOW:HIGH)."
-        ) from None
-    return latency, throughput | {"batch_source": why}
 
 
 def artifact_bytes(folder: Path, files: list[str] | None) -> int:
@@ -249,8 +224,13 @@ def main(argv: list[str]) -> int:
     spec = ProfileSpec.model_validate(raw)
     end_with_parent()
     clean_stale_temp()  # folders of workers killed before they could remove them
+    channel = None
+    if spec.mode == "serve":
+        from edgekd.profile.serve import Channel
+
+        channel = Channel.over_stdio()
     try:
-        result = measure(spec)
+        result = measure(spec, channel)
     except EdgeKDError as exc:
         write_json_atomic(Path(spec.out), error_payload(exc))
         return 2

@@ -22,6 +22,7 @@ FULL = [
     ("flops", "FLOPs", "{:,}"),
     ("p50_ms", "p50 ms", "{:.4g}"),
     ("p90_ms", "p90 ms", "{:.4g}"),
+    ("p90_spread_ms", "p90 rounds min–max", "{}"),
     ("p99_ms", "p99 ms", "{:.4g}"),
     ("load_ms", "load ms", "{}"),
     ("first_inference_ms", "1st inference ms", "{}"),
@@ -45,6 +46,12 @@ COMPACT = [
     ("pareto", "front", "{}"),
 ]
 MIB = 1024 * 1024
+OPTIONAL = ("p90_spread_ms",)  # shown only where some row has it (reports before rounds)
+
+
+def columns_for(rows: list[ReportRow], columns=FULL) -> list:
+    """`columns` without the optional ones no row fills: an older report renders as it did."""
+    return [c for c in columns if c[0] not in OPTIONAL or any(getattr(r, c[0]) for r in rows)]
 
 
 def fmt_ms(v: float) -> str:
@@ -76,12 +83,24 @@ def cell(row: ReportRow, key: str, fmt: str) -> str:
         return f"{v / MIB:.0f}"
     if key == "accuracy_ci":
         return f"{v[0]:.1%}–{v[1]:.1%}"
+    if key == "p90_spread_ms":
+        return spread_text(row)
     text = fmt_ms(v) if key.endswith("_ms") else fmt.format(v)
     if key.endswith("_ms") and row.estimated:
         return f"~{text} (est.){band_text(row.estimate)}"
     if key == "accuracy" and row.accuracy_source is AccuracySource.TORCH:
         return f"{text} (torch)"
     return text
+
+
+def spread_text(row: ReportRow) -> str:
+    """`0.0067–0.0600 (5 rounds) UNSTABLE`: the round p90s' range, flagged where they
+    disagree (see edgekd.profile.rounds)."""
+    if row.p90_spread_ms is None:
+        return "-"
+    lo, hi = row.p90_spread_ms
+    text = f"{fmt_ms(lo)}–{fmt_ms(hi)} ({row.rounds} rounds)"
+    return text + (" UNSTABLE" if row.unstable else "")
 
 
 def split_text(layers: LayerProfile) -> str:

@@ -1,7 +1,7 @@
 """What a reader must know before acting on the numbers: whether distillation helped each
 student (with the 95% interval of the gain), and the warnings that make figures hard to
 trust (a test split too small to separate the artifacts, a class with no test samples, a
-student that is not smaller or not faster than its teacher)."""
+student that is not smaller or not faster than its teacher, latency rounds that disagree)."""
 
 from __future__ import annotations
 
@@ -59,7 +59,13 @@ def kd_effects(rows: list[ReportRow], n: int | None) -> list[KdEffect]:
 
 
 def findings(rows: list[ReportRow], data: DataSummary | None) -> list[Finding]:
-    return small_test(rows, data) + empty_classes(data) + not_smaller(rows) + not_faster(rows)
+    return (
+        small_test(rows, data)
+        + empty_classes(data)
+        + not_smaller(rows)
+        + not_faster(rows)
+        + unstable_rows(rows)
+    )
 
 
 def small_test(rows: list[ReportRow], data: DataSummary | None) -> list[Finding]:
@@ -133,4 +139,22 @@ def not_faster(rows: list[ReportRow]) -> list[Finding]:
             f"teacher at the same precision ({t.label}: {fmt_ms(t.p90_ms)} ms)."
         )
         out.append(Finding(kind=FindingKind.STUDENT_SLOWER, text=text))
+    return out
+
+
+def unstable_rows(rows: list[ReportRow]) -> list[Finding]:
+    """Artifacts whose latency rounds disagree: their p90 is the median round, but the
+    machine was busy while they were measured; measure again before relying on it."""
+    out = []
+    for r in rows:
+        if not r.unstable or r.p90_spread_ms is None:
+            continue
+        lo, hi = r.p90_spread_ms
+        text = (
+            f"{r.label} on {r.target}: its {r.rounds} latency rounds disagree (p90 "
+            f"{fmt_ms(lo)}–{fmt_ms(hi)} ms; reported: the median round, {fmt_ms(r.p90_ms)} "
+            "ms). Other work on the machine likely interfered; profile it again on a quiet "
+            "machine before relying on its latency."
+        )
+        out.append(Finding(kind=FindingKind.UNSTABLE_LATENCY, text=text))
     return out

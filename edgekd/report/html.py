@@ -6,7 +6,7 @@ from html import escape
 
 from edgekd.records import LatencySource
 from edgekd.report.agreement import agreement_html
-from edgekd.report.columns import FULL, cell, split_text
+from edgekd.report.columns import FULL, cell, columns_for, split_text
 from edgekd.report.markdown import environment_text, frontier_rows, method_text, not_measured
 from edgekd.report.model import KdVerdict, Report, ReportRow
 from edgekd.report.narrative import (
@@ -47,14 +47,15 @@ def badge(source: LatencySource | None) -> str:
 
 
 def full_table(rows: list[ReportRow]) -> str:
-    head = "".join(f"<th>{escape(h)}</th>" for _, h, _ in FULL)
+    columns = columns_for(rows, FULL)
+    head = "".join(f"<th>{escape(h)}</th>" for _, h, _ in columns)
     body = []
     for r in rows:
         cls = " ".join(
             c for c in ("estimated" if r.estimated else "", "front" if r.pareto else "") if c
         )
         cells = []
-        for k, _, f in FULL:
+        for k, _, f in columns:
             text = badge(r.latency_source) if k == "latency_source" else escape(cell(r, k, f))
             cells.append(f"<td>{text}</td>")
         body.append(f'<tr class="{cls}">{"".join(cells)}</tr>')

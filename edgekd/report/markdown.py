@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from edgekd.config.schema import TUNE_BUDGET_S
 from edgekd.records import Gate, RowStatus
 from edgekd.report.agreement import agreement_lines
-from edgekd.report.columns import FULL, band_text, cell, fmt_ms, split_text
+from edgekd.report.columns import FULL, band_text, cell, columns_for, fmt_ms, split_text
 from edgekd.report.model import Report, ReportRow
 from edgekd.report.narrative import (
     baseline_note,
@@ -31,10 +32,32 @@ def method_text(report: Report) -> str:
         f"single-stream batch 1 in a fresh process per artifact, {prof.get('tier', '?')} tier: "
         f"{prof.get('warmup', '?')} warm-up queries, then at least "
         f"{prof.get('min_queries', '?')} queries and {prof.get('min_time_s', '?')} s "
-        "(nearest-rank percentiles); load and first-inference times are kept apart. "
+        f"(nearest-rank percentiles){rounds_text(prof)}; load and first-inference times are "
+        "kept apart. "
         "`~x (est.)` marks a roofline estimate for a device that is not attached: an optimistic "
         "bound, not a measurement. The gate passes an artifact that keeps "
         f">= {report.accuracy_gate:.0%} of its PyTorch model's accuracy."
+    )
+
+
+def rounds_text(prof: dict) -> str:
+    """How latency rounds and tuning were run ('' for a report made before either)."""
+    if "rounds" not in prof:
+        return ""
+    text = (
+        f" in {prof['rounds']} rounds, interleaved with the target's other artifacts where "
+        "measured here; p50 and p90 are the medians of the rounds' figures, shown with the "
+        "p90s' min–max (UNSTABLE where they differ by more than 1.5x)"
+    )
+    tune = prof.get("tune") or {}
+    if not tune.get("enabled"):
+        return text + ". Each artifact ran with its target's settings (threads capped at the CPUs)"
+    budget = tune.get("budget_s") or TUNE_BUDGET_S.get(prof.get("tier"), "?")
+    return text + (
+        ". Each artifact ran with the fastest of the settings its runtime declares worth "
+        "trying (threads up to the CPUs there, optimisation level, hints), screened in "
+        f"{tune.get('rounds', '?')} interleaved rounds within {budget} s: what its bundle "
+        "ships (`tuned_settings`)"
     )
 
 
@@ -67,12 +90,29 @@ def environment_text(report: Report, target: str) -> str:
 
     return (
         f"Measured on {distinct('cpu')} (host {distinct('host')}), "
-        f"{distinct('latency_source')}; threads {distinct('threads')}, CPU affinity "
+        f"{distinct('latency_source')}; threads {distinct('threads')}"
+        f"{ceiling_text(report, target, rows)}, CPU affinity "
         f"{distinct('affinity')}; {distinct('versions')}."
     )
 
 
+def ceiling_text(report: Report, target: str, rows: list[ReportRow]) -> str:
+    """A target's thread count is a ceiling on its device, never an oversubscription here:
+    say so where the measuring host has fewer CPUs than the target names. Reports made
+    before latency rounds are left alone: their threads were not always capped."""
+    if "rounds" not in report.profile:
+        return ""
+    summary = report.targets.get(target)
+    asked = summary.threads if summary else None
+    cpus = [len(r.affinity) for r in rows if r.affinity]
+    if not asked or not cpus or asked <= min(cpus):
+        return ""
+    n = min(cpus)
+    return f" (target asks {asked} threads; {n} CPUs here: measured with <= {n})"
+
+
 def table_lines(rows: list[ReportRow], columns=FULL) -> list[str]:
+    columns = columns_for(rows, columns)
     lines = ["| " + " | ".join(h for _, h, _ in columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(r, k, f) for k, _, f in columns) + " |" for r in rows]
     return lines

@@ -22,6 +22,7 @@ from edgekd.records import (
     LayerProfile,
     Role,
     RowStatus,
+    RuntimeSettings,
     TextEnum,
 )
 
@@ -30,6 +31,11 @@ SCHEMA = "edgekd.report/4"
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def _unset(value) -> bool:
+    """Left out of report.json: reports made before the field read and write back alike."""
+    return value is None or value is False
 
 
 class ReportRow(Strict):
@@ -70,6 +76,11 @@ class ReportRow(Strict):
     min_ms: float | None = None
     max_ms: float | None = None
     queries: int | None = None
+    # p50/p90 above are medians over latency rounds where there were rounds (the robust
+    # figures the pick uses); the p90s' min-max across rounds, and whether they disagree
+    rounds: int | None = Field(None, exclude_if=_unset)
+    p90_spread_ms: tuple[float, float] | None = Field(None, exclude_if=_unset)
+    unstable: bool = Field(False, exclude_if=_unset)
     load_ms: float | None = None
     first_inference_ms: float | None = None
     throughput: float | None = None  # samples/s
@@ -84,6 +95,7 @@ class ReportRow(Strict):
     host: str | None = None
     cpu: str | None = None
     versions: dict[str, str] | None = None
+    tuned_settings: RuntimeSettings | None = Field(None, exclude_if=_unset)  # what ships
     layers: LayerProfile | None = None
     placement: str | None = None  # the backend's one-cell summary of where ops ran
     float_layers: list[str] | None = None  # int8-mixed rows: the layers kept in float
@@ -137,6 +149,7 @@ class Recommendation(Strict):
     p90_ms: float
     bundle: str | None = None
     role: Role | None = None
+    unstable: bool = Field(False, exclude_if=_unset)  # its latency rounds disagree
 
 
 class Decision(Strict):
@@ -189,6 +202,7 @@ class FindingKind(TextEnum):
     EMPTY_TEST_CLASS = "class without test samples"
     STUDENT_NOT_SMALLER = "student not smaller than teacher"
     STUDENT_SLOWER = "student not faster than teacher"
+    UNSTABLE_LATENCY = "unstable latency"  # an artifact's latency rounds disagree
 
 
 class Finding(Strict):

@@ -55,10 +55,16 @@ def pick_text(report: Report, target: str, rec: Recommendation) -> str:
     if row is not None and row.accuracy_ci is not None:
         parts[0] += f" (95% CI {row.accuracy_ci[0]:.1%}–{row.accuracy_ci[1]:.1%})"
     parts.append(f"p90 {fmt_ms(rec.p90_ms)} ms")
+    if row is not None and row.p90_spread_ms is not None:
+        lo, hi = row.p90_spread_ms
+        flag = ", UNSTABLE" if row.unstable else ""
+        parts[-1] += f" (rounds {fmt_ms(lo)}–{fmt_ms(hi)}{flag})"
     if row is not None and row.size_bytes is not None:
         parts.append(f"size {row.size_bytes / 1024:.1f} KB")
     if row is not None and row.peak_rss_bytes is not None:
         parts.append(f"peak RSS {row.peak_rss_bytes / MIB:.0f} MB")
+    if row is not None and row.tuned_settings is not None:
+        parts.append(f"tuned: {row.tuned_settings.text()}")
     return f"{rec.model} ({rec.method or rec.role}, {rec.precision}) — " + ", ".join(parts)
 
 

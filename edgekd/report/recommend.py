@@ -127,6 +127,7 @@ def recommendation(r: ReportRow) -> Recommendation:
         p90_ms=r.p90_ms,
         bundle=r.bundle,
         role=r.role,
+        unstable=r.unstable,
     )
 
 

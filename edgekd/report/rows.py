@@ -42,6 +42,7 @@ def measured_row(s: Subject, built: Built, prof: dict, gate: float) -> ReportRow
     acc, acc_torch = prof["acc_artifact"], s.info.get("acc_test")
     keeps = acc / acc_torch if acc_torch and acc is not None else 0.0
     lat, env, where = prof["latency"], prof.get("environment", {}), prof.get("placement", {})
+    lat = lat | robust_figures(prof.get("latency_rounds"))
     return _row(
         s,
         built,
@@ -54,6 +55,10 @@ def measured_row(s: Subject, built: Built, prof: dict, gate: float) -> ReportRow
         confusion=prof.get("confusion"),  # from the worker's accuracy step, where it gives one
         **{k: lat.get(k) for k in LATENCY_KEYS},
         queries=lat["queries"],
+        rounds=lat.get("rounds"),
+        p90_spread_ms=lat.get("p90_spread_ms"),
+        unstable=lat.get("unstable", False),
+        tuned_settings=prof.get("tuned_settings"),
         load_ms=prof["load_ms"],
         first_inference_ms=lat.get("first_inference_ms"),
         throughput=prof["throughput"]["samples_per_s"],
@@ -67,6 +72,20 @@ def measured_row(s: Subject, built: Built, prof: dict, gate: float) -> ReportRow
         versions=prof.get("versions") or built.compile_info.get("versions", {}),
         layers=prof.get("layers"),
     )
+
+
+def robust_figures(rounds: dict | None) -> dict:
+    """p50/p90 as medians over latency rounds, with the p90s' spread; {} without rounds (a
+    result from before them keeps the p50/p90 of all its samples)."""
+    if not rounds:
+        return {}
+    return {
+        "p50_ms": rounds["p50_median_ms"],
+        "p90_ms": rounds["p90_median_ms"],
+        "rounds": rounds["count"],
+        "p90_spread_ms": (rounds["p90_min_ms"], rounds["p90_max_ms"]),
+        "unstable": rounds["unstable"],
+    }
 
 
 def estimated_row(s: Subject, estimate: Estimate, reason: str, built: Built | None) -> ReportRow:

@@ -104,6 +104,30 @@ def print_predictions(names, probs, k, labels, as_json):
             print(f"{name}  " + "  ".join(show(e) for e in top))
 
 
+def cpus_here():
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def runtime_settings(manifest, args):
+    """(threads, runtime options, where they came from): --threads first, else the settings
+    tuning measured fastest (manifest `tuned_settings`), else the target's; the thread
+    count is capped at the CPUs here (0: the runtime's own default)."""
+    target = manifest.get("target_config") or {}
+    tuned = manifest.get("tuned_settings") or {}
+    options = dict(target.get("runtime_options") or {})
+    options.update(tuned.get("options") or {})
+    threads, source = getattr(args, "threads", 0), "--threads"
+    if not threads:
+        threads, source = tuned.get("threads") or 0, "tuned_settings"
+    if not threads:
+        threads, source = target.get("threads") or 0, "target_config"
+    return (min(threads, cpus_here()) if threads else 0), options, source
+
+
 def parse_args(doc, threads):
     import argparse
 
@@ -115,6 +139,11 @@ def parse_args(doc, threads):
     ap.add_argument("--json", action="store_true", help="one JSON object per input")
     ap.add_argument("--labels", help="an .npy file of labels: print only the accuracy")
     ap.add_argument("--check", action="store_true", help="only check the bundle, then exit")
+    ap.add_argument(
+        "--print-settings",
+        action="store_true",
+        help="load the model, print the runtime settings it runs with (JSON), then exit",
+    )
     if threads:
         ap.add_argument("--threads", type=int, default=0, help="runtime threads (0: default)")
     args = ap.parse_args()
@@ -122,24 +151,36 @@ def parse_args(doc, threads):
         ap.error(f"--threads must lie in 0..{os.cpu_count() or 1} (the CPUs here)")
     if args.top_k < 1:
         ap.error("--top-k must be at least 1")
-    if not args.check and not args.inputs:
+    if not (args.check or args.print_settings) and not args.inputs:
         ap.error("give input files (.npy or images), or --check")
     return args
 
 
-def main(doc, classify, threads=False):
+def runtime_failed(exc):
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+    fail(f"the runtime cannot run this bundle's model on these inputs: {first}")
+
+
+def main(doc, load, threads=False):
+    """`load(manifest, args)` -> (a function from a batch to logits, the settings applied
+    as the runtime reports them)."""
     args = parse_args(doc, threads)
     manifest = checked_manifest()
     if args.check:
         print(f"verified: {HERE}")
         return
+    if args.print_settings:
+        try:
+            print(json.dumps(load(manifest, args)[1], sort_keys=True))
+        except Exception as exc:  # each runtime raises its own types
+            runtime_failed(exc)
+        return
     x, names = read_inputs(args.inputs, manifest)
     y = read_npy(args.labels) if args.labels else None
     try:
-        probs = probabilities(classify(manifest, x, args))
+        probs = probabilities(load(manifest, args)[0](x))
     except Exception as exc:  # each runtime raises its own types
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-        fail(f"the runtime cannot run this bundle's model on these inputs: {first}")
+        runtime_failed(exc)
     if y is not None:
         pred = probs.argmax(1)
         if y.shape != pred.shape:

@@ -4,9 +4,12 @@
     python predict.py photo.jpg ...          # where the bundle records image preprocessing
     python predict.py x_test.npy --labels y_test.npy
     python predict.py --check
+    python predict.py --print-settings     # the runtime settings it loads with (JSON)
 
 An .npy file holds one sample or a batch. Prints one line per input with its top-k classes
 and probabilities (--json: one JSON object per line), or with --labels only the accuracy.
+The runtime runs with the settings tuning measured fastest (manifest.json `tuned_settings`;
+threads capped at the CPUs here), unless --threads says otherwise.
 Before numpy, the runtime or the model is touched, every file is checked against
 manifest.json by the same code as `edgekd verify` (copied in below), and nothing in this
 bundle's folder is ever imported. Exit status 2: the bundle or the input was refused.
@@ -102,24 +105,32 @@ def runtime():
     return torch, et
 
 
-def classify(manifest, x, args):
-    """The model's logits for every input, in batches of at most `max_batch`."""
+def load(manifest, args):
+    """A function from a batch to logits (in batches of at most `max_batch`), and the
+    settings applied (XNNPACK's threadpool size as the runtime reports it)."""
     import numpy as np
 
     torch, et = runtime()
-    if args.threads:
-        et._unsafe_reset_threadpool(args.threads)
-    options = manifest.get("target_config", {}).get("runtime_options", {})
+    threads, options, source = runtime_settings(manifest, args)
+    if threads:
+        et._unsafe_reset_threadpool(threads)
     batch = int(options.get("max_batch", 256))
     path = os.path.join(HERE, manifest["artifact"])
     check = et.Verification.InternalConsistency
     method = et._load_program(path, program_verification=check).load_method("forward")
-    chunks = [
-        method([torch.from_numpy(np.ascontiguousarray(x[i : i + batch]))])[0].numpy()
-        for i in range(0, len(x), batch)
-    ]
-    return np.concatenate(chunks)
+
+    def run(x):
+        chunks = [
+            method([torch.from_numpy(np.ascontiguousarray(x[i : i + batch]))])[0].numpy()
+            for i in range(0, len(x), batch)
+        ]
+        return np.concatenate(chunks)
+
+    pool = getattr(et, "_threadpool_get_thread_count", None)
+    applied = {"runtime": "executorch", "source": source, "max_batch": batch}
+    applied["threads"] = int(pool()) if pool is not None else threads
+    return run, applied
 
 
 if __name__ == "__main__":
-    main(__doc__, classify, threads=True)
+    main(__doc__, load, threads=True)

@@ -4,9 +4,12 @@
     python predict.py photo.jpg ...          # where the bundle records image preprocessing
     python predict.py x_test.npy --labels y_test.npy
     python predict.py --check
+    python predict.py --print-settings     # the runtime settings it loads with (JSON)
 
 An .npy file holds one sample or a batch. Prints one line per input with its top-k classes
 and probabilities (--json: one JSON object per line), or with --labels only the accuracy.
+The runtime runs with the settings tuning measured fastest (manifest.json `tuned_settings`;
+threads capped at the CPUs here), unless --threads says otherwise.
 Before numpy, the runtime or the model is touched, every file is checked against
 manifest.json by the same code as `edgekd verify` (copied in below), and nothing in this
 bundle's folder is ever imported. Exit status 2: the bundle or the input was refused.
@@ -35,19 +38,34 @@ LATER = {}
 # @include deploy/templates/_main.py
 
 
-def classify(manifest, x, args):
-    """The model's logits for every input, in batches of 256."""
+def load(manifest, args):
+    """A function from a batch to logits (in batches of 256), and the settings applied."""
     import numpy as np
     import openvino as ov
 
-    config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"}
-    if args.threads:
-        config["INFERENCE_NUM_THREADS"] = args.threads
+    threads, options, source = runtime_settings(manifest, args)
+    config = {
+        "PERFORMANCE_HINT": options.get("performance_hint") or "LATENCY",
+        "INFERENCE_PRECISION_HINT": "f32",
+    }
+    if threads:
+        config["INFERENCE_NUM_THREADS"] = threads
+    if options.get("num_streams"):
+        config["NUM_STREAMS"] = str(options["num_streams"])
     path = os.path.join(HERE, manifest["artifact"])
-    request = ov.Core().compile_model(path, "CPU", config).create_infer_request()
-    chunks = [request.infer({0: x[i : i + 256]})[0] for i in range(0, len(x), 256)]
-    return np.concatenate(chunks)
+    compiled = ov.Core().compile_model(path, "CPU", config)
+    request = compiled.create_infer_request()
+
+    def run(x):
+        chunks = [request.infer({0: x[i : i + 256]})[0] for i in range(0, len(x), 256)]
+        return np.concatenate(chunks)
+
+    applied = {"runtime": "openvino", "source": source}
+    for key in ("INFERENCE_NUM_THREADS", "PERFORMANCE_HINT", "NUM_STREAMS"):
+        applied[key] = str(compiled.get_property(key))
+    applied["threads"] = int(applied["INFERENCE_NUM_THREADS"])
+    return run, applied
 
 
 if __name__ == "__main__":
-    main(__doc__, classify, threads=True)
+    main(__doc__, load, threads=True)

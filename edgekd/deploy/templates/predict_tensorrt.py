@@ -6,6 +6,7 @@ cuda-python.
     python predict.py photo.jpg ...          # where the bundle records image preprocessing
     python predict.py x_test.npy --labels y_test.npy
     python predict.py --check
+    python predict.py --print-settings     # the runtime settings it loads with (JSON)
 
 An .npy file holds one sample or a batch. Prints one line per input with its top-k classes
 and probabilities (--json: one JSON object per line), or with --labels only the accuracy.
@@ -50,14 +51,16 @@ LATER = {}
 # @include backends/trt_engine.py
 
 
-def classify(manifest, x, args):
-    """The engine's logits for every input, in batches of at most `max_batch`."""
+def load(manifest, args):
+    """The engine's logits for a batch (in batches of at most `max_batch`), and its
+    settings."""
     engine = os.path.join(HERE, "model.engine")
     if not os.path.isfile(engine):
         fail("model.engine is missing; build it on this device: bash build_engine.sh")
     options = manifest.get("target_config", {}).get("runtime_options", {})
-    return EngineRunner(engine, int(options.get("max_batch", 256)))(x)
+    batch = int(options.get("max_batch", 256))
+    return EngineRunner(engine, batch), {"runtime": "tensorrt", "max_batch": batch}
 
 
 if __name__ == "__main__":
-    main(__doc__, classify)
+    main(__doc__, load)
