@@ -139,28 +139,10 @@ class Trials:
 
 def run_trial(spec, teachers, splits, seed, folder, label, reporter, hw) -> float:
     """Distil `spec` (its recipe and short schedule) and return its validation accuracy."""
-    from edgekd.distill.schemes import SCHEMES, DistillJob
     from edgekd.distill.trainer import accuracy
-    from edgekd.models import build_model
-    from edgekd.stages.models import new_model
+    from edgekd.stages.train import distil
 
-    def build():
-        return build_model(spec.model, spec.options, splits.input_shape, splits.num_classes)
-
-    job = DistillJob(
-        new_model(spec, splits, seed),
-        teachers,
-        splits,
-        spec.distill,
-        spec.train,
-        seed,
-        folder,
-        label,
-        reporter,
-        build,
-        hw=hw,
-    )
-    model = SCHEMES.get(spec.distill.scheme)().run(job)
+    model, _ = distil(spec, teachers, splits, seed, folder, label, reporter, hw)
     return accuracy(model, splits.x["val"], splits.y["val"], hw=hw, workers=splits.workers)
 
 

@@ -115,7 +115,7 @@ def run_teacher_onnx(spec: TeacherConfig, splits: Splits, folder: Path) -> dict:
     }
 
 
-def run_distill(
+def distil(
     student: StudentConfig,
     teachers: list[nn.Module],
     splits: Splits,
@@ -123,10 +123,11 @@ def run_distill(
     folder: Path,
     label: str,
     reporter: Reporter,
-    *,
     hw: Hardware = CPU,
-    code: list | None = None,
-) -> dict:
+) -> tuple[nn.Module, dict]:
+    """`student` trained by its distillation scheme (not saved), and what the scheme
+    recorded of its run (`DistillJob.info`)."""
+
     def build() -> nn.Module:
         return build_model(student.model, student.options, splits.input_shape, splits.num_classes)
 
@@ -143,14 +144,29 @@ def run_distill(
         build,
         hw=hw,
     )
-    model = SCHEMES.get(student.distill.scheme)().run(job)
+    return SCHEMES.get(student.distill.scheme)().run(job), job.info
+
+
+def run_distill(
+    student: StudentConfig,
+    teachers: list[nn.Module],
+    splits: Splits,
+    seed: int,
+    folder: Path,
+    label: str,
+    reporter: Reporter,
+    *,
+    hw: Hardware = CPU,
+    code: list | None = None,
+) -> dict:
+    model, run_info = distil(student, teachers, splits, seed, folder, label, reporter, hw)
     save_model(model, folder)
     write_code_record(folder, code or [])
     method = "+".join(loss.name for loss in student.distill.losses)
     scheme = student.distill.scheme
     if student.train.steps is not None:  # exactly that many (a step-matched pair's count)
-        job.info["steps"] = student.train.steps
-    info = model_info(model, student, splits, label, method=method, scheme=scheme, **job.info)
+        run_info["steps"] = student.train.steps
+    info = model_info(model, student, splits, label, method=method, scheme=scheme, **run_info)
     warnings = size_warnings(info, teachers, splits.teacher_view().input_shape)
     for w in warnings:
         reporter.line(f"warning: {label}: {w}")
