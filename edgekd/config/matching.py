@@ -23,25 +23,28 @@ def check_augment(cfg: PipelineConfig, augment: str | list, shapes: list[tuple])
     """Each augmentation reads the data's samples; label mixing fits every student (a
     dataset's own default is checked here too, as the YAML does not name it)."""
     from edgekd.config.training import check_label_mixing
-    from edgekd.data.augment import AUGMENTATIONS
 
     if isinstance(augment, str):
         names, where = ([augment] if augment else []), "the dataset's augmentation"
     else:
         names, where = [a.name for a in augment], "data.augment"
-    for i, name in enumerate(names):
-        for shape in dict.fromkeys(shapes):
-            at = where if isinstance(augment, str) else f"{where}[{i}]"
-            AUGMENTATIONS.get(name).check_shape(shape, f"{at} ('{name}')")
+    at = [where if isinstance(augment, str) else f"{where}[{i}]" for i in range(len(names))]
+    _check_shapes(list(zip(at, names)), shapes)
     check_label_mixing(cfg, names, where)
 
 
 def check_teacher_augment(augment: list | None, where: str, shape: tuple) -> None:
     """A teacher's own augmentations read its samples."""
+    _check_shapes([(f"{where}[{i}]", a.name) for i, a in enumerate(augment or [])], [shape])
+
+
+def _check_shapes(named: list[tuple[str, str]], shapes: list[tuple]) -> None:
+    """Each (key path, augmentation name) reads samples of every shape."""
     from edgekd.data.augment import AUGMENTATIONS
 
-    for i, a in enumerate(augment or []):
-        AUGMENTATIONS.get(a.name).check_shape(shape, f"{where}[{i}] ('{a.name}')")
+    for at, name in named:
+        for shape in dict.fromkeys(shapes):
+            AUGMENTATIONS.get(name).check_shape(shape, f"{at} ('{name}')")
 
 
 def augment_key(augment: str | list) -> dict:

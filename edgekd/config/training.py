@@ -13,25 +13,18 @@ from edgekd.errors import ConfigError
 def resolve_augment(cfg: PipelineConfig, source: str) -> PipelineConfig:
     """`data.augment` and each teacher's own `augment`, every augmentation looked up and
     its options parsed."""
-    cfg = cfg.model_copy(
-        update={
-            "data": cfg.data.model_copy(
-                update={"augment": _parsed(cfg.data.augment, source, ("data",))}
-            )
-        }
-    )
+
+    def parsed(owner, where: str, loc: tuple):
+        return owner.model_copy(update={"augment": _parsed(owner.augment, source, where, loc)})
+
+    cfg = cfg.model_copy(update={"data": parsed(cfg.data, "data", ("data",))})
     if cfg.teacher is not None:
-        t = cfg.teacher
-        t = t.model_copy(update={"augment": _parsed(t.augment, source, ("teacher",))})
-        return cfg.model_copy(update={"teacher": t})
-    teachers = [
-        t.model_copy(update={"augment": _parsed(t.augment, source, ("teachers", i))})
-        for i, t in enumerate(cfg.teachers)
-    ]
+        return cfg.model_copy(update={"teacher": parsed(cfg.teacher, "teacher", ("teacher",))})
+    teachers = [parsed(t, f"teachers[{i}]", ("teachers", i)) for i, t in enumerate(cfg.teachers)]
     return cfg.model_copy(update={"teachers": teachers})
 
 
-def _parsed(augment: list | None, source: str, at: tuple) -> list | None:
+def _parsed(augment: list | None, source: str, where: str, loc: tuple) -> list | None:
     from edgekd.config.checks import lookup
     from edgekd.config.validate import validate_options
     from edgekd.data.augment import AUGMENTATIONS
@@ -39,10 +32,9 @@ def _parsed(augment: list | None, source: str, at: tuple) -> list | None:
     if not augment:
         return augment
     specs = []
-    where = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in at).replace(".[", "[")
     for i, spec in enumerate(augment):
         plugin = lookup(AUGMENTATIONS, spec.name, source, f"{where}.augment[{i}].name")
-        opts = validate_options(plugin, spec.options, source, (*at, "augment", i, "options"))
+        opts = validate_options(plugin, spec.options, source, (*loc, "augment", i, "options"))
         specs.append(spec.model_copy(update={"options": opts}))
     return specs
 
