@@ -15,6 +15,7 @@ tests. Every OpenVINO compile in edgekd runs in `kept_signal_stack()`.
 from __future__ import annotations
 
 import ctypes
+import functools
 import gc
 import sys
 from collections.abc import Iterator
@@ -29,12 +30,17 @@ class _Stack(ctypes.Structure):  # stack_t of <signal.h> (Linux)
     ]
 
 
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
 def current() -> _Stack | None:
     """This thread's alternate signal stack, or None where it cannot be read."""
     if not sys.platform.startswith("linux"):
         return None
     stack = _Stack()
-    if ctypes.CDLL(None, use_errno=True).sigaltstack(None, ctypes.byref(stack)) != 0:
+    if _libc().sigaltstack(None, ctypes.byref(stack)) != 0:
         return None
     return stack
 
@@ -66,4 +72,4 @@ def kept_signal_stack() -> Iterator[None]:
         yield
     finally:
         gc.collect()  # native destructors that touch the stack run now, while guarded
-        ctypes.CDLL(None, use_errno=True).sigaltstack(ctypes.byref(own_stack()), None)
+        _libc().sigaltstack(ctypes.byref(own_stack()), None)
