@@ -3,11 +3,12 @@
 For the quickstart student (MLP on MNIST-1D) and a CIFAR-size ResNet student (ResNet-8 on
 digits resampled to 3x32x32): PyTorch eager fp32, torch.compile, and every artifact edgekd
 built (ONNX Runtime, OpenVINO, ExecuTorch; fp32 and int8) — batch-1 p90 and batch-32
-throughput, each in a fresh process with edgekd's profiler. Also: which artifact edgekd's
-report recommends, how it compares with hand-tuned settings of the same runtime, each
-artifact's achieved GFLOP/s as a share of this machine's peak for the row's precision (the
-larger of the best measured GEMM and the ISA bound, benchmarks/gemm_peak.py; never above 100%),
-and teacher vs recommended student per target. Rounds are interleaved; medians are reported.
+throughput, each in a fresh process with edgekd's profiler and the runtime settings its
+bundle ships (what predict.py uses). Also: which artifact edgekd's report recommends, how it
+compares with hand-tuned settings of the same runtime, each artifact's achieved GFLOP/s as a
+share of this machine's peak for the row's precision (the larger of the best measured GEMM
+and the ISA bound, benchmarks/gemm_peak.py; never above 100%), and teacher vs recommended
+student per target. Rounds are interleaved; medians are reported.
 
     python benchmarks/deploy_speed.py [--rounds 3]
 """
@@ -54,11 +55,14 @@ def ensure_run(pipeline: str, out: str) -> dict:
 
 
 def profile_bundle(bundle: Path, target_name: str, update: dict | None = None) -> dict:
+    """The bundle measured as predict.py runs it (its manifest's tuned settings), or with the
+    target's settings changed by `update` (a hand-tuned alternative)."""
     from edgekd.config.load import load_target
     from edgekd.config.schema import ProfileConfig
     from edgekd.deploy import verify_bundle
     from edgekd.profile.isolate import profile_artifact
     from edgekd.profile.protocol import make_spec
+    from edgekd.records import RuntimeSettings
 
     manifest = verify_bundle(bundle)
     target = load_target(target_name)
@@ -75,6 +79,9 @@ def profile_bundle(bundle: Path, target_name: str, update: dict | None = None) -
         manifest["input"]["shape"][1:],
         files=list(manifest["files"]),
     )
+    if not update and manifest.get("tuned_settings"):
+        shipped = RuntimeSettings.model_validate(manifest["tuned_settings"])
+        spec = spec.model_copy(update={"settings": shipped})
     res = profile_artifact(spec)
     return {
         "p50_ms": res["latency"]["p50_ms"],
@@ -217,7 +224,7 @@ def summarize(name, report, rows, student, best_target, pick, med, precision) ->
             }
         )
     eager = med[f"torch-eager fp32 ({student})"]["p90_ms"]
-    rec_key = f"{best_target} {pick['precision']} ({student})"
+    rec_key = f"{best_target} {pick['precision']} ({pick['model']})"  # maybe the scratch twin
     tuned = [v["p90_ms"] for k, v in med.items() if k.startswith("tuned#")] + [
         med[rec_key]["p90_ms"]
     ]

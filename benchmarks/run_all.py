@@ -99,7 +99,8 @@ def deploy_section() -> list[str]:
         "",
         machine_line(res),
         f"Command: `python benchmarks/deploy_speed.py` ({res['rounds']} interleaved rounds, "
-        "medians; each artifact in a fresh process with edgekd's profiler).",
+        "medians; each artifact in a fresh process with edgekd's profiler and the runtime settings "
+        "its bundle ships; tuned# rows: the recommended artifact with hand-set settings).",
         "",
     ]
     for name, c in res["cases"].items():
@@ -122,7 +123,7 @@ def deploy_section() -> list[str]:
             )
         out += [
             "",
-            f"- edgekd recommends **{rec['target']} {rec['precision']}** "
+            f"- edgekd recommends **{rec['model']} on {rec['target']} {rec['precision']}** "
             f"(accuracy {rec['accuracy']:.2%}): {c['recommended_vs_eager_p90']:.1f}x faster "
             f"than PyTorch eager fp32 at batch 1 (p90); "
             f"{(c['recommended_vs_best_tuned_p90'] - 1) * 100:+.1f}% p90 vs the best "
