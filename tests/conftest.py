@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,13 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
+
+# Under pytest-xdist (README: `-n auto`, one worker per core) each worker, and every process it
+# starts, trains on one thread: N workers then fill N cores instead of fighting over them
+# (OpenMP threads that outnumber the cores spin and make training several times slower). Set
+# before any test module imports torch.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 TINY = {
     "name": "tiny",

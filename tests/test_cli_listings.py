@@ -127,7 +127,7 @@ def test_targets_show_the_host_and_reachable_for_a_remote_device(
     assert rows["cpu-onnxruntime"][3:5] == ["local", "runs here"]
     unchecked = {r[0]: r for r in targets_rows(check=False)}
     assert unchecked["my-pi"][4] == "not checked (--no-check)"
-    out = cli("targets", columns=200)
+    out = cli("targets", columns=400)  # wide enough for any tmp path (pytest-xdist's are long)
     line = next(ln for ln in out.splitlines() if " my-pi " in ln)
     assert device["host"] in line and "reachable (SSH answers" in line
     assert "installed here" not in out
