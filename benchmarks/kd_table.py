@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -94,7 +95,12 @@ METHODS: dict[str, tuple[float, str, float, dict]] = {
     ),
     "at": (1.0, "at", 1.0, {"student_layers": ALL_CONVS, "teacher_layers": ALL_CONVS}),
     "nst": (1.0, "nst", 50.0, {"student_layers": ALL_CONVS, "teacher_layers": ALL_CONVS}),
-    "rkd": (1.0, "rkd", 1.0, {"student_layer": "pool", "teacher_layer": "pool"}),
+    "rkd": (  # the angle term's memory grows as batch^3: over 128 rows of each 1024
+        1.0,
+        "rkd",
+        1.0,
+        {"student_layer": "pool", "teacher_layer": "pool", "angle_rows": 128},
+    ),
     "pkt": (1.0, "pkt", 30000.0, {"student_layer": "pool", "teacher_layer": "pool"}),
     "sp": (1.0, "sp", 3000.0, {"student_layer": "features.2", "teacher_layer": "features.2"}),
     "crd": (
@@ -213,16 +219,41 @@ def train_method(ctx: Seed, method: str, mult: float) -> tuple[torch.nn.Module, 
     return train(ctx.labeled if own else ctx.transfer, ctx.seed, spec, ctx.teachers[:n])
 
 
+# finished runs, so an interrupted table resumes; processes that share the work (--methods)
+# each write their own file (KD_TABLE_PART) and every process reads them all
+CACHE = ROOT / "runs" / f"kd_table_runs{os.environ.get('KD_TABLE_PART', '')}.json"
+
+
+def finished() -> dict:
+    done = {}
+    for path in sorted(CACHE.parent.glob("kd_table_runs*.json")):
+        done |= json.loads(path.read_text())
+    return done
+
+
+def scored(ctx: Seed, method: str, mult: float) -> dict:
+    """{val, test, seconds} of one method run, from CACHE when this recipe already ran (CPU
+    training is deterministic for a seed, so the teachers a rerun trains are the same)."""
+    key = json.dumps([method, mult, ctx.seed, recipe(method), TRANSFER, STUDENT_TRAIN.model_dump()])
+    done = finished()
+    if key not in done:
+        model, secs = train_method(ctx, method, mult)
+        mine = json.loads(CACHE.read_text()) if CACHE.is_file() else {}
+        mine[key] = done[key] = evaluate(model, ctx.labeled) | {"seconds": secs}
+        CACHE.parent.mkdir(exist_ok=True)
+        CACHE.write_text(json.dumps(mine))
+    return done[key]
+
+
 def tune(ctx: Seed, methods: list[str]) -> tuple[dict, dict]:
     """Seed 0: every multiplier for every method; keep the best by validation accuracy."""
     chosen, trials = {}, {}
     for m in methods:
         trials[m] = []
         for mult in MULTIPLIERS:
-            model, secs = train_method(ctx, m, mult)
-            acc = evaluate(model, ctx.labeled)
-            trials[m].append({"multiplier": mult, **acc, "seconds": secs})
-            log(f"  tune {m} x{mult}: val {acc['val']:.4f} ({secs:.0f}s)")
+            acc = scored(ctx, m, mult)
+            trials[m].append({"multiplier": mult, **acc})
+            log(f"  tune {m} x{mult}: val {acc['val']:.4f} ({acc['seconds']:.0f}s)")
         best = max(trials[m], key=lambda t: (t["val"], -abs(t["multiplier"] - 1.0)))
         chosen[m] = best["multiplier"]
     return chosen, trials
@@ -266,8 +297,8 @@ def run(methods: list[str]) -> dict:
                 t = next(t for t in trials[m] if t["multiplier"] == chosen[m])
                 test, secs = t["test"], t["seconds"]
             else:
-                model, secs = train_method(ctx, m, chosen[m])
-                test = evaluate(model, labeled)["test"]
+                run = scored(ctx, m, chosen[m])
+                test, secs = run["test"], run["seconds"]
             acc[m].append(test)
             seconds[m] = seconds.get(m, 0) + secs
             log(f"  seed {seed} {m} x{chosen[m]}: test {test:.4f} ({secs:.0f}s)")

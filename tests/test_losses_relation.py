@@ -9,6 +9,7 @@ to a relative 1e-5.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -61,6 +62,23 @@ def test_relations_ignore_width_and_scale():
         q, _ = torch.linalg.qr(torch.randn(9, 9, generator=torch.Generator().manual_seed(1)))
         out.t_feats[t_path] = 3.0 * torch.cat([s, torch.zeros(len(s), 2)], 1) @ q
         assert loss(out).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_rkd_angle_rows_limits_only_the_angle_term_to_the_first_rows():
+    """The angle term over the first N rows (its memory is N^3); the distance term keeps all."""
+    _, out = make("rkd", "logits")
+    n, ctx = 5, LossContext(out.s_logits.shape[1], NUM_TRAIN)
+    assert len(out.s_logits) > n
+    head = replace(out, s_logits=out.s_logits[:n], t_logits=out.t_logits[:n])
+
+    def value(options: dict, outputs=out) -> float:
+        return build("rkd", options, ctx)(outputs).item()
+
+    angles = value({"distance_weight": 0.0, "angle_rows": n})
+    assert angles == pytest.approx(value({"distance_weight": 0.0}, head), rel=1e-6)
+    assert angles != pytest.approx(value({"distance_weight": 0.0}), rel=1e-3)
+    distances = value({"angle_weight": 0.0, "angle_rows": n})
+    assert distances == pytest.approx(value({"angle_weight": 0.0}), rel=1e-6)
 
 
 def test_crd_known_value_when_all_scores_tie():

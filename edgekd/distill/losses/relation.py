@@ -49,6 +49,12 @@ class _RelationLoss(DistillLoss):
 class RKDOptions(OptionalPair):
     distance_weight: float = Field(25.0, ge=0, description="lambda_D of the distance term")
     angle_weight: float = Field(50.0, ge=0, description="lambda_A of the angle term")
+    angle_rows: int | None = Field(
+        None,
+        ge=3,
+        description="the angle term over the batch's first N rows only: its memory grows as "
+        "N^3 (4 GB per tensor at a batch of 1024); None: every row",
+    )
 
 
 def pairwise_distance(e: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
@@ -81,7 +87,9 @@ class RKDLoss(_RelationLoss):
     def forward(self, out: Outputs):
         s, t = self.global_pair(out)
         loss_d = F.smooth_l1_loss(_normalised_distance(s), _normalised_distance(t))
-        loss_a = F.smooth_l1_loss(triplet_cosines(s), triplet_cosines(t))
+        n = self.opt.angle_rows  # the distance term keeps every row: its memory is N^2
+        a_s, a_t = (s, t) if n is None else (s[:n], t[:n])
+        loss_a = F.smooth_l1_loss(triplet_cosines(a_s), triplet_cosines(a_t))
         return self.opt.distance_weight * loss_d + self.opt.angle_weight * loss_a
 
 
