@@ -457,6 +457,13 @@ def footer(table: dict) -> list[str]:
     ]
 
 
+# why a method may be left out of a run (--methods), as measured on one core at this recipe
+NOT_RUN = {
+    "multi-teacher": "14 min per run (two teachers' forward passes every step, no logit cache)",
+    "crd": "over 10 min per run (1,024 negatives for each of a batch's 1,024 rows)",
+}
+
+
 def notes(table: dict) -> list[str]:
     """Caveats computed from the figures themselves, so a rerun keeps them true."""
     rows = {r["method"]: r for r in table["rows"]}
@@ -492,10 +499,19 @@ def notes(table: dict) -> list[str]:
     if edge:
         out.append(
             f"- The smallest weight multiplier tried won for {len(edge)} of {len(rows)} methods "
-            f"({', '.join(edge)}): the reference weights, set for CIFAR-100 and larger feature "
-            "maps, are too strong for this small 1-D student, and smaller weights were not "
-            "searched."
+            f"({', '.join(edge)}): for those the reference weights (mostly set for CIFAR-100) "
+            "are too strong for this small 1-D student, and smaller weights were not searched."
         )
+    missing = [m for m in ALL if m not in rows]
+    out.append(
+        "- Not in this table: data-free KD (DeepInversion; measured against a noise baseline "
+        "in [kd_schemes.md](kd_schemes.md)), black-box (the offline scheme with an ONNX "
+        "teacher: the same training), cross-modal (needs a dataset with a teacher view)"
+        + (f", and {', '.join(missing)} (not run for this table" if missing else "")
+        + "".join(f"; {m}: {NOT_RUN[m]}" for m in missing if m in NOT_RUN)
+        + (")" if missing else "")
+        + "."
+    )
     if shift is not None:
         above = [m for m, r in rows.items() if r["mean"] > shift["mean"]]
         out.append(
