@@ -436,6 +436,16 @@ def hyper_parameters(table: dict) -> list[str]:
     return lines
 
 
+def core_minutes(table: dict) -> float:
+    """Seconds of every run in the table (each chosen run once, every other tuning trial)."""
+    total = 0.0
+    for r in table["rows"]:
+        total += r.get("train_seconds_total") or 0.0
+        others = [t for t in r.get("tuning", []) if t["multiplier"] != r["multiplier"]]
+        total += sum(t["seconds"] for t in others)
+    return total / 60
+
+
 def scheme_text(row: dict) -> str:
     if row.get("scheme", "offline") == "offline":
         return ""
@@ -450,8 +460,10 @@ def footer(table: dict) -> list[str]:
         "",
         f"    {table['command']}",
         "",
-        f"Ran in {table['wall_seconds'] / 60:.1f} min on CPU (torch {table['torch']}, "
-        f"{table['created']}), on 2 CPU cores shared with other jobs. CPU training is "
+        f"Training took {core_minutes(table):.0f} min of one core in all (every run, tuning "
+        f"included; this invocation took {table['wall_seconds'] / 60:.1f} min, reusing "
+        "finished runs from runs/kd_table_runs*.json), CPU, torch "
+        f"{table['torch']}, {table['created']}, on 2 cores shared with other jobs. CPU training is "
         "deterministic for a given seed, so a rerun should reproduce these figures closely.",
         "",
     ]
