@@ -31,6 +31,8 @@ def machine() -> dict:
         "vnni": "vnni" in flags,
         "python": platform.python_version(),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        # 1/5/15-minute load averages when the result was written: how busy the cores were
+        "loadavg": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
     }
 
 
