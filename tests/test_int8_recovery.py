@@ -72,6 +72,60 @@ def test_mixed_stops_at_max_float_layers_and_keeps_none_when_int8_passes(tmp_pat
     assert kept == [] and len(trail) == 1
 
 
+class Flips(Int8Path):
+    """int8 that flips four of the fp32 student's validation predictions unless layer "a"
+    stays in float: two right answers made wrong and two wrong ones made right, so the
+    accuracy on the labels does not move while 4% of the predictions change."""
+
+    def __init__(self, fp32, flip):
+        super().__init__(type("B", (), {"versions": staticmethod(dict)})())
+        self.fp32, self.flip = fp32, flip
+
+    def layers(self, model, onnx_path):
+        return ["a", "b"]
+
+    def candidate(self, model, onnx_path, calib, keep, work):
+        def logits(x):
+            out = self.fp32(x).copy()
+            if "a" not in keep:
+                out[self.flip] = out[self.flip][:, ::-1]
+            return out
+
+        return Candidate(logits, lambda out: {"files": [], "kept": list(keep)})
+
+
+def test_mixed_scores_agreement_with_fp32_not_label_accuracy(tmp_path):
+    """Flips in both directions cancel on the labels; the search must still see them."""
+    from types import SimpleNamespace
+
+    from edgekd.stages.qat import run_mixed
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(2, 2).eval()
+    x = np.random.default_rng(0).standard_normal((100, 2)).astype(np.float32)
+    with torch.no_grad():
+        pred = model(torch.from_numpy(x)).argmax(1).numpy()
+    y = pred.copy()
+    y[50:70] = 1 - y[50:70]  # the fp32 student is wrong on 20 samples
+    flip = np.array([0, 1, 50, 51])  # two right -> wrong, two wrong -> right
+
+    def fp32(xb):
+        with torch.no_grad():
+            return model(torch.from_numpy(xb)).numpy()
+
+    path = Flips(fp32, flip)
+    splits = SimpleNamespace(x={"calib": x, "val": x}, y={"val": y})
+    assert (path.candidate(None, None, None, [], None).logits(x).argmax(1) == y).mean() == 0.8
+    s = student(mixed_precision={"max_float_layers": 2})
+    info = run_mixed(path, s, model, None, splits, 0.99, tmp_path, None)
+    mixed = info["mixed"]
+    assert mixed["float_layers"] == ["a"] and info["kept"] == ["a"]
+    assert mixed["val_acc_fp32"] == pytest.approx(0.8)
+    assert mixed["agreement_floor"] == pytest.approx(1 - 0.01 * 0.8)
+    assert mixed["tried"][0]["val_acc"] == pytest.approx(0.96)  # agreement, not accuracy
+    assert mixed["val_agreement"] == 1.0 and mixed["passed_on_val"]
+
+
 def tiny_cnn_onnx(tmp_path: Path):
     from edgekd.models import build_model
 

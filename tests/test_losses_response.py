@@ -20,7 +20,7 @@ from losslib import (
     names_of_kind,
 )
 
-from edgekd.distill.losses import LossContext
+from edgekd.distill.losses import LOSSES, LossContext
 
 LOSS_NAMES = names_of_kind("response")  # every registered response loss
 
@@ -129,3 +129,17 @@ def test_outputs_step_needs_steps_per_epoch():
     out.steps_per_epoch = None
     with pytest.raises(ValueError, match="steps_per_epoch"):
         out.epochs_done()
+
+
+@pytest.mark.parametrize("name", [n for n in LOSS_NAMES if hasattr(LOSSES.get(n), "per_sample")])
+def test_per_sample_matches_each_sample_alone(name):
+    """A loss's one-pass `per_sample` (multi-teacher's confidence weighting uses it) gives what
+    the loss gives on each sample alone, and its mean is the batch value."""
+    from edgekd.distill.schemes.multi_teacher import row
+
+    loss, out = make(name, "logits")
+    fast = loss.per_sample(out)
+    alone = torch.stack([loss(row(out, i)) for i in range(len(out.y))])
+    assert fast.shape == (len(out.y),)
+    assert torch.allclose(fast, alone, rtol=1e-5, atol=1e-7)
+    assert torch.allclose(fast.mean(), loss(out), rtol=1e-5)

@@ -1,9 +1,11 @@
 """Accuracy-budgeted mixed precision: per-layer int8 sensitivity on the validation split,
 then the most sensitive layers kept in float, fewest first, until the gate holds there.
 
-Sensitivity of a layer is the validation accuracy gained by keeping that one layer in
-float while every other layer is int8 (the layer-wise analysis of ModelOpt and ORT's
-debugging tools); ties keep the graph order.
+`keep_in_float` scores candidates on whatever labels it is given; the recovery stage
+(edgekd.stages.qat.run_mixed) gives it the fp32 student's own predictions, so a score is
+top-1 agreement with fp32 and the sensitivity of a layer is the agreement gained by keeping
+that one layer in float while every other layer is int8 (the layer-wise analysis of ModelOpt
+and ORT's debugging tools); ties keep the graph order.
 """
 
 from __future__ import annotations
@@ -49,22 +51,36 @@ def keep_in_float(
 
 
 def mixed_info(kept: list[str], trail: list[dict], gains: dict, floor: float, fp32: float):
+    """The stage record: `floor` is the agreement with the fp32 student that was asked for,
+    `val_agreement` what the kept artifact reached (trail entries: `val_acc` is agreement)."""
     return {
         "float_layers": kept,
-        "val_floor": floor,
+        "agreement_floor": floor,
         "val_acc_fp32": fp32,
-        "val_acc": trail[-1]["val_acc"] if trail else None,
+        "val_agreement": trail[-1]["val_acc"] if trail else None,
         "passed_on_val": bool(trail) and trail[-1]["val_acc"] >= floor,
         "sensitivity": {k: round(v, 6) for k, v in gains.items()},
         "tried": trail,
     }
 
 
-def fp32_val_accuracy(model, val) -> float:
+def _fp32_logits(model):
     import torch
 
     def logits(x):
         with torch.no_grad():
             return model(torch.from_numpy(x)).numpy()
 
-    return val_accuracy(logits, np.asarray(val[0]), val[1])
+    return logits
+
+
+def fp32_val_accuracy(model, val) -> float:
+    return val_accuracy(_fp32_logits(model), np.asarray(val[0]), val[1])
+
+
+def fp32_val_predictions(model, val, batch: int = 256) -> np.ndarray:
+    """The fp32 student's top-1 class for every validation sample (the labels the int8
+    candidates are scored against: their agreement with it)."""
+    x, logits = np.asarray(val[0]), _fp32_logits(model)
+    parts = [logits(np.ascontiguousarray(x[i : i + batch])) for i in range(0, len(x), batch)]
+    return np.concatenate(parts).argmax(1) if parts else np.zeros(0, dtype=np.int64)

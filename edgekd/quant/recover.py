@@ -94,7 +94,8 @@ def mixed_stage(flow, step, exp, s, path, name: str, teachers: list):
     context = CompileContext(
         load_model=lambda: model, val=(sp.x["val"], sp.y["val"]), accuracy_gate=gate
     )
-    key = {"mixed": s.mixed_precision, "gate": gate, "path": name}
+    # criterion: what the search scores (agreement with the fp32 student since stop 19)
+    key = {"mixed": s.mixed_precision, "gate": gate, "path": name, "criterion": "agreement"}
     return flow.stage(
         "mixed",
         f"mixed-{step.name}",

@@ -4,13 +4,19 @@ deploy bundle and the profile stage take it as they take any compiled artifact).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
 from edgekd.config.schema import StudentConfig
 from edgekd.progress import Reporter
 from edgekd.quant import Int8Path
-from edgekd.quant.mixed import fp32_val_accuracy, keep_in_float, mixed_info
+from edgekd.quant.mixed import (
+    fp32_val_accuracy,
+    fp32_val_predictions,
+    keep_in_float,
+    mixed_info,
+)
 from edgekd.quant.qatkd import qat_distill, teacher_logits
 
 
@@ -45,19 +51,28 @@ def run_mixed(
     folder,
     context,
 ) -> dict:
-    """Keep the most sensitive layers in float until the validation accuracy keeps the gate
-    (or, where the runtime has its own accuracy control, let it decide)."""
+    """Keep the most sensitive layers in float until the int8 artifact agrees closely enough
+    with the fp32 student on the validation split (or, where the runtime has its own accuracy
+    control, let it decide on that same measure).
+
+    The measure is top-1 agreement with the fp32 student, not accuracy on the labels: the
+    accuracy drop is at most the share of predictions int8 flips, so agreement >= 1 - (1 -
+    gate) x fp32 accuracy keeps the gate wherever the flip rate holds, while an accuracy
+    floor on a few hundred validation samples lets flips in both directions cancel (a
+    search that passed on 400 validation samples failed the gate on the test split)."""
     calib, val = splits.x["calib"], (splits.x["val"], splits.y["val"])
     fp32 = fp32_val_accuracy(model, val)
-    floor = gate * fp32
+    fidelity = (val[0], fp32_val_predictions(model, val))  # the fp32 student's labels
+    floor = 1.0 - (1.0 - gate) * fp32
     if path.native_mixed:
-        info = path.native(onnx_path, calib, folder, context)
+        ctx = dataclasses.replace(context, val=fidelity, accuracy_gate=floor)
+        info = path.native(onnx_path, calib, folder, ctx)
         info["mixed"] = {"float_layers": info.pop("float_layers"), "val_acc_fp32": fp32}
-        info["mixed"]["method"] = "the runtime's own accuracy control"
+        info["mixed"] |= {"agreement_floor": floor, "method": "the runtime's own accuracy control"}
         return finish(path, info, folder)
     limit = student.mixed_precision.max_float_layers
     info, kept, trail, gains = keep_in_float(
-        path, model, onnx_path, calib, val, floor, limit, folder
+        path, model, onnx_path, calib, fidelity, floor, limit, folder
     )
     info["mixed"] = mixed_info(kept, trail, gains, floor, fp32)
     return finish(path, info, folder)

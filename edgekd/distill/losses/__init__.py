@@ -73,6 +73,10 @@ class DistillLoss(nn.Module, Plugin):
     `examples` name layers of a two-block cnn1d (`features.0`, `features.1`, `pool`), so the
     shared tests can run every loss both on synthetic tensors and in a real pipeline. A loss
     that can read either features or logits lists an example of each.
+
+    A loss whose value is a mean over samples may also define `per_sample(Outputs) -> (N,)`,
+    each sample's value in one pass: multi-teacher's per-sample weighting uses it instead of
+    calling the loss on every sample alone.
     """
 
     kind: ClassVar[str] = "response"  # response | feature | relation

@@ -34,6 +34,13 @@ class KDLoss(DistillLoss):
         log_p_t = F.log_softmax(out.t_logits / self.t, dim=1)
         return F.kl_div(log_p_s, log_p_t, reduction="batchmean", log_target=True) * self.t**2
 
+    def per_sample(self, out: Outputs) -> torch.Tensor:
+        """(N,) each sample's loss; their mean is `forward`'s value."""
+        log_p_s = F.log_softmax(out.s_logits / self.t, dim=1)
+        log_p_t = F.log_softmax(out.t_logits / self.t, dim=1)
+        kl = F.kl_div(log_p_s, log_p_t, reduction="none", log_target=True).sum(1)
+        return kl * self.t**2
+
 
 class DKDOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
