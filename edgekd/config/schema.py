@@ -370,11 +370,12 @@ class StudentSearchConfig(Strict):
     )  # None: the student's own depth
     short_epochs: int | None = Field(None, ge=1, le=10**6)  # None: a quarter of its epochs
     finalists: int = Field(2, ge=1, le=16)  # distilled with the student's full recipe
-    # the quick tier, with MLPerf's 1,024 queries (a small model's p90 is noise with fewer;
-    # they take milliseconds) and no per-layer profile
+    # the quick tier, with MLPerf's 1,024 queries and at least a second of them (1,024
+    # queries of a 10-us model take 10 ms: one scheduler hiccup moved such a p90 by 50%),
+    # and no per-layer profile
     profile: ProfileConfig = Field(
         default_factory=lambda: ProfileConfig(
-            tier="quick", warmup=50, min_queries=1024, layers=False
+            tier="quick", warmup=50, min_queries=1024, min_time_s=1.0, layers=False
         )
     )
 

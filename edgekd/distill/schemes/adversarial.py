@@ -2,7 +2,7 @@
 tapped feature), while the student learns to fool it, on top of the configured losses.
 
 Training alternates, as in GAN training: on each batch the discriminator takes one step of
-its own optimiser on the detached outputs (teacher = real, student = fake), then the student
+its own optimiser (by default at a tenth of the student's learning rate) on the detached outputs (teacher = real, student = fake), then the student
 takes its step with the non-saturating generator loss -log D(student) added to its losses,
 judged by the discriminator just updated. The discriminator's optimiser state is saved with
 the trainer's checkpoint, so a resumed run is bitwise the same. The discriminator and any
@@ -33,17 +33,26 @@ from edgekd.distill.taps import Taps, adapter, probe_shapes
 from edgekd.distill.trainer import make_optimizer
 
 
+# Defaults measured on the KD table's recipe (MNIST-1D, 842-parameter student, function
+# matching at lr 0.02, seed 0, validation split): with the generator loss at weight 1 or a
+# discriminator as fast as the student, the student collapsed to chance (val 11.5%) or
+# lost 15-20 points; weight 0.1 with the discriminator at a tenth of the student's lr kept
+# it at 91.3% (function matching alone: 91.8%). A discriminator that wins every step
+# hands the student saturated, ever-larger gradients that drown the distillation loss.
+DISC_LR_FRACTION = 0.1
+
+
 class Options(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     on: Literal["logits", "features"] = Field("logits", description="what D tells apart")
     student_tap: str | None = Field(None, description="student module path (on: features)")
     teacher_tap: str | None = Field(None, description="teacher module path (on: features)")
-    weight: float = Field(1.0, ge=0, description="weight of the generator loss -log D(student)")
+    weight: float = Field(0.1, ge=0, description="weight of the generator loss -log D(student)")
     hidden: int = Field(128, ge=1, description="discriminator width")
     disc_lr: float | None = Field(
         None,
         gt=0,
-        description="discriminator lr (None: train.lr); its optimizer is train.optimizer",
+        description="discriminator lr (None: train.lr / 10); its optimizer is train.optimizer",
     )
 
     @model_validator(mode="after")
@@ -130,7 +139,7 @@ class AdversarialKD(Scheme):
             s_paths, t_paths = s_paths + [opts.student_tap], t_paths + [opts.teacher_tap]
         else:
             adapt, dim = nn.Identity(), k
-        lr = job.train.lr if opts.disc_lr is None else opts.disc_lr
+        lr = job.train.lr * DISC_LR_FRACTION if opts.disc_lr is None else opts.disc_lr
         disc = Discriminator(dim, opts.hidden, job.train.model_copy(update={"lr": lr}))
         teacher = job.teacher_on_device(teacher)
 
