@@ -168,6 +168,36 @@ def test_onnxruntime_mixed_leaves_excluded_conv_in_float(tmp_path):
     assert layers[0] not in quantized and set(layers[1:]) <= quantized
 
 
+def test_executorch_mixed_leaves_kept_conv_in_float(tmp_path):
+    """Partial PT2E quantization: the kept module's conv reads float weights, the others
+    dequantized int8 ones (the path a failing ExecuTorch int8 takes; it asserted before)."""
+    import torch
+
+    from edgekd.config.load import load_target
+    from edgekd.quant.paths.pt2e import partially_quantized
+
+    model, path = tiny_cnn_onnx(tmp_path)
+    backend = BACKENDS.get("executorch")(load_target("mobile-executorch"))
+    pt2e = INT8_PATHS.get("pt2e-xnnpack")(backend)
+    layers = pt2e.layers(model, path)
+    assert len(layers) == 3  # two convs and the classifier
+    calib = np.random.default_rng(0).normal(size=(16, 1, 16)).astype(np.float32)
+
+    def quantized_weights(keep):
+        graph = partially_quantized(model, calib, keep)
+        ops = [n for n in graph.graph.nodes if n.op == "call_function"]
+        layers_ops = [n for n in ops if "conv" in str(n.target) or "linear" in str(n.target)]
+        return [
+            isinstance(n.args[1], torch.fx.Node) and "dequantize" in str(n.args[1].target)
+            for n in layers_ops
+        ]
+
+    cand = pt2e.candidate(model, path, calib, [layers[0]], tmp_path)
+    assert cand.logits(calib).shape == (16, 3)
+    assert quantized_weights([]) == [True, True, True]
+    assert quantized_weights([layers[0]]) == [False, True, True]
+
+
 def test_student_recovery_options_round_trip():
     s = student(qat={"when": "always"}, mixed_precision={"max_float_layers": 2})
     again = StudentConfig.model_validate(json.loads(s.model_dump_json()))

@@ -2,11 +2,12 @@
 tapped feature), while the student learns to fool it, on top of the configured losses.
 
 Training alternates, as in GAN training: on each batch the discriminator takes one step of
-its own optimiser (by default at a tenth of the student's learning rate) on the detached outputs (teacher = real, student = fake), then the student
-takes its step with the non-saturating generator loss -log D(student) added to its losses,
-judged by the discriminator just updated. The discriminator's optimiser state is saved with
-the trainer's checkpoint, so a resumed run is bitwise the same. The discriminator and any
-adapter are dropped at export.
+its own optimiser (by default at a tenth of the student's learning rate) on the detached
+outputs (teacher = real, student = fake), then the student takes its step with the
+non-saturating generator loss -log D(student) added to its losses, judged by the
+discriminator just updated. The discriminator's optimiser state is saved with the trainer's
+checkpoint, so a resumed run is bitwise the same. The discriminator and any adapter are
+dropped at export.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from edgekd.distill.schemes import (
 )
 from edgekd.distill.taps import Taps, adapter, probe_shapes
 from edgekd.distill.trainer import make_optimizer
-
 
 # Defaults measured on the KD table's recipe (MNIST-1D, 842-parameter student, function
 # matching at lr 0.02, seed 0, validation split): with the generator loss at weight 1 or a

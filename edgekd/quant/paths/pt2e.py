@@ -1,6 +1,7 @@
 """PT2E for ExecuTorch + XNNPACK: QAT with `prepare_qat_pt2e` and XNNPACKQuantizer's QAT
-config, mixed precision by partial quantization (the quantizer's `set_module_name(name, None)`
-leaves that module in float), both lowered to .pte by the ExecuTorch backend's own export."""
+config, mixed precision by partial quantization (a filter function on the quantizer leaves
+the kept modules' nodes unannotated, so they stay in float), both lowered to .pte by the
+ExecuTorch backend's own export."""
 
 from __future__ import annotations
 
@@ -21,8 +22,11 @@ def _quantizer(qat: bool, keep: list[str] = ()):
 
     config = get_symmetric_quantization_config(is_per_channel=True, is_qat=qat)
     quantizer = XNNPACKQuantizer().set_global(config)
-    for name in keep:
-        quantizer.set_module_name(name, None)
+    if keep:  # `set_module_name(name, None)` asserts in this ExecuTorch: filter them out
+        from torchao.quantization.pt2e.quantizer import get_module_name_filter
+
+        kept = [get_module_name_filter(name) for name in keep]
+        quantizer.set_filter_function(lambda node: not any(f(node) for f in kept))
     return quantizer
 
 
@@ -111,13 +115,8 @@ class Pt2eXnnpack(Int8Path):
         self, model, onnx_path: Path, calib: np.ndarray, keep: list[str], work: Path
     ) -> Candidate:
         import torch
-        from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
-        prepared = prepare_pt2e(
-            _graph(model.eval(), calib, TRAIN_BATCH_BOUND), _quantizer(False, keep)
-        )
-        _calibrate(prepared, calib)
-        converted = convert_pt2e(prepared)
+        converted = partially_quantized(model, calib, keep)
 
         def logits(x: np.ndarray) -> np.ndarray:
             with torch.no_grad():
@@ -125,3 +124,14 @@ class Pt2eXnnpack(Int8Path):
 
         method = "PT2E XNNPACKQuantizer, symmetric per-channel; modules kept in float"
         return Candidate(logits, lambda out: _lower(converted, calib, out, self.backend, method))
+
+
+def partially_quantized(model, calib: np.ndarray, keep: list[str]):
+    """The model after PT2E post-training int8 (calibrated on `calib`), with the modules
+    named in `keep` left in float: a converted graph module, not yet lowered."""
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    graph = _graph(model.eval(), calib, TRAIN_BATCH_BOUND)
+    prepared = prepare_pt2e(graph, _quantizer(False, keep))
+    _calibrate(prepared, calib)
+    return convert_pt2e(prepared)
