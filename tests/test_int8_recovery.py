@@ -11,7 +11,7 @@ import torch
 
 from edgekd.backends import BACKENDS
 from edgekd.config.schema import StudentConfig
-from edgekd.quant import INT8_PATHS, Candidate, Int8Path
+from edgekd.quant import INT8_PATHS, Candidate, Int8Path, NotKeepable
 from edgekd.quant.mixed import keep_in_float
 from edgekd.quant.qatkd import qat_schedule
 
@@ -126,6 +126,23 @@ def test_mixed_scores_agreement_with_fp32_not_label_accuracy(tmp_path):
     assert mixed["val_agreement"] == 1.0 and mixed["passed_on_val"]
 
 
+class Refuses(Fake):
+    """Fake, except that the runtime cannot keep layer "b" in float."""
+
+    def candidate(self, model, onnx_path, calib, keep, work):
+        if "b" in keep:
+            raise NotKeepable("layer b cannot stay in float here")
+        return super().candidate(model, onnx_path, calib, keep, work)
+
+
+def test_mixed_skips_layers_the_runtime_cannot_keep_in_float(tmp_path):
+    val = (np.zeros((100, 1)), np.zeros(100, int))
+    _, kept, trail, gains = keep_in_float(Refuses(None), None, None, None, val, 0.94, 4, tmp_path)
+    # int8 alone: 0.83; without b the best it can do is 0.90 (d, a, c all in float)
+    assert "b" not in gains and kept == ["d", "a", "c"] and trail[-1]["val_acc"] < 0.94
+    assert any(t.get("error") for t in trail if t["float_layers"] == ["b"])
+
+
 def tiny_cnn_onnx(tmp_path: Path):
     from edgekd.models import build_model
 
@@ -192,10 +209,58 @@ def test_executorch_mixed_leaves_kept_conv_in_float(tmp_path):
             for n in layers_ops
         ]
 
-    cand = pt2e.candidate(model, path, calib, [layers[0]], tmp_path)
-    assert cand.logits(calib).shape == (16, 3)
+    cand = pt2e.candidate(model, path, calib, [layers[2]], tmp_path)  # the classifier
+    assert cand.logits(calib).shape == (16, 3)  # the lowered .pte runs
+    with pytest.raises(NotKeepable, match="cannot run"):  # XNNPACK refuses a float middle conv
+        pt2e.candidate(model, path, calib, [layers[1]], tmp_path / "x")
     assert quantized_weights([]) == [True, True, True]
     assert quantized_weights([layers[0]]) == [False, True, True]
+
+
+def test_tensorrt_qat_and_mixed_write_signed_qdq_onnx_and_the_build_script(tmp_path):
+    """TensorRT's int8 path (no TensorRT here: the engine is built on the device): QAT-KD's
+    QDQ ONNX quantizes with int8 zero points only (explicit quantization takes no uint8,
+    not even after a ReLU), and mixed precision leaves the kept conv in float; both come
+    with build_engine.sh asking for int8."""
+    import onnx
+
+    from edgekd.config.load import load_target
+
+    model, path = tiny_cnn_onnx(tmp_path)
+    backend = BACKENDS.get("tensorrt")(load_target("jetson-orin-nano"))
+    assert backend.int8_path == "qdq-tensorrt"
+    trt = INT8_PATHS.get("qdq-tensorrt")(backend)
+    calib = np.random.default_rng(0).normal(size=(16, 1, 16)).astype(np.float32)
+
+    def quantized_types(path):
+        """The element types QuantizeLinear nodes produce (onnx shape inference)."""
+        model = onnx.shape_inference.infer_shapes(onnx.load(str(path)))
+        types = {v.name: v.type.tensor_type.elem_type for v in model.graph.value_info}
+        outs = [n.output[0] for n in model.graph.node if n.op_type == "QuantizeLinear"]
+        assert outs and all(o in types for o in outs)
+        return {onnx.helper.tensor_dtype_to_np_dtype(types[o]).name for o in outs}
+
+    qat_dir = tmp_path / "qat"
+    qat_dir.mkdir()
+    info = trt.export_qat(trt.prepare_qat(model, calib), calib, qat_dir)
+    assert set(info["files"]) == {"model_qdq.onnx", "build_engine.sh", "trt_engine.py"}
+    assert info["engine"] is None and "--int8" in (qat_dir / "build_engine.sh").read_text()
+    assert quantized_types(qat_dir / "model_qdq.onnx") == {"int8"}
+
+    layers = trt.layers(model, path)
+    (tmp_path / "w").mkdir()
+    cand = trt.candidate(model, path, calib, [layers[0]], tmp_path / "w")
+    assert cand.logits(calib).shape == (16, 3)
+    mixed_dir = tmp_path / "mixed"
+    mixed_dir.mkdir()
+    info = cand.write(mixed_dir)
+    graph = onnx.load(str(mixed_dir / "model_qdq.onnx")).graph
+    dq = {n.output[0] for n in graph.node if n.op_type == "DequantizeLinear"}
+    fed = {n.name: list(n.input) for n in graph.node if n.op_type in ("Conv", "Gemm")}
+    quantized = {name for name, ins in fed.items() if any(i in dq for i in ins)}
+    assert layers[0] not in quantized and set(layers[1:]) <= quantized
+    assert quantized_types(mixed_dir / "model_qdq.onnx") == {"int8"}
+    assert "build_engine.sh" in info["files"]
 
 
 def test_student_recovery_options_round_trip():

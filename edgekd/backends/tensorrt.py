@@ -84,6 +84,7 @@ class TensorRTBackend(Backend):
     modules = ("tensorrt", "cuda")
     precisions = ("fp32", "fp16", "int8")
     examples = ({}, {"max_batch": 8, "workspace_mb": 64})
+    int8_path = "qdq-tensorrt"  # QAT-KD and mixed precision (edgekd.quant); UNTESTED on a GPU
     install_hint = (
         "on a Jetson: use JetPack (TensorRT is preinstalled; pip install cuda-python) or "
         "docker/Dockerfile.jetson; on an x86 NVIDIA GPU: pip install tensorrt cuda-python"
@@ -126,7 +127,12 @@ class TensorRTBackend(Backend):
         else:
             name = "model.onnx"
             shutil.copyfile(onnx_path, out_dir / name)
-        shape = list(calib.shape[1:])
+        return self.package(out_dir, name, precision, list(calib.shape[1:]), info)
+
+    def package(self, out_dir: Path, name: str, precision: str, shape: list[int], info: dict):
+        """Beside the (QDQ) ONNX `name` in `out_dir`: the build script and module, and the
+        engine where TensorRT runs here. The int8 recovery paths (edgekd.quant) use it too."""
+        out_dir = Path(out_dir)
         (out_dir / SCRIPT).write_text(build_script(name, precision, shape, self.options))
         shutil.copyfile(Path(__file__).with_name(MODULE), out_dir / MODULE)
         files = [name, SCRIPT, MODULE]

@@ -22,6 +22,11 @@ import numpy as np
 from edgekd.registry import Plugin, Registry
 
 
+class NotKeepable(Exception):
+    """The runtime cannot build or run the int8 model with these layers kept in float (one
+    sentence why); the mixed-precision search skips that layer and tries the next."""
+
+
 @dataclass(frozen=True)
 class Candidate:
     """An int8 model with some layers kept in float: its logits (for the sensitivity search

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edgekd.errors import ArtifactError
+from edgekd.quant import NotKeepable
 from edgekd.quant.qatkd import val_accuracy
 
 
@@ -31,20 +33,31 @@ def keep_in_float(
         def attempt(keep: list[str]):
             work = Path(tmp) / str(len(trail))
             work.mkdir()
-            cand = path.candidate(model, onnx_path, calib, keep, work)
+            try:
+                cand = path.candidate(model, onnx_path, calib, keep, work)
+            except NotKeepable as exc:  # the runtime cannot keep this set in float
+                trail.append({"float_layers": list(keep), "val_acc": None, "error": str(exc)})
+                return None, None
             trail.append({"float_layers": list(keep), "val_acc": val_accuracy(cand.logits, xv, yv)})
             return cand, trail[-1]["val_acc"]
 
         best, base = attempt([])
+        if best is None:
+            raise ArtifactError(f"int8 mixed precision: {trail[0]['error']}")
         kept: list[str] = []
         gains: dict[str, float] = {}
         if base < floor:
             layers = path.layers(model, onnx_path)
-            gains = {name: attempt([name])[1] - base for name in layers}
-            order = sorted(layers, key=lambda n: -gains[n])  # stable: graph order on ties
-            for k in range(1, min(max_float, len(order)) + 1):
-                kept = order[:k]
-                best, a = attempt(kept)
+            alone = {name: attempt([name])[1] for name in layers}
+            gains = {name: a - base for name, a in alone.items() if a is not None}
+            order = sorted(gains, key=lambda n: -gains[n])  # stable: graph order on ties
+            for name in order:  # one more layer at a time, skipping what cannot stay float
+                if len(kept) >= max_float:
+                    break
+                cand, a = attempt([*kept, name])
+                if cand is None:
+                    continue
+                best, kept = cand, [*kept, name]
                 if a >= floor:
                     break
         return best.write(out_dir), kept, trail, gains

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekd.quant import INT8_PATHS, Candidate, Int8Path
+from edgekd.quant import INT8_PATHS, Candidate, Int8Path, NotKeepable
 
 TRAIN_BATCH_BOUND = 1 << 16  # the exported training graph's batch bound (evaluation batches)
 
@@ -114,16 +114,33 @@ class Pt2eXnnpack(Int8Path):
     def candidate(
         self, model, onnx_path: Path, calib: np.ndarray, keep: list[str], work: Path
     ) -> Candidate:
-        import torch
+        """Lowered and loaded here, so the search scores the .pte itself: XNNPACK refuses
+        some partially quantized graphs (a float conv between int8 layers: "Weight and
+        Input should both be quantized"; a float first conv failed at load time), and
+        those layers cannot stay in float on this runtime (NotKeepable)."""
+        import shutil
 
-        converted = partially_quantized(model, calib, keep)
-
-        def logits(x: np.ndarray) -> np.ndarray:
-            with torch.no_grad():
-                return converted(torch.from_numpy(np.ascontiguousarray(x))).numpy()
+        from edgekd.backends.executorch import EtRunner
 
         method = "PT2E XNNPACKQuantizer, symmetric per-channel; modules kept in float"
-        return Candidate(logits, lambda out: _lower(converted, calib, out, self.backend, method))
+        converted = partially_quantized(model, calib, keep)
+        try:
+            info = _lower(converted, calib, Path(work), self.backend, method)
+            runner = EtRunner(Path(work) / self.backend.artifact, len(calib), 1)
+            runner(calib[:1])
+        except Exception as exc:  # XNNPACK's lowering or its runtime init refused the graph
+            why = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            raise NotKeepable(
+                f"ExecuTorch/XNNPACK cannot run {list(keep)} in float: {why}"
+            ) from exc
+
+        def write(out_dir: Path) -> dict:
+            shutil.copyfile(
+                Path(work) / self.backend.artifact, Path(out_dir) / self.backend.artifact
+            )
+            return dict(info)
+
+        return Candidate(runner, write)
 
 
 def partially_quantized(model, calib: np.ndarray, keep: list[str]):
