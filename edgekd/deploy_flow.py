@@ -127,6 +127,7 @@ def run_targets(flow: Flow, models: list, splits, targets: list[TargetConfig]) -
     exports: dict[str, Exported] = {}
     rows: dict[int, ReportRow] = {}
     waiting: list[Compiled] = []
+    device_only: dict[int, tuple] = {}  # built for a device whose runtime is not here
     for i, step in enumerate(plan(models, targets)):
         if step.action is Action.SKIP:
             rows[i] = skipped_row(step.subject, step.reason)
@@ -139,6 +140,8 @@ def run_targets(flow: Flow, models: list, splits, targets: list[TargetConfig]) -
             waiting.append(replace(row, index=i))
         else:
             rows[i] = row
+            if step.action is Action.BUILD_ONLY:
+                device_only[i] = (step, exports[m.label])
     for target in targets:
         rows |= measure_target(flow, [c for c in waiting if c.step.target.name == target.name])
     measured = {c.index: c for c in waiting}
@@ -148,6 +151,9 @@ def run_targets(flow: Flow, models: list, splits, targets: list[TargetConfig]) -
         if i in measured:
             c = measured[i]
             out += recovery_rows(flow, c.step, c.exp, rows[i], teachers, measure_built)
+        elif i in device_only:  # `when: always` only: no gate was measured here
+            step, exp = device_only[i]
+            out += recovery_rows(flow, step, exp, rows[i], teachers, package_built)
     return out
 
 
@@ -298,6 +304,14 @@ def measure_built(flow: Flow, step: Step, exp: Exported, comp: StageResult) -> R
     """Bundle and measure an artifact another stage built (int8 recovery, edgekd.quant)."""
     bundle = write_step_bundle(flow, step, comp, exp)
     return measure_step(flow, Compiled(-1, step, exp, comp, str(bundle.relative_to(flow.run_dir))))
+
+
+def package_built(flow: Flow, step: Step, exp: Exported, comp: StageResult) -> ReportRow:
+    """Bundle an artifact another stage built for a device whose runtime is not here (int8
+    recovery for TensorRT): the row is estimated or skipped, as for any build-only step."""
+    bundle = write_step_bundle(flow, step, comp, exp)
+    done = built(step, comp, str(bundle.relative_to(flow.run_dir)), {})
+    return not_measured(step, exp, step.reason, done)
 
 
 def built(step: Step, comp: StageResult, bundle: str, runtime_placement: dict) -> Built:

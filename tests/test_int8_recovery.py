@@ -358,3 +358,29 @@ def test_batch_norms_fold_into_their_convolutions_before_qat():
         got = folded(x)
     assert not any(isinstance(m, nn.BatchNorm1d) for m in folded.modules())
     assert torch.allclose(got, want, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_tensorrt_recovery_rows_are_packaged_for_the_device(tiny_config, write_pipeline, tmp_path):
+    """No TensorRT here: with `when: always` a Jetson target still gets int8-qat and
+    int8-mixed rows whose bundles hold the signed QDQ ONNX and the engine build script, and
+    the rows say they were not measured."""
+    from edgekd.config.load import load_pipeline
+    from edgekd.engine import run_pipeline
+    from edgekd.progress import Reporter
+
+    cfg = tiny_config
+    s = cfg["students"][0]
+    s.update(model="cnn1d", options={"channels": [4, 4]}, baseline=False)
+    s["qat"] = {"when": "always", "epochs": 1}
+    s["mixed_precision"] = {"when": "always", "max_float_layers": 1}
+    cfg["targets"] = ["jetson-orin-nano"]
+    path = write_pipeline(cfg)
+    out = run_pipeline(load_pipeline(path), path, out=tmp_path / "run", reporter=Reporter(True))
+    rows = json.loads((out / "report.json").read_text())["rows"]
+    mine = {r["precision"]: r for r in rows if r["model"] == "mlp-t"}
+    for precision in ("int8-qat", "int8-mixed"):
+        row = mine[precision]
+        assert row["acc_artifact"] is None and row["gate"] not in ("pass", "fail"), row
+        bundle = out / row["bundle"]
+        assert (bundle / "model_qdq.onnx").is_file() and (bundle / "build_engine.sh").is_file()
