@@ -29,8 +29,14 @@ def keep_in_float(
     xv, yv = val
     trail: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="edgekd-mixed-") as tmp:
+        done: dict[tuple, tuple] = {}  # a single layer's try is the first cumulative one
 
         def attempt(keep: list[str]):
+            if tuple(keep) not in done:
+                done[tuple(keep)] = build(keep)
+            return done[tuple(keep)]
+
+        def build(keep: list[str]):
             work = Path(tmp) / str(len(trail))
             work.mkdir()
             try:
@@ -66,12 +72,13 @@ def keep_in_float(
 def mixed_info(kept: list[str], trail: list[dict], gains: dict, floor: float, fp32: float):
     """The stage record: `floor` is the agreement with the fp32 student that was asked for,
     `val_agreement` what the kept artifact reached (trail entries: `val_acc` is agreement)."""
+    reached = next((t["val_acc"] for t in trail if t["float_layers"] == kept), None)
     return {
         "float_layers": kept,
         "agreement_floor": floor,
         "val_acc_fp32": fp32,
-        "val_agreement": trail[-1]["val_acc"] if trail else None,
-        "passed_on_val": bool(trail) and trail[-1]["val_acc"] >= floor,
+        "val_agreement": reached,
+        "passed_on_val": reached is not None and reached >= floor,
         "sensitivity": {k: round(v, 6) for k, v in gains.items()},
         "tried": trail,
     }
