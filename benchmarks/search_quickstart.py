@@ -43,7 +43,7 @@ GRID = ["--width", "128", "--width", "256", "--width", "384"] + [
 
 def search(budget_ms: float) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "edgekd", "search", PIPELINE, "--target", TARGET]
-    cmd += ["--budget-ms", f"{budget_ms:.6g}", *GRID, "--out", str(OUT), "-q"]
+    cmd += ["--budget-ms", repr(budget_ms), *GRID, "--out", str(OUT), "-q"]
     return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
 
 
