@@ -41,13 +41,18 @@ def test_every_registered_scheme_documents_itself():
 def test_scheme_runs_and_exports_the_plain_student(name, example, prepared, tmp_path, monkeypatch):
     from edgekd.distill.losses.response import KDLoss
 
-    steps, original = [], KDLoss.forward
+    steps, original, per_sample = [], KDLoss.forward, KDLoss.per_sample
 
     def record(self, out):  # every Outputs a scheme builds says which optimizer step it feeds
         steps.append((out.step, out.steps_per_epoch))
         return original(self, out)
 
+    def record_rows(self, out):  # multi-teacher's per-sample weighting calls this instead
+        steps.append((out.step, out.steps_per_epoch))
+        return per_sample(self, out)
+
     monkeypatch.setattr(KDLoss, "forward", record)
+    monkeypatch.setattr(KDLoss, "per_sample", record_rows)
     options = SCHEMES.get(name).examples[example]
     info = check_scheme(SCHEMES.get(name), name, options, prepared, tmp_path)
     assert steps and all(s is not None and n for s, n in steps), steps[:3]
