@@ -62,13 +62,14 @@ def test_a_checkpoint_path_that_is_a_folder(tmp_path):
         read_state_dict(tmp_path / "ckpt.pt")
 
 
-def test_non_finite_teacher_logits_are_refused_before_distilling():
+def test_non_finite_teacher_logits_are_refused_before_distilling(tmp_path):
     teacher = nn.Linear(4, 3)
     with torch.no_grad():
         teacher.bias.fill_(float("nan"))
     x = np.ones((5, 4), np.float32)
     with pytest.raises(TrainingError, match="NaN or inf logits"):
-        teacher_logits("auto", [teacher], x, [], Reporter(quiet=True), "s")
+        teacher_logits("auto", [teacher], x, [], Reporter(quiet=True), "s", False, tmp_path)
+    assert not list(tmp_path.iterdir())  # the half-written cache file is gone
 
 
 def test_trained_models_with_non_finite_weights_or_outputs_are_not_recorded():

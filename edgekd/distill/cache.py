@@ -60,14 +60,17 @@ def teacher_logits(
     reporter,
     label: str,
     augmented: bool = False,
-    workdir: Path = Path("."),
+    workdir: Path | None = None,
     hw: Hardware = CPU,
 ) -> list[CachedLogits] | None:
-    """Each teacher's logits for every row of `x` when caching applies, else None."""
+    """Each teacher's logits for every row of `x` when caching applies, else None; the files
+    go into `workdir` (the stage's folder; required when caching applies)."""
     if not use_cache(mode, teacher_taps, augmented):
         reporter.line(f"  {label}: teacher runs on every batch (cache_teacher_outputs={mode})")
         return None
     reporter.line(f"  {label}: teacher outputs computed once for {len(x)} samples and reused")
+    if workdir is None:
+        raise TypeError("teacher_logits caches into the stage's folder: pass `workdir`")
     out = []
     for i, teacher in enumerate(teachers):
         which = "the teacher" if len(teachers) == 1 else f"teacher {i}"
@@ -84,6 +87,17 @@ def _write(teacher, x, folder: Path, i: int, hw: Hardware, label: str, which: st
     tmp = folder / f"{PREFIX}-{i}.tmp.npy"
     was = teacher.training
     teacher.eval()
+    try:
+        _stream(teacher, x, tmp, hw, label, which)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # nothing half-written stays behind
+        raise
+    teacher.train(was)
+    tmp.replace(final)
+    return final
+
+
+def _stream(teacher, x, tmp: Path, hw: Hardware, label: str, which: str) -> None:
     with open(tmp, "wb") as f, torch.no_grad():
         for k, xb in enumerate(sequential(x, EVAL_BATCH)):
             with hw.autocast():
@@ -101,6 +115,3 @@ def _write(teacher, x, folder: Path, i: int, hw: Hardware, label: str, which: st
                 }
                 np.lib.format.write_array_header_1_0(f, header)
             f.write(np.ascontiguousarray(logits, dtype="<f4").tobytes())
-    teacher.train(was)
-    tmp.replace(final)
-    return final
