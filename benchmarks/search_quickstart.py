@@ -31,14 +31,8 @@ PIPELINE = "pipelines/quickstart.yaml"
 OUT = REPO / "runs" / "bench-search-quickstart"
 TARGET = "cpu-onnxruntime"
 HAND_PICKED = "w256-d2"  # pipelines/quickstart.yaml's mlp: hidden [256, 256]
-GRID = ["--width", "128", "--width", "256", "--width", "384"] + [
-    "--depth",
-    "1",
-    "--depth",
-    "2",
-    "--depth",
-    "3",
-]
+GRID = [f for w in (128, 256, 384) for f in ("--width", str(w))]
+GRID += [f for d in (1, 2, 3) for f in ("--depth", str(d))]
 
 
 def search(budget_ms: float) -> subprocess.CompletedProcess:

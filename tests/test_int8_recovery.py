@@ -162,27 +162,38 @@ def tiny_cnn_onnx(tmp_path: Path):
     return model, path
 
 
-def test_onnxruntime_mixed_leaves_excluded_conv_in_float(tmp_path):
-    import onnx
-
+def int8_path_for(tmp_path: Path, target: str, name: str):
+    """(model, its ONNX file, the int8 path `name` of `target`'s backend, calibration rows)
+    for the tiny cnn1d of `tiny_cnn_onnx`."""
     from edgekd.config.load import load_target
 
     model, path = tiny_cnn_onnx(tmp_path)
-    backend = BACKENDS.get("onnxruntime")(load_target("cpu-onnxruntime"))
-    qdq = INT8_PATHS.get("qdq-onnx")(backend)
+    target_cfg = load_target(target)
+    backend = BACKENDS.get(target_cfg.runtime)(target_cfg)
+    calib = np.random.default_rng(0).normal(size=(16, 1, 16)).astype(np.float32)
+    return model, path, INT8_PATHS.get(name)(backend), calib
+
+
+def quantized_layers(onnx_path: Path) -> set[str]:
+    """Conv/Gemm nodes of a QDQ ONNX file that read a DequantizeLinear output."""
+    import onnx
+
+    graph = onnx.load(str(onnx_path)).graph
+    dq = {n.output[0] for n in graph.node if n.op_type == "DequantizeLinear"}
+    fed = {n.name: list(n.input) for n in graph.node if n.op_type in ("Conv", "Gemm")}
+    return {name for name, ins in fed.items() if any(i in dq for i in ins)}
+
+
+def test_onnxruntime_mixed_leaves_excluded_conv_in_float(tmp_path):
+    model, path, qdq, calib = int8_path_for(tmp_path, "cpu-onnxruntime", "qdq-onnx")
     layers = qdq.layers(model, path)
     assert len(layers) == 3  # two convs and the classifier
-    calib = np.random.default_rng(0).normal(size=(16, 1, 16)).astype(np.float32)
     (tmp_path / "w").mkdir()
     cand = qdq.candidate(model, path, calib, [layers[0]], tmp_path / "w")
     assert cand.logits(calib).shape == (16, 3)
     info = cand.write(tmp_path)
-    graph = onnx.load(str(tmp_path / "model.onnx")).graph
-    made = {o for n in graph.node for o in n.output}
-    fed = {n.name: [i for i in n.input] for n in graph.node if n.op_type in ("Conv", "Gemm")}
-    dq = {n.output[0] for n in graph.node if n.op_type == "DequantizeLinear"}
-    assert made and info["quantization"]["nodes_excluded"] == [layers[0]]
-    quantized = {name for name, ins in fed.items() if any(i in dq for i in ins)}
+    assert info["quantization"]["nodes_excluded"] == [layers[0]]
+    quantized = quantized_layers(tmp_path / "model.onnx")
     assert layers[0] not in quantized and set(layers[1:]) <= quantized
 
 
@@ -191,15 +202,11 @@ def test_executorch_mixed_leaves_kept_conv_in_float(tmp_path):
     dequantized int8 ones (the path a failing ExecuTorch int8 takes; it asserted before)."""
     import torch
 
-    from edgekd.config.load import load_target
     from edgekd.quant.paths.pt2e import partially_quantized
 
-    model, path = tiny_cnn_onnx(tmp_path)
-    backend = BACKENDS.get("executorch")(load_target("mobile-executorch"))
-    pt2e = INT8_PATHS.get("pt2e-xnnpack")(backend)
+    model, path, pt2e, calib = int8_path_for(tmp_path, "mobile-executorch", "pt2e-xnnpack")
     layers = pt2e.layers(model, path)
     assert len(layers) == 3  # two convs and the classifier
-    calib = np.random.default_rng(0).normal(size=(16, 1, 16)).astype(np.float32)
 
     def quantized_weights(keep):
         graph = partially_quantized(model, calib, keep)
@@ -225,13 +232,8 @@ def test_tensorrt_qat_and_mixed_write_signed_qdq_onnx_and_the_build_script(tmp_p
     with build_engine.sh asking for int8."""
     import onnx
 
-    from edgekd.config.load import load_target
-
-    model, path = tiny_cnn_onnx(tmp_path)
-    backend = BACKENDS.get("tensorrt")(load_target("jetson-orin-nano"))
-    assert backend.int8_path == "qdq-tensorrt"
-    trt = INT8_PATHS.get("qdq-tensorrt")(backend)
-    calib = np.random.default_rng(0).normal(size=(16, 1, 16)).astype(np.float32)
+    model, path, trt, calib = int8_path_for(tmp_path, "jetson-orin-nano", "qdq-tensorrt")
+    assert trt.backend.int8_path == "qdq-tensorrt"
 
     def quantized_types(path):
         """The element types QuantizeLinear nodes produce (onnx shape inference)."""
@@ -255,10 +257,7 @@ def test_tensorrt_qat_and_mixed_write_signed_qdq_onnx_and_the_build_script(tmp_p
     mixed_dir = tmp_path / "mixed"
     mixed_dir.mkdir()
     info = cand.write(mixed_dir)
-    graph = onnx.load(str(mixed_dir / "model_qdq.onnx")).graph
-    dq = {n.output[0] for n in graph.node if n.op_type == "DequantizeLinear"}
-    fed = {n.name: list(n.input) for n in graph.node if n.op_type in ("Conv", "Gemm")}
-    quantized = {name for name, ins in fed.items() if any(i in dq for i in ins)}
+    quantized = quantized_layers(mixed_dir / "model_qdq.onnx")
     assert layers[0] not in quantized and set(layers[1:]) <= quantized
     assert quantized_types(mixed_dir / "model_qdq.onnx") == {"int8"}
     assert "build_engine.sh" in info["files"]

@@ -17,7 +17,7 @@ import numpy as np
 
 from edgekd.errors import ArtifactError
 from edgekd.quant import NotKeepable
-from edgekd.quant.qatkd import val_accuracy
+from edgekd.quant.qatkd import predictions, val_accuracy
 
 
 def keep_in_float(
@@ -84,23 +84,13 @@ def mixed_info(kept: list[str], trail: list[dict], gains: dict, floor: float, fp
     }
 
 
-def _fp32_logits(model):
+def fp32_val_predictions(model, val) -> np.ndarray:
+    """The fp32 student's top-1 class for every validation sample (the labels the int8
+    candidates are scored against: their agreement with it)."""
     import torch
 
     def logits(x):
         with torch.no_grad():
             return model(torch.from_numpy(x)).numpy()
 
-    return logits
-
-
-def fp32_val_accuracy(model, val) -> float:
-    return val_accuracy(_fp32_logits(model), np.asarray(val[0]), val[1])
-
-
-def fp32_val_predictions(model, val, batch: int = 256) -> np.ndarray:
-    """The fp32 student's top-1 class for every validation sample (the labels the int8
-    candidates are scored against: their agreement with it)."""
-    x, logits = np.asarray(val[0]), _fp32_logits(model)
-    parts = [logits(np.ascontiguousarray(x[i : i + batch])) for i in range(0, len(x), batch)]
-    return np.concatenate(parts).argmax(1) if parts else np.zeros(0, dtype=np.int64)
+    return predictions(logits, np.asarray(val[0]))

@@ -81,11 +81,14 @@ def qat_distill(
     }
 
 
+def predictions(logits, x: np.ndarray, batch: int = 256) -> np.ndarray:
+    """The top-1 class a logits function gives every row of `x`, in batches."""
+    parts = [logits(np.ascontiguousarray(x[i : i + batch])) for i in range(0, len(x), batch)]
+    return np.concatenate(parts).argmax(1) if parts else np.zeros(0, dtype=np.int64)
+
+
 def val_accuracy(logits, x: np.ndarray, y: np.ndarray, batch: int = 256) -> float:
     """Accuracy of a logits function over the validation split, in batches."""
     if not len(y):
         return float("nan")
-    pred = np.concatenate(
-        [logits(np.ascontiguousarray(x[i : i + batch])) for i in range(0, len(x), batch)]
-    )
-    return float((pred.argmax(1) == y).mean())
+    return float((predictions(logits, x, batch) == y).mean())

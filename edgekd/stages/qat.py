@@ -11,12 +11,7 @@ from pathlib import Path
 from edgekd.config.schema import StudentConfig
 from edgekd.progress import Reporter
 from edgekd.quant import Int8Path
-from edgekd.quant.mixed import (
-    fp32_val_accuracy,
-    fp32_val_predictions,
-    keep_in_float,
-    mixed_info,
-)
+from edgekd.quant.mixed import fp32_val_predictions, keep_in_float, mixed_info
 from edgekd.quant.qatkd import qat_distill, teacher_logits
 
 
@@ -61,8 +56,9 @@ def run_mixed(
     floor on a few hundred validation samples lets flips in both directions cancel (a
     search that passed on 400 validation samples failed the gate on the test split)."""
     calib, val = splits.x["calib"], (splits.x["val"], splits.y["val"])
-    fp32 = fp32_val_accuracy(model, val)
-    fidelity = (val[0], fp32_val_predictions(model, val))  # the fp32 student's labels
+    pred = fp32_val_predictions(model, val)  # the labels candidates are scored against
+    fp32 = float((pred == val[1]).mean()) if len(pred) else float("nan")
+    fidelity = (val[0], pred)
     floor = 1.0 - (1.0 - gate) * fp32
     if path.native_mixed:
         ctx = dataclasses.replace(context, val=fidelity, accuracy_gate=floor)

@@ -100,7 +100,16 @@ class NncfQat(Int8Path):
             for i in range(0, len(calib), 32)
         ]
         with quiet():
-            return nncf.quantize(model.eval(), nncf.Dataset(batches), subset_size=len(calib))
+            return nncf.quantize(
+                model.eval(),
+                nncf.Dataset(batches),
+                subset_size=len(calib),
+                **self.quantize_options(),
+            )
+
+    def quantize_options(self) -> dict:
+        """Extra keyword arguments of `nncf.quantize` for this runtime."""
+        return {}
 
 
 @INT8_PATHS.register("nncf-openvino")

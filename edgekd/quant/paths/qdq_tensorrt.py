@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 
 from edgekd.quant import INT8_PATHS, Candidate
-from edgekd.quant.paths.nncf_torch import quiet, reference_kernels
 from edgekd.quant.paths.qdq_onnx import QdqOnnx
 
 ONNX = "model_qdq.onnx"  # the name the TensorRT backend gives its int8 ONNX
@@ -29,26 +28,15 @@ class QdqTensorRT(QdqOnnx):
         "QAT: NNCF (signed symmetric int8) to QDQ ONNX for a TensorRT engine; mixed: exclusions"
     )
 
-    def prepare_qat(self, model, calib: np.ndarray):
+    def quantize_options(self) -> dict:
         import nncf
-        import torch
+
+        return {"preset": nncf.QuantizationPreset.PERFORMANCE}  # symmetric weights, activations
+
+    def prepare_qat(self, model, calib: np.ndarray):
         from nncf.torch.quantization.layers import SymmetricQuantizer
 
-        from edgekd.quant.paths.nncf_torch import fold_batch_norms
-
-        reference_kernels()
-        model = fold_batch_norms(model.eval())
-        batches = [
-            torch.from_numpy(np.ascontiguousarray(calib[i : i + 32]))
-            for i in range(0, len(calib), 32)
-        ]
-        with quiet():
-            prepared = nncf.quantize(
-                model.eval(),
-                nncf.Dataset(batches),
-                preset=nncf.QuantizationPreset.PERFORMANCE,  # symmetric weights and activations
-                subset_size=len(calib),
-            )
+        prepared = super().prepare_qat(model, calib)
         # NNCF makes a quantizer unsigned where its calibration inputs were >= 0 (after a
         # ReLU): uint8, which TensorRT's Q/DQ layers do not take. Signed from the start, the
         # fine-tuning trains through the int8 grid the engine will use (NNCF's signedness
