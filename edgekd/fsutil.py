@@ -139,7 +139,11 @@ def clean_stale_temp(root: Path | None = None) -> list[str]:
         return removed
     for entry in entries:
         m = _TEMP_NAME.match(entry.name)
-        if m and entry.is_dir(follow_symlinks=False) and _owned(entry) and _gone(int(m[1])):
+        try:  # a live process may remove its own folder between the listing and the stat
+            mine = m and entry.is_dir(follow_symlinks=False) and _owned(entry)
+        except FileNotFoundError:
+            continue
+        if mine and _gone(int(m[1])):
             shutil.rmtree(entry.path, ignore_errors=True)
             removed.append(entry.name)
     return removed

@@ -197,6 +197,23 @@ def test_stale_temp_folders_of_dead_processes_are_removed(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names[1:])
 
 
+def test_a_temp_folder_removed_while_cleaning_is_skipped(tmp_path, monkeypatch):
+    """Regression (CI, 2026-12-02): a run's own profile folder vanished between another
+    run's listing of the temp folder and its stat of the entry; that run died with
+    FileNotFoundError."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / f"edgekd-profile-{os.getpid()}-gone").mkdir()
+    (tmp_path / f"edgekd-profile-{dead.pid}-stale").mkdir()
+    listed = list(os.scandir(tmp_path))
+    (tmp_path / f"edgekd-profile-{os.getpid()}-gone").rmdir()  # its owner finished
+    real = os.scandir
+    monkeypatch.setattr(
+        fsutil.os, "scandir", lambda p=".": iter(listed) if p == tmp_path else real(p)
+    )
+    assert fsutil.clean_stale_temp(tmp_path) == [f"edgekd-profile-{dead.pid}-stale"]
+
+
 def _edgekd_temp(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.startswith("edgekd-"))
 
