@@ -21,7 +21,7 @@ RESULTS = HERE / "results"
 SCRIPTS = [
     ["startup.py"],
     ["distill_throughput.py"],
-    ["deploy_speed.py", "--rounds", "2"],
+    ["deploy_speed.py", "--rounds", "3"],
     ["end_to_end.py"],
     ["benchmark_app_check.py", "--out", str(RESULTS / "benchmark_app_check.json")],
     ["estimator_error.py"],

@@ -36,6 +36,7 @@ LATER = {}
 # @include deploy/bundlecheck.py
 # @include deploy/templates/_image.py
 # @include deploy/templates/_main.py
+# @include backends/ov_shapes.py
 
 
 def load(manifest, args):
@@ -44,25 +45,36 @@ def load(manifest, args):
     import openvino as ov
 
     threads, options, source = runtime_settings(manifest, args)
-    config = {
-        "PERFORMANCE_HINT": options.get("performance_hint") or "LATENCY",
-        "INFERENCE_PRECISION_HINT": "f32",
-    }
+    # a bf16 bundle runs in bf16, as it was measured and gated; others as the target says
+    precision = options.get("inference_precision") or "f32"
+    if manifest["precision"] == "bf16":
+        precision = "bf16"
+    config = {"PERFORMANCE_HINT": options.get("performance_hint") or "LATENCY"}
+    if precision != "auto":  # auto: the plugin's own choice
+        config["INFERENCE_PRECISION_HINT"] = precision
     if threads:
         config["INFERENCE_NUM_THREADS"] = threads
     if options.get("num_streams"):
         config["NUM_STREAMS"] = str(options["num_streams"])
-    path = os.path.join(HERE, manifest["artifact"])
-    compiled = ov.Core().compile_model(path, "CPU", config)
-    request = compiled.create_infer_request()
+    core = ov.Core()
+    model = core.read_model(os.path.join(HERE, manifest["artifact"]))
+    compiled = core.compile_model(model, "CPU", config)
+    shapes = StaticShapes(
+        model, lambda m: core.compile_model(m, "CPU", config), compiled.create_infer_request()
+    )
 
     def run(x):
-        chunks = [request.infer({0: x[i : i + 256]})[0] for i in range(0, len(x), 256)]
+        chunks = []
+        for i in range(0, len(x), 256):
+            part = np.ascontiguousarray(x[i : i + 256])
+            chunks.append(shapes.request((part.shape,)).infer({0: part})[0])
         return np.concatenate(chunks)
 
     applied = {"runtime": "openvino", "source": source}
-    for key in ("INFERENCE_NUM_THREADS", "PERFORMANCE_HINT", "NUM_STREAMS"):
-        applied[key] = str(compiled.get_property(key))
+    keys = ("INFERENCE_NUM_THREADS", "PERFORMANCE_HINT", "NUM_STREAMS", "INFERENCE_PRECISION_HINT")
+    for key in keys:
+        value = compiled.get_property(key)  # the precision is an ov.Type: its short name
+        applied[key] = value.to_string() if hasattr(value, "to_string") else str(value)
     applied["threads"] = int(applied["INFERENCE_NUM_THREADS"])
     return run, applied
 
