@@ -19,6 +19,8 @@ def main() -> int:
     from _models import MODELS, export, to_openvino
     from _peers import cross_check
 
+    from _common import machine
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", choices=sorted(MODELS), default="resnet8")
     ap.add_argument("--threads", type=int, default=1)
@@ -35,7 +37,8 @@ def main() -> int:
     print(f"benchmark_app median: {res['benchmark_app_median_ms']:.4f} ms")
     print(f"ratio {res['ratio']:.3f} -> {'within' if ok else 'OUTSIDE'} +-15%")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(res | {"model": args.model, "within_15pct": ok}, indent=2))
+    extra = {"machine": machine(), "model": args.model, "within_15pct": ok}
+    args.out.write_text(json.dumps(extra | res, indent=2))
     print(f"wrote {args.out}")
     return 0 if ok else 1
 

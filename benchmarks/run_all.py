@@ -221,11 +221,16 @@ def peer_section() -> list[str]:
         "## Cross-check with OpenVINO benchmark_app",
         "",
         machine_line(res),
-        "Command: `python benchmarks/benchmark_app_check.py`.",
+        "Command: `python benchmarks/benchmark_app_check.py` (same static IR and settings: "
+        "LATENCY hint, 1 stream, 1 sync request, f32; medians of per-call latency, rounds "
+        "interleaved). Goal: within 15%.",
         "",
-        "```json",
-        json.dumps({k: v for k, v in res.items() if k != "machine"}, indent=2)[:3000],
-        "```",
+        "| model | threads | rounds | edgekd median ms | benchmark_app median ms | ratio "
+        "| verdict |",
+        "|---|---|---|---|---|---|---|",
+        f"| {res.get('model', '-')} | {res['threads']} | {len(res['rounds']['ours'])} | "
+        f"{res['ours_median_ms']:.4f} | {res['benchmark_app_median_ms']:.4f} | "
+        f"{res['ratio']:.3f}x | {'within' if abs(res['ratio'] - 1) <= 0.15 else 'OUTSIDE'} 15% |",
         "",
     ]
 
