@@ -230,7 +230,7 @@ def peer_section() -> list[str]:
         "|---|---|---|---|---|---|---|",
         f"| {res.get('model', '-')} | {res['threads']} | {len(res['rounds']['ours'])} | "
         f"{res['ours_median_ms']:.4f} | {res['benchmark_app_median_ms']:.4f} | "
-        f"{res['ratio']:.3f}x | {'within' if abs(res['ratio'] - 1) <= 0.15 else 'OUTSIDE'} 15% |",
+        f"{res['ratio']:.3f}x | {'within' if res['within_15pct'] else 'OUTSIDE'} 15% |",
         "",
     ]
 

@@ -127,7 +127,7 @@ def dynamic_model(reshape_to: list[int] | None = None):
 def test_each_fed_shape_runs_on_a_static_copy_up_to_a_limit():
     import openvino as ov
 
-    from edgekd.backends.ov_shapes import StaticShapes
+    from edgekd.backends.ov_shared import StaticShapes
 
     core = ov.Core()
     model = dynamic_model()
@@ -152,7 +152,7 @@ def test_each_fed_shape_runs_on_a_static_copy_up_to_a_limit():
 def test_a_shape_the_graph_refuses_falls_back_to_the_dynamic_model():
     import openvino as ov
 
-    from edgekd.backends.ov_shapes import StaticShapes
+    from edgekd.backends.ov_shared import StaticShapes
 
     core = ov.Core()
     model = dynamic_model(reshape_to=[3, 2])  # valid for batch 3 only

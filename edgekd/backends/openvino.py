@@ -33,7 +33,7 @@ from edgekd.backends.base import (
     thread_ladder,
     unique,
 )
-from edgekd.backends.ov_shapes import StaticShapes
+from edgekd.backends.ov_shared import StaticShapes, cpu_config, property_text
 from edgekd.backends.sigstack import kept_signal_stack
 from edgekd.errors import ArtifactError, RuntimeMissingError
 from edgekd.records import LayerProfile, RuntimeSettings
@@ -154,7 +154,7 @@ class OvRunner:
         self.bound: tuple = (None, ())  # (request, the arrays it holds): bound once per sample
 
     def __call__(self, x: Feed) -> np.ndarray:
-        # Each fed shape runs on a copy compiled static (ov_shapes). The input is shared, not
+        # Each fed shape runs on a copy compiled static (ov_shared). The input is shared, not
         # copied, and bound once per sample as benchmark_app binds it: feeding the same array
         # again skips wrapping it (~5 us in Python). infer() without arguments skips building
         # a result dict (~40 us per call in Python), which would swamp small models' latency.
@@ -210,8 +210,7 @@ class OvRunner:
         props = {}
         for key in ("PERFORMANCE_HINT", "NUM_STREAMS", "INFERENCE_PRECISION_HINT"):
             try:
-                value = self.compiled.get_property(key)  # the precision: an ov.Type
-                props[key] = value.to_string() if hasattr(value, "to_string") else str(value)
+                props[key] = property_text(self.compiled.get_property(key))
             except Exception:  # a property this plugin version does not expose
                 continue
         return props
@@ -221,21 +220,13 @@ def plugin_config(
     threads: int, options: Options, perf_count: bool = False, artifact: str = ""
 ) -> dict:
     """The CPU plugin's settings; a bf16 artifact runs in bf16 where the CPU has it."""
-    config = {
-        "INFERENCE_NUM_THREADS": threads,
-        "PERFORMANCE_HINT": options.performance_hint,
-        "PERF_COUNT": "YES" if perf_count else "NO",
-    }
-    if options.num_streams is not None:
-        config["NUM_STREAMS"] = str(options.num_streams)
+    precision = options.inference_precision
     if artifact == "bf16":
         ok, why = bf16_support()
         if not ok:
             raise RuntimeMissingError(f"this bf16 artifact needs a bf16 CPU here: {why}")
-        config["INFERENCE_PRECISION_HINT"] = "bf16"
-    elif options.inference_precision != "auto":
-        config["INFERENCE_PRECISION_HINT"] = options.inference_precision
-    return config
+        precision = "bf16"
+    return cpu_config(threads, options.performance_hint, options.num_streams, precision, perf_count)
 
 
 def node_times(runner: OvRunner, sample: Feed, runs: int) -> dict[tuple[str, str], float]:

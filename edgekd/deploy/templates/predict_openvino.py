@@ -36,7 +36,7 @@ LATER = {}
 # @include deploy/bundlecheck.py
 # @include deploy/templates/_image.py
 # @include deploy/templates/_main.py
-# @include backends/ov_shapes.py
+# @include backends/ov_shared.py
 
 
 def load(manifest, args):
@@ -49,13 +49,8 @@ def load(manifest, args):
     precision = options.get("inference_precision") or "f32"
     if manifest["precision"] == "bf16":
         precision = "bf16"
-    config = {"PERFORMANCE_HINT": options.get("performance_hint") or "LATENCY"}
-    if precision != "auto":  # auto: the plugin's own choice
-        config["INFERENCE_PRECISION_HINT"] = precision
-    if threads:
-        config["INFERENCE_NUM_THREADS"] = threads
-    if options.get("num_streams"):
-        config["NUM_STREAMS"] = str(options["num_streams"])
+    hint = options.get("performance_hint") or "LATENCY"
+    config = cpu_config(threads, hint, options.get("num_streams"), precision)
     core = ov.Core()
     model = core.read_model(os.path.join(HERE, manifest["artifact"]))
     compiled = core.compile_model(model, "CPU", config)
@@ -73,8 +68,7 @@ def load(manifest, args):
     applied = {"runtime": "openvino", "source": source}
     keys = ("INFERENCE_NUM_THREADS", "PERFORMANCE_HINT", "NUM_STREAMS", "INFERENCE_PRECISION_HINT")
     for key in keys:
-        value = compiled.get_property(key)  # the precision is an ov.Type: its short name
-        applied[key] = value.to_string() if hasattr(value, "to_string") else str(value)
+        applied[key] = property_text(compiled.get_property(key))
     applied["threads"] = int(applied["INFERENCE_NUM_THREADS"])
     return run, applied
 

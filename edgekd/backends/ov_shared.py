@@ -1,4 +1,5 @@
-"""OpenVINO infer requests compiled for the input shapes a caller really feeds.
+"""What edgekd's OpenVINO runner and an OpenVINO bundle's predict.py share: the CPU plugin's
+settings, and infer requests compiled for the input shapes a caller really feeds.
 
 The IR keeps a dynamic batch (one artifact serves batch 1 and batch 32), but the CPU plugin
 runs a dynamic model with shape inference and dynamic kernels on every call. Compiling a copy
@@ -14,6 +15,25 @@ bundle runs the way it was measured.
 from __future__ import annotations
 
 STATIC_LIMIT = 4  # distinct input shapes compiled static before the dynamic model takes over
+
+
+def cpu_config(threads: int, hint: str, streams, precision: str, perf_count=False) -> dict:
+    """The CPU plugin's settings. threads 0: the plugin's own default; streams None: what the
+    hint picks; precision "auto": the plugin picks the inference precision (bf16 on AMX /
+    AVX-512 BF16 CPUs). No `X | None` annotations: predict.py runs on older Pythons too."""
+    config = {"PERFORMANCE_HINT": hint, "PERF_COUNT": "YES" if perf_count else "NO"}
+    if threads:
+        config["INFERENCE_NUM_THREADS"] = threads
+    if streams is not None:
+        config["NUM_STREAMS"] = str(streams)
+    if precision != "auto":
+        config["INFERENCE_PRECISION_HINT"] = precision
+    return config
+
+
+def property_text(value) -> str:
+    """A compiled model's property as benchmark_app prints it (an ov.Type by its short name)."""
+    return value.to_string() if hasattr(value, "to_string") else str(value)
 
 
 class StaticShapes:
